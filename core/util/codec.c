@@ -1,0 +1,134 @@
+/* codec.c: base64, hex, URL escaping and splitmix64. */
+#include "kp/codec.h"
+
+#include "kp/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *kp_base64_encode(const void *data, size_t len)
+{
+    const unsigned char *in = data;
+    char *out = malloc(4 * ((len + 2) / 3) + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= in[i + 2];
+        out[o++] = b64[(v >> 18) & 63];
+        out[o++] = b64[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? b64[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int b64_value(char c)
+{
+    const char *p = c ? strchr(b64, c) : NULL;
+    return p ? (int)(p - b64) : -1;
+}
+
+int kp_base64_decode(const char *s, unsigned char *out, size_t cap)
+{
+    size_t n = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (; *s && *s != '='; s++) {
+        int v = b64_value(*s);
+        if (v < 0)
+            return KP_EPARSE;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n >= cap)
+                return KP_ERANGE;
+            out[n++] = (unsigned char)((acc >> bits) & 0xff);
+        }
+    }
+    for (; *s; s++)
+        if (*s != '=')
+            return KP_EPARSE;
+    return (int)n;
+}
+
+char *kp_hex_encode(const void *data, size_t len)
+{
+    const unsigned char *in = data;
+    char *out = malloc(2 * len + 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        snprintf(out + 2 * i, 3, "%02x", in[i]);
+    out[2 * len] = '\0';
+    return out;
+}
+
+char *kp_url_escape(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(3 * n + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            out[o++] = (char)c;
+        } else {
+            snprintf(out + o, 4, "%%%02X", c);
+            o += 3;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+uint64_t kp_fnv1a(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+void kp_rng_seed(kp_rng *r, uint64_t seed)
+{
+    r->state = seed;
+}
+
+void kp_rng_seed_str(kp_rng *r, const char *s)
+{
+    r->state = kp_fnv1a(s, strlen(s));
+}
+
+uint64_t kp_rng_next(kp_rng *r)
+{
+    uint64_t z = (r->state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void kp_rng_uuid(kp_rng *r, char out[37])
+{
+    uint64_t hi = kp_rng_next(r), lo = kp_rng_next(r);
+    hi = (hi & ~0xf000ULL) | 0x4000ULL;                           /* version 4 */
+    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL; /* variant 10 */
+    snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(hi >> 32),
+             (unsigned)((hi >> 16) & 0xffff), (unsigned)(hi & 0xffff), (unsigned)(lo >> 48),
+             (unsigned long long)(lo & 0xffffffffffffULL));
+}

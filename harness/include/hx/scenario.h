@@ -1,0 +1,164 @@
+/* scenario.h: a loaded, validated scenario (SCENARIOS.md, format version 1).
+ *
+ * hx_scenario_load() reads one YAML file, checks every key, type and value, resolves
+ * defaults, and either returns a complete hx_scenario or fills an hx_diag with one message
+ * per problem, each "file:line:column: message" (1-based, the way compilers report). A
+ * loaded scenario owns all its strings and JSON values; hx_scenario_free releases them.
+ */
+#ifndef HX_SCENARIO_H
+#define HX_SCENARIO_H
+
+#include "kp/sched.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct hx_loc {
+    int line; /* 1-based; 0 when unknown */
+    int col;  /* 1-based */
+} hx_loc;
+
+/* Diagnostics for one file. */
+typedef struct hx_diag {
+    char **msgs; /* "file:line:col: message" */
+    size_t n;
+} hx_diag;
+
+void hx_diag_free(hx_diag *d);
+void hx_diag_addf(hx_diag *d, const char *file, hx_loc loc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* One element of an event sequence (expect.events.sequence or a step's expect). */
+typedef enum hx_match_kind {
+    HX_MATCH_EVENT,     /* an event name, optionally with a payload subset */
+    HX_MATCH_ANY_ORDER, /* {any_order: [...]}: these members in any order, then go on */
+    HX_MATCH_ELLIPSIS   /* "...": any number of events (possibly none) */
+} hx_match_kind;
+
+typedef struct hx_match {
+    hx_match_kind kind;
+    char *event;            /* HX_MATCH_EVENT: a name kp_event_lookup() knows */
+    json_t *payload;        /* HX_MATCH_EVENT: subset to match, or NULL */
+    struct hx_match *group; /* HX_MATCH_ANY_ORDER members (events only, no nesting) */
+    size_t n_group;
+    hx_loc loc;
+} hx_match;
+
+typedef struct hx_seq {
+    hx_match *items;
+    size_t n;
+    hx_loc loc; /* where the sequence starts */
+} hx_seq;
+
+typedef enum hx_step_kind {
+    HX_STEP_LOAD_MEDIA,
+    HX_STEP_PLAY,
+    HX_STEP_PAUSE,
+    HX_STEP_SEEK,
+    HX_STEP_WAIT,
+    HX_STEP_WAIT_FOR,
+    HX_STEP_SET_MUTED,
+    HX_STEP_SET_VOLUME
+} hx_step_kind;
+
+typedef struct hx_step {
+    hx_step_kind kind;
+    hx_loc loc;
+    /* load_media */
+    char *entry_id;     /* exactly one of entry_id / reference_id is set */
+    char *reference_id;
+    /* seek (seconds), wait_for {position} (seconds), set_volume (0..1) */
+    double number;
+    /* wait (duration) */
+    kp_time duration;
+    /* wait_for */
+    char *event;       /* NULL when waiting for a position */
+    json_t *payload;   /* subset the event's payload must contain, or NULL */
+    bool for_position; /* wait_for {position: S}: number holds S */
+    kp_time timeout;   /* virtual; default 30 s */
+    /* set_muted */
+    bool flag;
+    /* step-level expectation */
+    bool has_expect;
+    hx_seq expect;
+} hx_step;
+
+typedef enum hx_format {
+    HX_FORMAT_HLS = 1u << 0,
+    HX_FORMAT_DASH = 1u << 1,
+    HX_FORMAT_PROGRESSIVE = 1u << 2
+} hx_format;
+
+typedef struct hx_entry {
+    char *id;
+    char *name;
+    char *type;        /* vod | live | audio | image */
+    double duration;   /* seconds, > 0 */
+    unsigned formats;  /* hx_format bits, in the order given in `format_order` */
+    hx_format format_order[3];
+    size_t n_formats;
+    char **renditions; /* e.g. "360p"; validated names */
+    size_t n_renditions;
+    char *status;      /* ready | import | preconvert | deleted */
+    char *block;       /* NULL for access: allow; else the restriction code */
+    char *reference_id; /* optional */
+    hx_loc loc;
+} hx_entry;
+
+typedef struct hx_scenario {
+    char *file;
+    char *name;
+    char *description;
+    char **tags;
+    size_t n_tags;
+    double timeout_s; /* wall-clock watchdog, default 60 */
+
+    struct {
+        char *kind; /* "ovp" */
+        long long partner_id;
+        hx_entry *entries;
+        size_t n_entries;
+        bool entries_defaulted; /* backend.entries omitted: one default entry */
+    } backend;
+
+    struct {
+        char *platform;          /* "chrome" */
+        long long bandwidth_bps; /* default 8 Mbit/s */
+        kp_time latency;         /* default 20 ms */
+        json_t *config;          /* Kaltura Player config (always an object) */
+    } player;
+
+    hx_step *steps;
+    size_t n_steps;
+
+    struct {
+        char **ignore; /* added to the default ignore list */
+        size_t n_ignore;
+        bool has_sequence;
+        hx_seq sequence;
+        bool has_error; /* expect.error given */
+        json_t *error;  /* NULL when expect.error is null: no error event allowed */
+        struct hx_request_expect {
+            char *server;   /* "api" | "cdn" */
+            json_t *match;  /* e.g. {"service":"baseEntry","action":"list"} */
+            long long count; /* -1 when not given: at least one */
+            hx_loc loc;
+        } *requests;
+        size_t n_requests;
+        hx_loc loc;
+    } expect;
+} hx_scenario;
+
+/* Loads and validates one file. Returns 0 and sets *out, or KP_EPARSE with every problem
+ * in diag (and *out NULL), or another KP_E* code (file unreadable: also reported in diag). */
+int hx_scenario_load(const char *path, hx_scenario **out, hx_diag *diag);
+void hx_scenario_free(hx_scenario *s);
+
+/* Parses "60s", "500ms", "1.5s", "2m", "1h" or a bare number of seconds into virtual time.
+ * Returns 0 or KP_EPARSE. */
+int hx_parse_duration(const char *s, kp_time *out);
+/* Parses "8mbps", "500kbps", "1.5Mbps", "1gbps", "64000bps" or a bare number of bit/s. */
+int hx_parse_bandwidth(const char *s, long long *out);
+
+#endif
