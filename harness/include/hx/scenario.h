@@ -2,8 +2,9 @@
  *
  * hx_scenario_load() reads one YAML file, checks every key, type and value, resolves
  * defaults, and either returns a complete hx_scenario or fills an hx_diag with one message
- * per problem, each "file:line:column: message" (1-based, the way compilers report). A
- * loaded scenario owns all its strings and JSON values; hx_scenario_free releases them.
+ * per problem, each "file:line:column: message" (1-based, the way compilers report), sorted
+ * by location. A loaded scenario owns all its strings and JSON values; hx_scenario_free
+ * releases them. An hx_diag owns its messages; hx_diag_free releases them.
  */
 #ifndef HX_SCENARIO_H
 #define HX_SCENARIO_H
@@ -19,13 +20,17 @@ typedef struct hx_loc {
     int col;  /* 1-based */
 } hx_loc;
 
-/* Diagnostics for one file. */
+/* Diagnostics for one file. Start from a zeroed struct: hx_diag d = {0}. */
 typedef struct hx_diag {
-    char **msgs; /* "file:line:col: message" */
+    char **msgs;  /* "file:line:col: message" ("file: message" when the line is unknown) */
+    hx_loc *locs; /* locs[i]: where msgs[i] points */
     size_t n;
 } hx_diag;
 
+/* Frees the messages and leaves d empty (reusable). */
 void hx_diag_free(hx_diag *d);
+/* Appends one message; a NULL file prints as "<input>". Does nothing when d is NULL; drops the
+ * message when out of memory. */
 void hx_diag_addf(hx_diag *d, const char *file, hx_loc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -66,7 +71,7 @@ typedef struct hx_step {
     hx_step_kind kind;
     hx_loc loc;
     /* load_media */
-    char *entry_id;     /* exactly one of entry_id / reference_id is set */
+    char *entry_id; /* exactly one of entry_id / reference_id is set */
     char *reference_id;
     /* seek (seconds), wait_for {position} (seconds), set_volume (0..1) */
     double number;
@@ -93,18 +98,26 @@ typedef enum hx_format {
 typedef struct hx_entry {
     char *id;
     char *name;
-    char *type;        /* vod | live | audio | image */
-    double duration;   /* seconds, > 0 */
-    unsigned formats;  /* hx_format bits, in the order given in `format_order` */
+    char *type;       /* vod | live | audio | image */
+    double duration;  /* seconds, > 0 */
+    unsigned formats; /* hx_format bits, in the order given in `format_order` */
     hx_format format_order[3];
     size_t n_formats;
     char **renditions; /* e.g. "360p"; validated names */
     size_t n_renditions;
-    char *status;      /* ready | import | preconvert | deleted */
-    char *block;       /* NULL for access: allow; else the restriction code */
+    char *status;       /* ready | import | preconvert | deleted */
+    char *block;        /* NULL for access: allow; else the restriction code */
     char *reference_id; /* optional */
     hx_loc loc;
 } hx_entry;
+
+/* One entry of expect.requests: what a mock server must have received. */
+typedef struct hx_request_expect {
+    char *server;    /* "api" | "cdn" */
+    json_t *match;   /* e.g. {"service":"baseEntry","action":"list"}; {} when not given */
+    long long count; /* -1 when not given: at least one */
+    hx_loc loc;
+} hx_request_expect;
 
 typedef struct hx_scenario {
     char *file;
@@ -139,26 +152,34 @@ typedef struct hx_scenario {
         hx_seq sequence;
         bool has_error; /* expect.error given */
         json_t *error;  /* NULL when expect.error is null: no error event allowed */
-        struct hx_request_expect {
-            char *server;   /* "api" | "cdn" */
-            json_t *match;  /* e.g. {"service":"baseEntry","action":"list"} */
-            long long count; /* -1 when not given: at least one */
-            hx_loc loc;
-        } *requests;
+        hx_request_expect *requests;
         size_t n_requests;
         hx_loc loc;
     } expect;
+
+    /* Where the top-level `expect:` block sits in the file, so that it can be rewritten in
+     * place (kpsim record). Lines are 1-based. */
+    struct {
+        int expect_line;       /* line of the top-level `expect:` key; 0 when absent */
+        int after_expect_line; /* line of the top-level key after it; 0 when expect is last */
+    } layout;
 } hx_scenario;
 
 /* Loads and validates one file. Returns 0 and sets *out, or KP_EPARSE with every problem
  * in diag (and *out NULL), or another KP_E* code (file unreadable: also reported in diag). */
 int hx_scenario_load(const char *path, hx_scenario **out, hx_diag *diag);
+/* The same from memory (the fuzzing entry point): `name` is used as the file name in
+ * diagnostics and in s->file; data need not be NUL-terminated. diag may be NULL. Returns 0,
+ * KP_EPARSE or KP_ENOMEM. */
+int hx_scenario_load_buffer(const char *name, const char *data, size_t len, hx_scenario **out,
+                            hx_diag *diag);
 void hx_scenario_free(hx_scenario *s);
 
-/* Parses "60s", "500ms", "1.5s", "2m", "1h" or a bare number of seconds into virtual time.
- * Returns 0 or KP_EPARSE. */
+/* Parses "60s", "500ms", "1.5s", "2m", "1h" or a bare number of seconds into virtual time
+ * (rounded to the microsecond). No sign, spaces or exponent. Returns 0 or KP_EPARSE. */
 int hx_parse_duration(const char *s, kp_time *out);
-/* Parses "8mbps", "500kbps", "1.5Mbps", "1gbps", "64000bps" or a bare number of bit/s. */
+/* Parses "8mbps", "500kbps", "1.5Mbps", "1gbps", "64000bps" or a bare number of bit/s
+ * (decimal multipliers, unit case-insensitive). Returns 0 or KP_EPARSE (also for <= 0). */
 int hx_parse_bandwidth(const char *s, long long *out);
 
 #endif

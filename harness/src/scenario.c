@@ -1,0 +1,1814 @@
+/* scenario.c: loads a scenario file (SCENARIOS.md, version 1) and checks it against the
+ * format: every key, type and value, with one "file:line:col: path: message" diagnostic per
+ * problem. On success the caller owns the hx_scenario (hx_scenario_free); on failure nothing
+ * is returned but the diagnostics.
+ *
+ * The checks walk the YAML tree of yaml_tree.h. Each level pushes its key onto a path
+ * ("backend.entries[1].duration") used in the messages. Nodes that the tree already reported
+ * (HX_Y_BAD) are skipped silently, and references between parts (a step naming an entry) are
+ * only checked when the part they point to was itself valid, so one mistake gives one message.
+ */
+#include "hx/scenario.h"
+
+#include "kp/buf.h"
+#include "kp/err.h"
+#include "kp/event.h"
+#include "yaml_tree.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_TIMEOUT          KP_SEC(60)
+#define DEFAULT_PARTNER_ID       1234567LL
+#define DEFAULT_BANDWIDTH        8000000LL
+#define DEFAULT_LATENCY          KP_MS(20)
+#define DEFAULT_WAIT_FOR_TIMEOUT KP_SEC(30)
+#define DEFAULT_ENTRY_ID         "0_vod00001"
+#define MAX_ENTRY_DURATION       14400.0
+
+typedef struct ctx {
+    const char *file;
+    hx_diag *diag;
+    size_t n_errors;
+    bool oom;
+    char path[256]; /* key path of the value being checked, e.g. "steps[2].seek" */
+    size_t plen;
+    char got[112];        /* scratch for describe() */
+    bool entries_checked; /* backend.entries is fully valid (or defaulted): refs can be checked */
+    hx_scenario *s;
+} ctx;
+
+/* ---- lists of names ------------------------------------------------------------------- */
+
+static const char *const TOP_KEYS[] = {"name",   "description", "tags",   "timeout", "backend",
+                                       "player", "steps",       "expect", NULL};
+static const char *const BACKEND_KEYS[] = {"kind", "partner_id", "entries", "ads", "faults", NULL};
+static const char *const ENTRY_KEYS[] = {"id",      "name",       "type",         "duration",
+                                         "formats", "renditions", "drm",          "captions",
+                                         "status",  "access",     "reference_id", NULL};
+static const char *const PLAYER_KEYS[] = {"platform", "network", "config", NULL};
+static const char *const NETWORK_KEYS[] = {"bandwidth", "latency", NULL};
+static const char *const CONFIG_KEYS[] = {"playback",    "provider", "plugins",   "abr", "drm",
+                                          "network",     "text",     "streaming", "log", "ui",
+                                          "advertising", "sources",  "session",   NULL};
+static const char *const PLAYBACK_KEYS[] = {"autoplay",
+                                            "muted",
+                                            "volume",
+                                            "allowMutedAutoPlay",
+                                            "preload",
+                                            "loop",
+                                            "playsinline",
+                                            "streamPriority",
+                                            "preferNative",
+                                            "startTime",
+                                            "audioLanguage",
+                                            "textLanguage",
+                                            NULL};
+static const char *const PROVIDER_KEYS[] = {"ks",  "widgetId",  "uiConfId", "referrer",
+                                            "env", "partnerId", NULL};
+static const char *const STREAM_PRIORITY_KEYS[] = {"engine", "format", NULL};
+static const char *const EXPECT_KEYS[] = {"events", "error", "requests", NULL};
+static const char *const EVENTS_KEYS[] = {"ignore", "sequence", NULL};
+static const char *const ERROR_KEYS[] = {"severity", "category",     "code",
+                                         "data",     "errorDetails", NULL};
+static const char *const REQUEST_KEYS[] = {"server", "match", "count", NULL};
+static const char *const LOAD_MEDIA_KEYS[] = {"entry_id", "reference_id", NULL};
+static const char *const WAIT_FOR_KEYS[] = {"event", "payload", "timeout", "position", NULL};
+static const char *const ACCESS_KEYS[] = {"block", NULL};
+
+static const char *const KINDS[] = {"ovp", NULL};
+static const char *const KINDS_LATER[] = {"ott", NULL};
+static const char *const TYPES[] = {"vod", NULL};
+static const char *const TYPES_LATER[] = {"live", "audio", "image", NULL};
+static const char *const FORMATS[] = {"hls", "dash", "progressive", NULL};
+static const char *const STATUSES[] = {"ready", "import", "preconvert", "deleted", NULL};
+static const char *const BLOCK_CODES[] = {"COUNTRY_RESTRICTED",
+                                          "SITE_RESTRICTED",
+                                          "IP_RESTRICTED",
+                                          "SESSION_RESTRICTED",
+                                          "USER_AGENT_RESTRICTED",
+                                          "SCHEDULED_RESTRICTED",
+                                          NULL};
+static const char *const PLATFORMS[] = {"chrome", NULL};
+static const char *const PLATFORMS_LATER[] = {"firefox", "safari", "edge", NULL};
+static const char *const PRELOADS[] = {"none", "auto", NULL};
+static const char *const SERVERS[] = {"api", "cdn", NULL};
+
+typedef struct step_spec {
+    const char *name;
+    int kind;          /* hx_step_kind, or -1 for steps not built yet */
+    const char *usage; /* how to write it, for "needs a value" */
+} step_spec;
+
+static const step_spec STEPS[] = {
+    {"load_media", HX_STEP_LOAD_MEDIA, "load_media: {entry_id: ID}"},
+    {"play", HX_STEP_PLAY, "play"},
+    {"pause", HX_STEP_PAUSE, "pause"},
+    {"seek", HX_STEP_SEEK, "seek: SECONDS"},
+    {"wait", HX_STEP_WAIT, "wait: DURATION"},
+    {"wait_for", HX_STEP_WAIT_FOR, "wait_for: {event: NAME}"},
+    {"set_muted", HX_STEP_SET_MUTED, "set_muted: true"},
+    {"set_volume", HX_STEP_SET_VOLUME, "set_volume: 0.5"},
+    {"select_audio", -1, NULL},
+    {"select_text", -1, NULL},
+    {"change_media", -1, NULL},
+    {"skip_ad", -1, NULL},
+    {"set_network", -1, NULL},
+};
+#define N_STEPS (sizeof(STEPS) / sizeof(STEPS[0]))
+
+/* ---- reporting ------------------------------------------------------------------------ */
+
+static size_t push_key(ctx *c, const char *key)
+{
+    size_t old = c->plen;
+    int n = snprintf(c->path + old, sizeof(c->path) - old, "%s%s", old ? "." : "", key);
+    if (n > 0)
+        c->plen = old + (size_t)n < sizeof(c->path) ? old + (size_t)n : sizeof(c->path) - 1;
+    return old;
+}
+
+static size_t push_index(ctx *c, size_t i)
+{
+    size_t old = c->plen;
+    int n = snprintf(c->path + old, sizeof(c->path) - old, "[%zu]", i);
+    if (n > 0)
+        c->plen = old + (size_t)n < sizeof(c->path) ? old + (size_t)n : sizeof(c->path) - 1;
+    return old;
+}
+
+static void pop(ctx *c, size_t old)
+{
+    c->plen = old;
+    c->path[old] = '\0';
+}
+
+static void vfail(ctx *c, hx_loc loc, bool with_path, const char *fmt, va_list ap)
+{
+    c->n_errors++;
+    if (!c->diag)
+        return;
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0) {
+        c->oom = true;
+        return;
+    }
+    if (with_path && c->plen)
+        hx_diag_addf(c->diag, c->file, loc, "%s: %s", c->path, msg);
+    else
+        hx_diag_addf(c->diag, c->file, loc, "%s", msg);
+    free(msg);
+}
+
+/* A message as is. */
+static void fail(ctx *c, hx_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(ctx *c, hx_loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(c, loc, false, fmt, ap);
+    va_end(ap);
+}
+
+/* A message about the value at the current path: "path: message". */
+static void failp(ctx *c, hx_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void failp(ctx *c, hx_loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(c, loc, true, fmt, ap);
+    va_end(ap);
+}
+
+/* What a node is, for "got ...": 'text', 5, true, null, nothing, a list, a mapping. */
+static const char *describe(ctx *c, const hx_ynode *n)
+{
+    char *o = c->got;
+    size_t cap = sizeof(c->got);
+    switch (n->type) {
+    case HX_Y_MAP:
+        return n->n ? "a mapping" : "an empty mapping";
+    case HX_Y_SEQ:
+        return n->n ? "a list" : "an empty list";
+    case HX_Y_NULL:
+        return n->len ? n->text : "nothing";
+    case HX_Y_BAD:
+        return "an unsupported value";
+    case HX_Y_BOOL:
+    case HX_Y_NUM:
+    case HX_Y_STR:
+        break;
+    }
+    size_t k = 0;
+    bool quote = n->type == HX_Y_STR;
+    if (quote)
+        o[k++] = '\'';
+    for (size_t i = 0; i < n->len && k + 8 < cap; i++) {
+        unsigned char ch = (unsigned char)n->text[i];
+        if (ch == '\n') {
+            o[k++] = '\\';
+            o[k++] = 'n';
+        } else if (ch < 0x20 || ch == 0x7f) {
+            o[k++] = '?';
+        } else {
+            o[k++] = (char)ch;
+        }
+        if (k + 8 >= cap && i + 1 < n->len) {
+            memcpy(o + k, "...", 3);
+            k += 3;
+            break;
+        }
+    }
+    if (quote)
+        o[k++] = '\'';
+    o[k] = '\0';
+    return o;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    /* optimal string alignment (Levenshtein plus adjacent transpositions), short words only */
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40)
+        return (size_t)-1;
+    size_t d[41][41];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v)
+                v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    }
+    return d[la][lb];
+}
+
+/* Keeps the closest candidate within a small edit distance. */
+static void consider(const char *word, const char *cand, const char **best, size_t *best_d)
+{
+    size_t limit = strlen(word) <= 3 ? 1 : 2;
+    size_t d = edit_distance(word, cand);
+    if (d <= limit && d < strlen(cand) && d < *best_d) {
+        *best = cand;
+        *best_d = d;
+    }
+}
+
+static const char *suggest(const char *word, const char *const *list)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; list[i]; i++)
+        consider(word, list[i], &best, &best_d);
+    return best;
+}
+
+static const char *suggest_step(const char *word)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < N_STEPS; i++)
+        consider(word, STEPS[i].name, &best, &best_d);
+    return best;
+}
+
+static const char *suggest_event(const char *word)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (int i = 0; i < KP_EV_COUNT_; i++)
+        consider(word, kp_event_name((kp_event_type)i), &best, &best_d);
+    return best;
+}
+
+/* " (did you mean 'x'?)" or "" into buf. */
+static const char *dym(char *buf, size_t size, const char *suggestion)
+{
+    if (suggestion)
+        snprintf(buf, size, " (did you mean '%s'?)", suggestion);
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
+static bool in_list(const char *s, const char *const *list)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+
+/* "a, b or c"; returns how many names were joined. */
+static size_t join_list(char *buf, size_t size, const char *const *a, const char *const *b)
+{
+    size_t n = 0, k = 0;
+    const char *all[32];
+    for (size_t i = 0; a[i] && n < 32; i++)
+        all[n++] = a[i];
+    for (size_t i = 0; b && b[i] && n < 32; i++)
+        all[n++] = b[i];
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && k < size; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        int w = snprintf(buf + k, size - k, "%s%s", sep, all[i]);
+        if (w < 0)
+            break;
+        k += (size_t)w;
+    }
+    return n;
+}
+
+static char *dup_str(ctx *c, const char *s)
+{
+    char *p = kp_strdup(s);
+    if (!p)
+        c->oom = true;
+    return p;
+}
+
+/* ---- mapping shape ---------------------------------------------------------------------- */
+
+/* Reports every key of m that is not in `known`. */
+static void check_keys(ctx *c, const hx_ynode *m, const char *const *known)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        const hx_ynode *k = m->pairs[i].key;
+        if (in_list(k->text, known))
+            continue;
+        char hint[96];
+        dym(hint, sizeof(hint), suggest(k->text, known));
+        if (c->plen)
+            fail(c, k->loc, "unknown key '%s' in %s%s", k->text, c->path, hint);
+        else
+            fail(c, k->loc, "unknown top-level key '%s'%s", k->text, hint);
+    }
+}
+
+/* Reports when m lacks `key`. Returns true when it is there. */
+static bool require(ctx *c, const hx_ynode *m, const char *key)
+{
+    if (hx_ymap_key(m, key))
+        return true;
+    if (c->plen)
+        fail(c, m->loc, "missing required key '%s' in %s", key, c->path);
+    else
+        fail(c, m->loc, "missing required key '%s'", key);
+    return false;
+}
+
+/* ---- value checks (the path names the value) ------------------------------------------ */
+
+static bool want_map(ctx *c, const hx_ynode *v)
+{
+    if (v->type == HX_Y_MAP)
+        return true;
+    if (v->type != HX_Y_BAD)
+        failp(c, v->loc, "expected a mapping, got %s", describe(c, v));
+    return false;
+}
+
+static bool want_seq(ctx *c, const hx_ynode *v)
+{
+    if (v->type == HX_Y_SEQ)
+        return true;
+    if (v->type != HX_Y_BAD)
+        failp(c, v->loc, "expected a list, got %s", describe(c, v));
+    return false;
+}
+
+static bool is_scalar_non_str(const hx_ynode *v)
+{
+    return v->type == HX_Y_NUM || v->type == HX_Y_BOOL || v->type == HX_Y_NULL;
+}
+
+static bool want_str(ctx *c, const hx_ynode *v, bool nonempty)
+{
+    if (v->type == HX_Y_STR) {
+        if (strlen(v->text) != v->len) {
+            failp(c, v->loc, "text must not contain NUL characters");
+            return false;
+        }
+        if (nonempty && v->len == 0) {
+            failp(c, v->loc, "must not be empty");
+            return false;
+        }
+        return true;
+    }
+    if (v->type == HX_Y_BAD)
+        return false;
+    if (is_scalar_non_str(v) && v->len)
+        failp(c, v->loc, "expected text, got %s (quote it to make it text)", describe(c, v));
+    else
+        failp(c, v->loc, "expected text, got %s", describe(c, v));
+    return false;
+}
+
+static bool want_bool(ctx *c, const hx_ynode *v)
+{
+    if (v->type == HX_Y_BOOL)
+        return true;
+    if (v->type != HX_Y_BAD)
+        failp(c, v->loc, "expected true or false, got %s", describe(c, v));
+    return false;
+}
+
+/* A number in [lo, hi] (NAN: no bound); lo_open makes the lower bound exclusive. */
+static bool want_num(ctx *c, const hx_ynode *v, const char *what, double lo, bool lo_open,
+                     double hi)
+{
+    if (v->type != HX_Y_NUM) {
+        if (v->type != HX_Y_BAD)
+            failp(c, v->loc, "expected %s, got %s", what, describe(c, v));
+        return false;
+    }
+    double x = v->num;
+    bool low_bad = !isnan(lo) && (lo_open ? !(x > lo) : !(x >= lo));
+    bool high_bad = !isnan(hi) && !(x <= hi);
+    if (!low_bad && !high_bad)
+        return true;
+    const char *got = describe(c, v);
+    if (!isnan(lo) && !isnan(hi) && lo_open)
+        failp(c, v->loc, "must be greater than %g and at most %g, got %s", lo, hi, got);
+    else if (!isnan(lo) && !isnan(hi))
+        failp(c, v->loc, "must be between %g and %g, got %s", lo, hi, got);
+    else if (!isnan(hi))
+        failp(c, v->loc, "must be at most %g, got %s", hi, got);
+    else if (lo_open)
+        failp(c, v->loc, "must be greater than %g, got %s", lo, got);
+    else if (lo == 0)
+        failp(c, v->loc, "must not be negative, got %s", got);
+    else
+        failp(c, v->loc, "must be at least %g, got %s", lo, got);
+    return false;
+}
+
+static bool want_int(ctx *c, const hx_ynode *v, long long lo)
+{
+    if (v->type != HX_Y_NUM || !v->is_int) {
+        if (v->type != HX_Y_BAD)
+            failp(c, v->loc, "expected a whole number, got %s", describe(c, v));
+        return false;
+    }
+    if (v->ival < lo) {
+        if (lo == 0)
+            failp(c, v->loc, "must not be negative, got %s", describe(c, v));
+        else
+            failp(c, v->loc, "must be at least %lld, got %s", lo, describe(c, v));
+        return false;
+    }
+    return true;
+}
+
+/* A duration: "1.5s", "500ms", "2m", "1h" or a number of seconds. */
+static bool want_duration(ctx *c, const hx_ynode *v, bool zero_ok, kp_time *out)
+{
+    kp_time t = 0;
+    bool ok = false;
+    if (v->type == HX_Y_NUM) {
+        if (v->num < 0) {
+            failp(c, v->loc, "must %s, got %s", zero_ok ? "not be negative" : "be greater than 0",
+                  describe(c, v));
+            return false;
+        }
+        if (!(v->num * 1e6 < 9.0e18)) {
+            failp(c, v->loc, "is too large, got %s", describe(c, v));
+            return false;
+        }
+        ok = true;
+        t = (kp_time)llround(v->num * 1e6);
+    } else if (v->type == HX_Y_STR) {
+        ok = hx_parse_duration(v->text, &t) == KP_OK && strlen(v->text) == v->len;
+    } else if (v->type == HX_Y_BAD) {
+        return false;
+    }
+    if (!ok) {
+        failp(c, v->loc,
+              "expected a duration such as 1.5s, 500ms, 2m or a number of seconds, got %s",
+              describe(c, v));
+        return false;
+    }
+    if (!zero_ok && t <= 0) {
+        failp(c, v->loc, "must be greater than 0, got %s", describe(c, v));
+        return false;
+    }
+    *out = t;
+    return true;
+}
+
+static bool want_bandwidth(ctx *c, const hx_ynode *v, long long *out)
+{
+    long long bps = 0;
+    int rc = KP_EPARSE;
+    if (v->type == HX_Y_NUM) {
+        if (!(v->num > 0)) {
+            failp(c, v->loc, "must be greater than 0, got %s", describe(c, v));
+            return false;
+        }
+        if (v->num < 9.0e18 && llround(v->num) > 0) {
+            bps = llround(v->num);
+            rc = KP_OK;
+        }
+    } else if (v->type == HX_Y_STR) {
+        rc = strlen(v->text) == v->len ? hx_parse_bandwidth(v->text, &bps) : KP_EPARSE;
+    } else if (v->type == HX_Y_BAD) {
+        return false;
+    }
+    if (rc != KP_OK) {
+        failp(c, v->loc,
+              "expected a bandwidth greater than 0 such as 8mbps, 500kbps or a number of "
+              "bit/s, got %s",
+              describe(c, v));
+        return false;
+    }
+    *out = bps;
+    return true;
+}
+
+/* One of `valid` (or of `later`, which are reported as not supported yet). Returns the
+ * matching entry of `valid` (static storage) or NULL when reported. */
+static const char *want_enum(ctx *c, const hx_ynode *v, const char *const *valid,
+                             const char *const *later)
+{
+    if (v->type == HX_Y_BAD)
+        return NULL;
+    if (v->type == HX_Y_STR) {
+        for (size_t i = 0; valid[i]; i++)
+            if (strcmp(v->text, valid[i]) == 0 && strlen(v->text) == v->len)
+                return valid[i];
+        if (later && in_list(v->text, later)) {
+            fail(c, v->loc, "%s '%s' is not supported yet", c->path, v->text);
+            return NULL;
+        }
+    }
+    char list[256], hint[96];
+    size_t total = join_list(list, sizeof(list), valid, later);
+    const char *s = NULL;
+    if (v->type == HX_Y_STR) {
+        s = suggest(v->text, valid);
+        if (!s && later)
+            s = suggest(v->text, later);
+    }
+    failp(c, v->loc, "expected %s%s, got %s%s", total > 2 ? "one of " : "", list, describe(c, v),
+          dym(hint, sizeof(hint), s));
+    return NULL;
+}
+
+/* Converts a (checked or unchecked) value to JSON. NULL only when out of memory. */
+static json_t *to_json(ctx *c, const hx_ynode *n)
+{
+    json_t *j = NULL;
+    switch (n->type) {
+    case HX_Y_NULL:
+    case HX_Y_BAD:
+        j = json_null();
+        break;
+    case HX_Y_BOOL:
+        j = json_boolean(n->boolean);
+        break;
+    case HX_Y_NUM:
+        j = n->is_int ? json_integer((json_int_t)n->ival) : json_real(n->num);
+        break;
+    case HX_Y_STR:
+        j = json_stringn(n->text, n->len);
+        break;
+    case HX_Y_SEQ:
+        j = json_array();
+        for (size_t i = 0; j && i < n->n; i++) {
+            json_t *item = to_json(c, n->items[i]);
+            if (!item || json_array_append_new(j, item) < 0) {
+                json_decref(j);
+                j = NULL;
+            }
+        }
+        break;
+    case HX_Y_MAP:
+        j = json_object();
+        for (size_t i = 0; j && i < n->n; i++) {
+            json_t *item = to_json(c, n->pairs[i].val);
+            if (!item || json_object_set_new(j, n->pairs[i].key->text, item) < 0) {
+                json_decref(j);
+                j = NULL;
+            }
+        }
+        break;
+    }
+    if (!j)
+        c->oom = true;
+    return j;
+}
+
+/* ---- keyed getters: look `key` up in m, push it on the path, check, pop --------------- */
+
+/* Returns the value (and pushes the key) or NULL (nothing pushed). */
+static const hx_ynode *enter(ctx *c, const hx_ynode *m, const char *key, size_t *mark)
+{
+    const hx_ynode *v = hx_ymap_get(m, key);
+    if (v)
+        *mark = push_key(c, key);
+    return v;
+}
+
+static void get_str(ctx *c, const hx_ynode *m, const char *key, bool nonempty, char **out)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, key, &mk);
+    if (!v)
+        return;
+    if (want_str(c, v, nonempty)) {
+        free(*out);
+        *out = dup_str(c, v->text);
+    }
+    pop(c, mk);
+}
+
+static void get_bool(ctx *c, const hx_ynode *m, const char *key, bool *out)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, key, &mk);
+    if (!v)
+        return;
+    if (want_bool(c, v))
+        *out = v->boolean;
+    pop(c, mk);
+}
+
+static void get_num(ctx *c, const hx_ynode *m, const char *key, const char *what, double lo,
+                    bool lo_open, double hi, double *out)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, key, &mk);
+    if (!v)
+        return;
+    if (want_num(c, v, what, lo, lo_open, hi))
+        *out = v->num;
+    pop(c, mk);
+}
+
+static void get_int(ctx *c, const hx_ynode *m, const char *key, long long lo, long long *out)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, key, &mk);
+    if (!v)
+        return;
+    if (want_int(c, v, lo))
+        *out = v->ival;
+    pop(c, mk);
+}
+
+static void get_duration(ctx *c, const hx_ynode *m, const char *key, bool zero_ok, kp_time *out)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, key, &mk);
+    if (!v)
+        return;
+    want_duration(c, v, zero_ok, out);
+    pop(c, mk);
+}
+
+static void get_enum(ctx *c, const hx_ynode *m, const char *key, const char *const *valid,
+                     const char *const *later, char **out)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, key, &mk);
+    if (!v)
+        return;
+    const char *e = want_enum(c, v, valid, later);
+    if (e) {
+        free(*out);
+        *out = dup_str(c, e);
+    }
+    pop(c, mk);
+}
+
+/* A mapping value converted to JSON (an object). */
+static void get_json_map(ctx *c, const hx_ynode *m, const char *key, json_t **out)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, key, &mk);
+    if (!v)
+        return;
+    if (want_map(c, v)) {
+        json_decref(*out);
+        *out = to_json(c, v);
+    }
+    pop(c, mk);
+}
+
+/* ---- backend ------------------------------------------------------------------------- */
+
+static void set_formats(hx_entry *e, const hx_format *f, size_t n)
+{
+    e->formats = 0;
+    e->n_formats = n;
+    for (size_t i = 0; i < n; i++) {
+        e->format_order[i] = f[i];
+        e->formats |= (unsigned)f[i];
+    }
+}
+
+static void check_formats(ctx *c, const hx_ynode *m, hx_entry *e)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "formats", &mk);
+    if (!v)
+        return;
+    if (want_seq(c, v)) {
+        if (v->n == 0)
+            failp(c, v->loc, "must list at least one format (hls, dash or progressive)");
+        hx_format got[3];
+        size_t n = 0;
+        bool ok = v->n > 0;
+        for (size_t i = 0; i < v->n; i++) {
+            size_t mi = push_index(c, i);
+            const char *f = want_enum(c, v->items[i], FORMATS, NULL);
+            if (!f) {
+                ok = false;
+            } else {
+                hx_format bit = strcmp(f, "hls") == 0    ? HX_FORMAT_HLS
+                                : strcmp(f, "dash") == 0 ? HX_FORMAT_DASH
+                                                         : HX_FORMAT_PROGRESSIVE;
+                bool dup = false;
+                for (size_t k = 0; k < n; k++)
+                    dup = dup || got[k] == bit;
+                if (dup) {
+                    failp(c, v->items[i]->loc, "format '%s' is listed twice", f);
+                    ok = false;
+                } else {
+                    got[n++] = bit;
+                }
+            }
+            pop(c, mi);
+        }
+        if (ok)
+            set_formats(e, got, n);
+    }
+    pop(c, mk);
+}
+
+/* "360p": an even height from 144 to 2160 followed by 'p'. */
+static bool parse_rendition(const char *s, int *height)
+{
+    int h = 0;
+    size_t i = 0;
+    if (s[0] == '0')
+        return false;
+    for (; s[i] >= '0' && s[i] <= '9' && i < 5; i++)
+        h = h * 10 + (s[i] - '0');
+    if (i == 0 || s[i] != 'p' || s[i + 1] != '\0')
+        return false;
+    *height = h;
+    return true;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void check_renditions(ctx *c, const hx_ynode *m, hx_entry *e)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "renditions", &mk);
+    if (!v)
+        return;
+    if (want_seq(c, v)) {
+        if (v->n == 0)
+            failp(c, v->loc, "must list at least one rendition, such as 360p");
+        char **names = v->n ? calloc(v->n, sizeof(*names)) : NULL;
+        if (v->n && !names)
+            c->oom = true;
+        bool ok = v->n > 0 && names;
+        for (size_t i = 0; names && i < v->n; i++) {
+            const hx_ynode *it = v->items[i];
+            size_t mi = push_index(c, i);
+            int h = 0;
+            if (it->type == HX_Y_BAD) {
+                ok = false;
+            } else if (it->type != HX_Y_STR || !parse_rendition(it->text, &h)) {
+                failp(c, it->loc, "expected a rendition such as 360p (a height and 'p'), got %s",
+                      describe(c, it));
+                ok = false;
+            } else if (h < 144 || h > 2160 || h % 2) {
+                failp(c, it->loc, "the height must be even and from 144 to 2160, got %s",
+                      describe(c, it));
+                ok = false;
+            } else {
+                bool dup = false;
+                for (size_t k = 0; k < i; k++)
+                    dup = dup || (names[k] && strcmp(names[k], it->text) == 0);
+                if (dup) {
+                    failp(c, it->loc, "rendition '%s' is listed twice", it->text);
+                    ok = false;
+                }
+                names[i] = dup_str(c, it->text);
+            }
+            pop(c, mi);
+        }
+        if (ok) {
+            free_strv(e->renditions, e->n_renditions);
+            e->renditions = names;
+            e->n_renditions = v->n;
+        } else {
+            free_strv(names, v->n);
+        }
+    }
+    pop(c, mk);
+}
+
+/* Keys whose only accepted value today is an empty list or mapping. */
+static void check_empty_only(ctx *c, const hx_ynode *m, const char *key, bool list,
+                             const char *what)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, key, &mk);
+    if (!v)
+        return;
+    if (list ? want_seq(c, v) : want_map(c, v)) {
+        if (v->n)
+            failp(c, v->loc, "%s not supported yet (use %s or leave it out)", what,
+                  list ? "[]" : "{}");
+    }
+    pop(c, mk);
+}
+
+static void check_access(ctx *c, const hx_ynode *m, hx_entry *e)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "access", &mk);
+    if (!v)
+        return;
+    if (v->type == HX_Y_STR && strcmp(v->text, "allow") == 0) {
+        free(e->block);
+        e->block = NULL;
+    } else if (v->type == HX_Y_MAP) {
+        check_keys(c, v, ACCESS_KEYS);
+        if (require(c, v, "block"))
+            get_enum(c, v, "block", BLOCK_CODES, NULL, &e->block);
+    } else if (v->type != HX_Y_BAD) {
+        failp(c, v->loc, "expected 'allow' or {block: CODE}, got %s", describe(c, v));
+    }
+    pop(c, mk);
+}
+
+/* Everything but id and name: type vod, 10 s, [hls], [360p, 180p], ready, allowed. */
+static void entry_defaults(ctx *c, hx_entry *e)
+{
+    e->type = dup_str(c, "vod");
+    e->duration = 10;
+    hx_format f = HX_FORMAT_HLS;
+    set_formats(e, &f, 1);
+    e->renditions = calloc(2, sizeof(char *));
+    if (e->renditions) {
+        e->renditions[0] = dup_str(c, "360p");
+        e->renditions[1] = dup_str(c, "180p");
+        e->n_renditions = 2;
+    } else {
+        c->oom = true;
+    }
+    e->status = dup_str(c, "ready");
+}
+
+/* Returns true when the entry's id is valid (so references to it can be checked). */
+static bool check_entry(ctx *c, const hx_ynode *m, hx_entry *e, const hx_entry *prev, size_t n_prev)
+{
+    if (!want_map(c, m))
+        return false;
+    e->loc = m->loc;
+    check_keys(c, m, ENTRY_KEYS);
+    bool id_ok = false;
+    if (require(c, m, "id")) {
+        get_str(c, m, "id", true, &e->id);
+        const hx_ynode *idn = hx_ymap_get(m, "id");
+        id_ok = e->id != NULL;
+        for (size_t i = 0; e->id && i < n_prev; i++) {
+            if (prev[i].id && strcmp(prev[i].id, e->id) == 0) {
+                size_t mk = push_key(c, "id");
+                failp(c, idn->loc, "duplicate entry id '%s' (first used at line %d)", e->id,
+                      prev[i].loc.line);
+                pop(c, mk);
+                break;
+            }
+        }
+    }
+    /* defaults first, then what the file says */
+    entry_defaults(c, e);
+    get_str(c, m, "name", false, &e->name);
+    if (!e->name && e->id)
+        e->name = dup_str(c, e->id);
+    get_enum(c, m, "type", TYPES, TYPES_LATER, &e->type);
+    get_num(c, m, "duration", "a number of seconds", 0, true, MAX_ENTRY_DURATION, &e->duration);
+    check_formats(c, m, e);
+    check_renditions(c, m, e);
+    check_empty_only(c, m, "drm", true, "DRM is");
+    check_empty_only(c, m, "captions", true, "captions are");
+    get_enum(c, m, "status", STATUSES, NULL, &e->status);
+    check_access(c, m, e);
+    get_str(c, m, "reference_id", true, &e->reference_id);
+    return id_ok;
+}
+
+static void check_entries(ctx *c, const hx_ynode *m, hx_scenario *s)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "entries", &mk);
+    if (!v)
+        return;
+    c->entries_checked = false;
+    if (want_seq(c, v)) {
+        if (v->n == 0) {
+            failp(c, v->loc, "must list at least one entry (leave it out to get the default one)");
+        } else {
+            s->backend.entries = calloc(v->n, sizeof(hx_entry));
+            if (!s->backend.entries) {
+                c->oom = true;
+            } else {
+                s->backend.n_entries = v->n;
+                bool ids_ok = true; /* then steps can be checked against the ids */
+                for (size_t i = 0; i < v->n; i++) {
+                    size_t mi = push_index(c, i);
+                    ids_ok &=
+                        check_entry(c, v->items[i], &s->backend.entries[i], s->backend.entries, i);
+                    pop(c, mi);
+                }
+                c->entries_checked = ids_ok;
+            }
+        }
+    }
+    pop(c, mk);
+}
+
+static void check_backend(ctx *c, const hx_ynode *top, hx_scenario *s)
+{
+    s->backend.kind = dup_str(c, "ovp");
+    s->backend.partner_id = DEFAULT_PARTNER_ID;
+    c->entries_checked = true;
+    size_t mk;
+    const hx_ynode *b = enter(c, top, "backend", &mk);
+    if (b) {
+        if (want_map(c, b)) {
+            check_keys(c, b, BACKEND_KEYS);
+            get_enum(c, b, "kind", KINDS, KINDS_LATER, &s->backend.kind);
+            get_int(c, b, "partner_id", 0, &s->backend.partner_id);
+            check_entries(c, b, s);
+            check_empty_only(c, b, "ads", false, "ads are");
+            check_empty_only(c, b, "faults", true, "faults are");
+        } else {
+            c->entries_checked = false;
+        }
+        pop(c, mk);
+    }
+    if (!hx_ymap_get(b, "entries") && c->entries_checked) {
+        s->backend.entries = calloc(1, sizeof(hx_entry));
+        if (!s->backend.entries) {
+            c->oom = true;
+            return;
+        }
+        s->backend.n_entries = 1;
+        s->backend.entries_defaulted = true;
+        hx_entry *e = &s->backend.entries[0];
+        e->id = dup_str(c, DEFAULT_ENTRY_ID);
+        e->name = dup_str(c, "Demo VOD");
+        entry_defaults(c, e);
+    }
+}
+
+/* ---- player -------------------------------------------------------------------------- */
+
+static void check_stream_priority(ctx *c, const hx_ynode *m)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "streamPriority", &mk);
+    if (!v)
+        return;
+    if (want_seq(c, v)) {
+        for (size_t i = 0; i < v->n; i++) {
+            size_t mi = push_index(c, i);
+            const hx_ynode *it = v->items[i];
+            if (want_map(c, it)) {
+                check_keys(c, it, STREAM_PRIORITY_KEYS);
+                char *engine = NULL, *format = NULL;
+                if (require(c, it, "engine"))
+                    get_str(c, it, "engine", true, &engine);
+                if (require(c, it, "format"))
+                    get_enum(c, it, "format", FORMATS, NULL, &format);
+                free(engine);
+                free(format);
+            }
+            pop(c, mi);
+        }
+    }
+    pop(c, mk);
+}
+
+static void check_prefer_native(ctx *c, const hx_ynode *m)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "preferNative", &mk);
+    if (!v)
+        return;
+    if (want_map(c, v)) {
+        check_keys(c, v, FORMATS);
+        for (size_t i = 0; FORMATS[i]; i++) {
+            bool b;
+            get_bool(c, v, FORMATS[i], &b);
+        }
+    }
+    pop(c, mk);
+}
+
+static void check_playback(ctx *c, const hx_ynode *cfg)
+{
+    size_t mk;
+    const hx_ynode *m = enter(c, cfg, "playback", &mk);
+    if (!m)
+        return;
+    if (want_map(c, m)) {
+        check_keys(c, m, PLAYBACK_KEYS);
+        static const char *const bools[] = {"autoplay", "muted",       "allowMutedAutoPlay",
+                                            "loop",     "playsinline", NULL};
+        bool b;
+        double d;
+        char *str = NULL;
+        for (size_t i = 0; bools[i]; i++)
+            get_bool(c, m, bools[i], &b);
+        get_num(c, m, "volume", "a number from 0 to 1", 0, false, 1, &d);
+        get_enum(c, m, "preload", PRELOADS, NULL, &str);
+        free(str);
+        str = NULL;
+        check_stream_priority(c, m);
+        check_prefer_native(c, m);
+        get_num(c, m, "startTime", "a number of seconds", 0, false, NAN, &d);
+        get_str(c, m, "audioLanguage", false, &str);
+        free(str);
+        str = NULL;
+        get_str(c, m, "textLanguage", false, &str);
+        free(str);
+    }
+    pop(c, mk);
+}
+
+static void check_provider(ctx *c, const hx_ynode *cfg)
+{
+    size_t mk;
+    const hx_ynode *m = enter(c, cfg, "provider", &mk);
+    if (!m)
+        return;
+    if (want_map(c, m)) {
+        check_keys(c, m, PROVIDER_KEYS);
+        const hx_ynode *pk = hx_ymap_key(m, "partnerId");
+        if (pk) {
+            size_t mp = push_key(c, "partnerId");
+            failp(c, pk->loc, "set backend.partner_id instead (the harness fills this in)");
+            pop(c, mp);
+        }
+        char *str = NULL;
+        static const char *const strs[] = {"ks", "widgetId", "referrer", NULL};
+        for (size_t i = 0; strs[i]; i++) {
+            get_str(c, m, strs[i], false, &str);
+            free(str);
+            str = NULL;
+        }
+        long long id;
+        get_int(c, m, "uiConfId", 0, &id);
+        json_t *env = NULL;
+        get_json_map(c, m, "env", &env);
+        json_decref(env);
+    }
+    pop(c, mk);
+}
+
+static void check_config(ctx *c, const hx_ynode *player, hx_scenario *s)
+{
+    size_t mk;
+    const hx_ynode *m = enter(c, player, "config", &mk);
+    if (!m)
+        return;
+    if (want_map(c, m)) {
+        check_keys(c, m, CONFIG_KEYS);
+        for (size_t i = 0; i < m->n; i++) {
+            const hx_ypair *p = &m->pairs[i];
+            if (!in_list(p->key->text, CONFIG_KEYS))
+                continue;
+            size_t ms = push_key(c, p->key->text);
+            want_map(c, p->val);
+            pop(c, ms);
+        }
+        check_playback(c, m);
+        check_provider(c, m);
+        json_t *j = to_json(c, m);
+        if (j) {
+            json_decref(s->player.config);
+            s->player.config = j;
+        }
+    }
+    pop(c, mk);
+}
+
+static void check_player(ctx *c, const hx_ynode *top, hx_scenario *s)
+{
+    s->player.platform = dup_str(c, "chrome");
+    s->player.bandwidth_bps = DEFAULT_BANDWIDTH;
+    s->player.latency = DEFAULT_LATENCY;
+    s->player.config = json_object();
+    if (!s->player.config)
+        c->oom = true;
+    size_t mk;
+    const hx_ynode *p = enter(c, top, "player", &mk);
+    if (!p)
+        return;
+    if (want_map(c, p)) {
+        check_keys(c, p, PLAYER_KEYS);
+        get_enum(c, p, "platform", PLATFORMS, PLATFORMS_LATER, &s->player.platform);
+        size_t mn;
+        const hx_ynode *net = enter(c, p, "network", &mn);
+        if (net) {
+            if (want_map(c, net)) {
+                check_keys(c, net, NETWORK_KEYS);
+                size_t mb;
+                const hx_ynode *bw = enter(c, net, "bandwidth", &mb);
+                if (bw) {
+                    want_bandwidth(c, bw, &s->player.bandwidth_bps);
+                    pop(c, mb);
+                }
+                get_duration(c, net, "latency", true, &s->player.latency);
+            }
+            pop(c, mn);
+        }
+        check_config(c, p, s);
+    }
+    pop(c, mk);
+}
+
+/* ---- event sequences ------------------------------------------------------------------ */
+
+/* A known event name (reported with a suggestion when not). */
+static bool want_event(ctx *c, const hx_ynode *v)
+{
+    if (!want_str(c, v, true))
+        return false;
+    if (kp_event_lookup(v->text) >= 0)
+        return true;
+    char hint[96];
+    failp(c, v->loc, "unknown event '%s'%s", v->text,
+          dym(hint, sizeof(hint), suggest_event(v->text)));
+    return false;
+}
+
+/* {NAME: PAYLOAD} with exactly one key; the payload a mapping or nothing. */
+static bool check_event_with_payload(ctx *c, const hx_ynode *m, hx_match *out)
+{
+    const hx_ynode *k = m->pairs[0].key, *v = m->pairs[0].val;
+    bool ok = want_event(c, k);
+    size_t mk = push_key(c, k->text);
+    if (v->type == HX_Y_MAP) {
+        out->payload = to_json(c, v);
+    } else if (v->type != HX_Y_NULL) {
+        if (v->type != HX_Y_BAD)
+            failp(c, v->loc, "expected a payload mapping (or nothing), got %s", describe(c, v));
+        ok = false;
+    }
+    pop(c, mk);
+    if (ok)
+        out->event = dup_str(c, k->text);
+    return ok;
+}
+
+static void check_any_order(ctx *c, const hx_ynode *v, hx_match *out)
+{
+    if (!want_seq(c, v))
+        return;
+    if (v->n == 0) {
+        failp(c, v->loc, "must list at least one event");
+        return;
+    }
+    out->group = calloc(v->n, sizeof(hx_match));
+    if (!out->group) {
+        c->oom = true;
+        return;
+    }
+    out->n_group = v->n;
+    for (size_t i = 0; i < v->n; i++) {
+        const hx_ynode *it = v->items[i];
+        hx_match *g = &out->group[i];
+        g->kind = HX_MATCH_EVENT;
+        g->loc = it->loc;
+        size_t mi = push_index(c, i);
+        if (it->type == HX_Y_STR && strcmp(it->text, "...") == 0) {
+            failp(c, it->loc, "'...' cannot be used inside any_order");
+        } else if (it->type == HX_Y_STR) {
+            if (want_event(c, it))
+                g->event = dup_str(c, it->text);
+        } else if (it->type == HX_Y_MAP && it->n == 1 &&
+                   strcmp(it->pairs[0].key->text, "any_order") == 0) {
+            failp(c, it->loc, "any_order groups cannot be nested");
+        } else if (it->type == HX_Y_MAP && it->n == 1) {
+            check_event_with_payload(c, it, g);
+        } else if (it->type != HX_Y_BAD) {
+            failp(c, it->loc, "expected an event name or {event: payload}, got %s",
+                  describe(c, it));
+        }
+        pop(c, mi);
+    }
+}
+
+static void check_seq(ctx *c, const hx_ynode *v, hx_seq *out)
+{
+    out->loc = v->loc;
+    if (!want_seq(c, v) || v->n == 0)
+        return;
+    out->items = calloc(v->n, sizeof(hx_match));
+    if (!out->items) {
+        c->oom = true;
+        return;
+    }
+    out->n = v->n;
+    for (size_t i = 0; i < v->n; i++) {
+        const hx_ynode *it = v->items[i];
+        hx_match *m = &out->items[i];
+        m->kind = HX_MATCH_EVENT;
+        m->loc = it->loc;
+        size_t mi = push_index(c, i);
+        if (it->type == HX_Y_STR && strcmp(it->text, "...") == 0) {
+            m->kind = HX_MATCH_ELLIPSIS;
+        } else if (it->type == HX_Y_STR) {
+            if (want_event(c, it))
+                m->event = dup_str(c, it->text);
+        } else if (it->type == HX_Y_MAP && it->n == 1) {
+            if (strcmp(it->pairs[0].key->text, "any_order") == 0) {
+                m->kind = HX_MATCH_ANY_ORDER;
+                size_t ma = push_key(c, "any_order");
+                check_any_order(c, it->pairs[0].val, m);
+                pop(c, ma);
+            } else {
+                check_event_with_payload(c, it, m);
+            }
+        } else if (it->type == HX_Y_MAP) {
+            failp(c, it->loc, "expected one event per item, got %s with %zu keys", describe(c, it),
+                  it->n);
+        } else if (it->type != HX_Y_BAD) {
+            failp(c, it->loc,
+                  "expected an event name, '...', {event: payload} or {any_order: [...]}, "
+                  "got %s",
+                  describe(c, it));
+        }
+        pop(c, mi);
+    }
+}
+
+/* ---- steps --------------------------------------------------------------------------- */
+
+static const step_spec *find_step(const char *name)
+{
+    for (size_t i = 0; i < N_STEPS; i++)
+        if (strcmp(STEPS[i].name, name) == 0)
+            return &STEPS[i];
+    return NULL;
+}
+
+static void known_ids(ctx *c, char *buf, size_t size, bool by_reference)
+{
+    size_t k = 0, shown = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < c->s->backend.n_entries; i++) {
+        const char *id =
+            by_reference ? c->s->backend.entries[i].reference_id : c->s->backend.entries[i].id;
+        if (!id || k >= size)
+            continue;
+        int w = shown == 8 ? snprintf(buf + k, size - k, ", ...")
+                           : snprintf(buf + k, size - k, "%s%s", shown ? ", " : "", id);
+        if (w < 0 || shown++ == 8)
+            break;
+        k += (size_t)w;
+    }
+}
+
+/* The one of two nodes that comes later in the file. */
+static const hx_ynode *later_of(const hx_ynode *a, const hx_ynode *b)
+{
+    if (a->loc.line != b->loc.line)
+        return a->loc.line > b->loc.line ? a : b;
+    return a->loc.col > b->loc.col ? a : b;
+}
+
+static void check_load_media(ctx *c, const hx_ynode *v, hx_step *st)
+{
+    if (!want_map(c, v))
+        return;
+    check_keys(c, v, LOAD_MEDIA_KEYS);
+    const hx_ynode *ek = hx_ymap_key(v, "entry_id"), *rk = hx_ymap_key(v, "reference_id");
+    if (!ek && !rk) {
+        failp(c, v->loc, "needs 'entry_id' or 'reference_id'");
+        return;
+    }
+    if (ek && rk) {
+        failp(c, later_of(ek, rk)->loc, "give 'entry_id' or 'reference_id', not both");
+        return;
+    }
+    const char *key = ek ? "entry_id" : "reference_id";
+    char **dst = ek ? &st->entry_id : &st->reference_id;
+    get_str(c, v, key, true, dst);
+    if (!*dst || !c->entries_checked)
+        return;
+    const hx_scenario *s = c->s;
+    for (size_t i = 0; i < s->backend.n_entries; i++) {
+        const char *have = ek ? s->backend.entries[i].id : s->backend.entries[i].reference_id;
+        if (have && strcmp(have, *dst) == 0)
+            return;
+    }
+    size_t mk = push_key(c, key);
+    const hx_ynode *val = hx_ymap_get(v, key);
+    char known[256];
+    known_ids(c, known, sizeof(known), !ek);
+    if (ek && s->backend.entries_defaulted)
+        failp(c, val->loc,
+              "no entry '%s' in backend.entries (backend.entries is left out, so the only "
+              "entry is the default %s)",
+              *dst, DEFAULT_ENTRY_ID);
+    else if (ek)
+        failp(c, val->loc, "no entry '%s' in backend.entries (known: %s)", *dst, known);
+    else if (known[0])
+        failp(c, val->loc, "no entry in backend.entries has reference_id '%s' (known: %s)", *dst,
+              known);
+    else
+        failp(c, val->loc,
+              "no entry in backend.entries has reference_id '%s' (no entry has a reference_id)",
+              *dst);
+    pop(c, mk);
+}
+
+static void check_wait_for(ctx *c, const hx_ynode *v, hx_step *st)
+{
+    st->timeout = DEFAULT_WAIT_FOR_TIMEOUT;
+    if (!want_map(c, v))
+        return;
+    check_keys(c, v, WAIT_FOR_KEYS);
+    const hx_ynode *ek = hx_ymap_key(v, "event"), *pk = hx_ymap_key(v, "position");
+    if (!ek && !pk) {
+        failp(c, v->loc, "needs 'event' or 'position'");
+    } else if (ek && pk) {
+        failp(c, later_of(ek, pk)->loc, "give 'event' or 'position', not both");
+    } else if (ek) {
+        size_t mk = push_key(c, "event");
+        const hx_ynode *e = hx_ymap_get(v, "event");
+        if (want_event(c, e))
+            st->event = dup_str(c, e->text);
+        pop(c, mk);
+    } else {
+        st->for_position = true;
+        get_num(c, v, "position", "a number of seconds", 0, false, NAN, &st->number);
+    }
+    size_t mk;
+    const hx_ynode *p = enter(c, v, "payload", &mk);
+    if (p) {
+        if (pk && !ek)
+            failp(c, hx_ymap_key(v, "payload")->loc, "only applies when waiting for an 'event'");
+        else if (p->type == HX_Y_MAP)
+            st->payload = to_json(c, p);
+        else if (p->type != HX_Y_NULL)
+            want_map(c, p);
+        pop(c, mk);
+    }
+    get_duration(c, v, "timeout", false, &st->timeout);
+}
+
+/* The value of an action key; the path names the action. */
+static void check_action(ctx *c, const step_spec *sp, const hx_ynode *v, hx_step *st)
+{
+    st->kind = (hx_step_kind)sp->kind;
+    switch (st->kind) {
+    case HX_STEP_LOAD_MEDIA:
+        check_load_media(c, v, st);
+        break;
+    case HX_STEP_PLAY:
+    case HX_STEP_PAUSE:
+        if (v->type != HX_Y_NULL && !(v->type == HX_Y_MAP && v->n == 0) && v->type != HX_Y_BAD)
+            failp(c, v->loc, "takes no value, got %s", describe(c, v));
+        break;
+    case HX_STEP_SEEK:
+        if (want_num(c, v, "a number of seconds", 0, false, NAN))
+            st->number = v->num;
+        break;
+    case HX_STEP_WAIT:
+        want_duration(c, v, false, &st->duration);
+        break;
+    case HX_STEP_WAIT_FOR:
+        check_wait_for(c, v, st);
+        break;
+    case HX_STEP_SET_MUTED:
+        if (want_bool(c, v))
+            st->flag = v->boolean;
+        break;
+    case HX_STEP_SET_VOLUME:
+        if (want_num(c, v, "a number from 0 to 1", 0, false, 1))
+            st->number = v->num;
+        break;
+    }
+}
+
+static void check_step(ctx *c, const hx_ynode *n, hx_step *st)
+{
+    st->loc = n->loc;
+    char hint[96];
+    if (n->type == HX_Y_STR) {
+        const step_spec *sp = find_step(n->text);
+        if (!sp)
+            failp(c, n->loc, "unknown step '%s'%s", n->text,
+                  dym(hint, sizeof(hint), suggest_step(n->text)));
+        else if (sp->kind < 0)
+            failp(c, n->loc, "step '%s' is not supported yet", sp->name);
+        else if (sp->kind != HX_STEP_PLAY && sp->kind != HX_STEP_PAUSE)
+            failp(c, n->loc, "step '%s' needs a value (%s)", sp->name, sp->usage);
+        else
+            st->kind = (hx_step_kind)sp->kind;
+        return;
+    }
+    if (n->type != HX_Y_MAP) {
+        if (n->type != HX_Y_BAD)
+            failp(c, n->loc, "expected a step such as 'play' or {seek: 5}, got %s", describe(c, n));
+        return;
+    }
+    const hx_ynode *action = NULL;
+    for (size_t i = 0; i < n->n; i++) {
+        const hx_ynode *k = n->pairs[i].key;
+        if (strcmp(k->text, "expect") == 0)
+            continue;
+        if (action) {
+            failp(c, k->loc, "one action per step: found '%s' after '%s' (make them two steps)",
+                  k->text, action->text);
+            continue;
+        }
+        action = k;
+        const step_spec *sp = find_step(k->text);
+        if (!sp) {
+            failp(c, k->loc, "unknown step '%s'%s", k->text,
+                  dym(hint, sizeof(hint), suggest_step(k->text)));
+        } else if (sp->kind < 0) {
+            failp(c, k->loc, "step '%s' is not supported yet", sp->name);
+        } else {
+            size_t mk = push_key(c, sp->name);
+            check_action(c, sp, n->pairs[i].val, st);
+            pop(c, mk);
+        }
+    }
+    if (!action)
+        failp(c, n->loc, "no action in this step (only 'expect')");
+    size_t mk;
+    const hx_ynode *e = enter(c, n, "expect", &mk);
+    if (e) {
+        st->has_expect = true;
+        check_seq(c, e, &st->expect);
+        pop(c, mk);
+    }
+}
+
+static void check_steps(ctx *c, const hx_ynode *top, hx_scenario *s)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, top, "steps", &mk);
+    if (!v)
+        return;
+    if (want_seq(c, v)) {
+        if (v->n == 0) {
+            failp(c, v->loc, "must list at least one step");
+        } else {
+            s->steps = calloc(v->n, sizeof(hx_step));
+            if (!s->steps) {
+                c->oom = true;
+            } else {
+                s->n_steps = v->n;
+                for (size_t i = 0; i < v->n; i++) {
+                    size_t mi = push_index(c, i);
+                    check_step(c, v->items[i], &s->steps[i]);
+                    pop(c, mi);
+                }
+            }
+        }
+    }
+    pop(c, mk);
+}
+
+/* ---- expect -------------------------------------------------------------------------- */
+
+static void check_events(ctx *c, const hx_ynode *ex, hx_scenario *s)
+{
+    size_t mk;
+    const hx_ynode *m = enter(c, ex, "events", &mk);
+    if (!m)
+        return;
+    if (want_map(c, m)) {
+        check_keys(c, m, EVENTS_KEYS);
+        size_t mi;
+        const hx_ynode *ig = enter(c, m, "ignore", &mi);
+        if (ig) {
+            if (want_seq(c, ig) && ig->n) {
+                s->expect.ignore = calloc(ig->n, sizeof(char *));
+                if (!s->expect.ignore)
+                    c->oom = true;
+                for (size_t i = 0; s->expect.ignore && i < ig->n; i++) {
+                    size_t mx = push_index(c, i);
+                    if (want_event(c, ig->items[i]))
+                        s->expect.ignore[s->expect.n_ignore++] = dup_str(c, ig->items[i]->text);
+                    pop(c, mx);
+                }
+            }
+            pop(c, mi);
+        }
+        const hx_ynode *sq = enter(c, m, "sequence", &mi);
+        if (sq) {
+            s->expect.has_sequence = true;
+            check_seq(c, sq, &s->expect.sequence);
+            pop(c, mi);
+        }
+    }
+    pop(c, mk);
+}
+
+static void check_error(ctx *c, const hx_ynode *ex, hx_scenario *s)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, ex, "error", &mk);
+    if (!v)
+        return;
+    s->expect.has_error = true;
+    if (v->type == HX_Y_MAP) {
+        check_keys(c, v, ERROR_KEYS);
+        long long x;
+        get_int(c, v, "severity", 0, &x);
+        get_int(c, v, "category", 0, &x);
+        get_int(c, v, "code", 0, &x);
+        s->expect.error = to_json(c, v);
+    } else if (v->type != HX_Y_NULL && v->type != HX_Y_BAD) {
+        failp(c, v->loc,
+              "expected null (no error allowed) or a mapping such as {code: 7002}, got %s",
+              describe(c, v));
+    }
+    pop(c, mk);
+}
+
+static void check_requests(ctx *c, const hx_ynode *ex, hx_scenario *s)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, ex, "requests", &mk);
+    if (!v)
+        return;
+    if (want_seq(c, v) && v->n) {
+        s->expect.requests = calloc(v->n, sizeof(*s->expect.requests));
+        if (!s->expect.requests)
+            c->oom = true;
+        else
+            s->expect.n_requests = v->n;
+        for (size_t i = 0; s->expect.requests && i < v->n; i++) {
+            hx_request_expect *r = &s->expect.requests[i];
+            const hx_ynode *m = v->items[i];
+            r->count = -1;
+            r->loc = m->loc;
+            size_t mi = push_index(c, i);
+            if (want_map(c, m)) {
+                check_keys(c, m, REQUEST_KEYS);
+                if (require(c, m, "server"))
+                    get_enum(c, m, "server", SERVERS, NULL, &r->server);
+                get_json_map(c, m, "match", &r->match);
+                if (!r->match && !(r->match = json_object()))
+                    c->oom = true;
+                get_int(c, m, "count", 0, &r->count);
+            }
+            pop(c, mi);
+        }
+    }
+    pop(c, mk);
+}
+
+static void check_expect(ctx *c, const hx_ynode *top, hx_scenario *s)
+{
+    size_t mk;
+    const hx_ynode *m = enter(c, top, "expect", &mk);
+    if (!m)
+        return;
+    s->expect.loc = m->loc;
+    if (want_map(c, m)) {
+        check_keys(c, m, EXPECT_KEYS);
+        check_events(c, m, s);
+        check_error(c, m, s);
+        check_requests(c, m, s);
+    }
+    pop(c, mk);
+}
+
+/* ---- top level ----------------------------------------------------------------------- */
+
+static void check_top(ctx *c, const hx_ynode *top, hx_scenario *s)
+{
+    if (top->type != HX_Y_MAP) {
+        if (top->type != HX_Y_BAD)
+            fail(c, top->loc,
+                 "expected a mapping of keys (name, steps, ...) at the top level, got %s",
+                 describe(c, top));
+        return;
+    }
+    check_keys(c, top, TOP_KEYS);
+    if (require(c, top, "name"))
+        get_str(c, top, "name", true, &s->name);
+    require(c, top, "steps");
+    get_str(c, top, "description", false, &s->description);
+
+    size_t mk;
+    const hx_ynode *tags = enter(c, top, "tags", &mk);
+    if (tags) {
+        if (want_seq(c, tags) && tags->n) {
+            s->tags = calloc(tags->n, sizeof(char *));
+            if (!s->tags)
+                c->oom = true;
+            for (size_t i = 0; s->tags && i < tags->n; i++) {
+                size_t mi = push_index(c, i);
+                if (want_str(c, tags->items[i], true))
+                    s->tags[s->n_tags++] = dup_str(c, tags->items[i]->text);
+                pop(c, mi);
+            }
+        }
+        pop(c, mk);
+    }
+
+    kp_time timeout = DEFAULT_TIMEOUT;
+    get_duration(c, top, "timeout", false, &timeout);
+    s->timeout_s = (double)timeout / 1e6;
+
+    check_backend(c, top, s); /* before steps: they refer to its entries */
+    check_player(c, top, s);
+    check_steps(c, top, s);
+    check_expect(c, top, s);
+
+    for (size_t i = 0; i < top->n; i++) {
+        if (strcmp(top->pairs[i].key->text, "expect") != 0)
+            continue;
+        s->layout.expect_line = top->pairs[i].key->loc.line;
+        if (i + 1 < top->n)
+            s->layout.after_expect_line = top->pairs[i + 1].key->loc.line;
+    }
+}
+
+/* ---- public -------------------------------------------------------------------------- */
+
+static void free_seq(hx_seq *q)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        hx_match *m = &q->items[i];
+        free(m->event);
+        json_decref(m->payload);
+        for (size_t k = 0; k < m->n_group; k++) {
+            free(m->group[k].event);
+            json_decref(m->group[k].payload);
+        }
+        free(m->group);
+    }
+    free(q->items);
+}
+
+void hx_scenario_free(hx_scenario *s)
+{
+    if (!s)
+        return;
+    free(s->file);
+    free(s->name);
+    free(s->description);
+    free_strv(s->tags, s->n_tags);
+    free(s->backend.kind);
+    for (size_t i = 0; i < s->backend.n_entries; i++) {
+        hx_entry *e = &s->backend.entries[i];
+        free(e->id);
+        free(e->name);
+        free(e->type);
+        free_strv(e->renditions, e->n_renditions);
+        free(e->status);
+        free(e->block);
+        free(e->reference_id);
+    }
+    free(s->backend.entries);
+    free(s->player.platform);
+    json_decref(s->player.config);
+    for (size_t i = 0; i < s->n_steps; i++) {
+        hx_step *st = &s->steps[i];
+        free(st->entry_id);
+        free(st->reference_id);
+        free(st->event);
+        json_decref(st->payload);
+        free_seq(&st->expect);
+    }
+    free(s->steps);
+    free_strv(s->expect.ignore, s->expect.n_ignore);
+    free_seq(&s->expect.sequence);
+    json_decref(s->expect.error);
+    for (size_t i = 0; i < s->expect.n_requests; i++) {
+        free(s->expect.requests[i].server);
+        json_decref(s->expect.requests[i].match);
+    }
+    free(s->expect.requests);
+    free(s);
+}
+
+typedef struct sorted_msg {
+    char *msg;
+    hx_loc loc;
+    size_t idx;
+} sorted_msg;
+
+static int cmp_msg(const void *a, const void *b)
+{
+    const sorted_msg *x = a, *y = b;
+    if (x->loc.line != y->loc.line)
+        return x->loc.line < y->loc.line ? -1 : 1;
+    if (x->loc.col != y->loc.col)
+        return x->loc.col < y->loc.col ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Orders the messages from index `from` on by location (stable). */
+static void sort_diag(hx_diag *d, size_t from)
+{
+    if (!d || d->n - from < 2)
+        return;
+    size_t n = d->n - from;
+    sorted_msg *v = malloc(n * sizeof(*v));
+    if (!v)
+        return; /* unsorted is still correct */
+    for (size_t i = 0; i < n; i++)
+        v[i] = (sorted_msg){d->msgs[from + i], d->locs[from + i], i};
+    qsort(v, n, sizeof(*v), cmp_msg);
+    for (size_t i = 0; i < n; i++) {
+        d->msgs[from + i] = v[i].msg;
+        d->locs[from + i] = v[i].loc;
+    }
+    free(v);
+}
+
+int hx_scenario_load_buffer(const char *name, const char *data, size_t len, hx_scenario **out,
+                            hx_diag *diag)
+{
+    *out = NULL;
+    if (!name)
+        name = "<input>";
+    size_t base = diag ? diag->n : 0;
+    hx_ynode *root = NULL;
+    size_t n_yaml_errors = 0;
+    int rc = hx_yaml_parse(name, data ? data : "", data ? len : 0, &root, diag, &n_yaml_errors);
+    if (rc < 0)
+        return rc;
+
+    ctx *c = calloc(1, sizeof(*c));
+    hx_scenario *s = calloc(1, sizeof(*s));
+    if (!c || !s) {
+        free(c);
+        free(s);
+        hx_ynode_free(root);
+        return KP_ENOMEM;
+    }
+    c->file = name;
+    c->diag = diag;
+    c->n_errors = n_yaml_errors;
+    c->s = s;
+    s->file = dup_str(c, name);
+    check_top(c, root, s);
+    hx_ynode_free(root);
+    sort_diag(diag, base);
+
+    rc = c->oom ? KP_ENOMEM : c->n_errors ? KP_EPARSE : KP_OK;
+    free(c);
+    if (rc < 0) {
+        hx_scenario_free(s);
+        return rc;
+    }
+    *out = s;
+    return KP_OK;
+}
+
+int hx_scenario_load(const char *path, hx_scenario **out, hx_diag *diag)
+{
+    *out = NULL;
+    kp_buf b;
+    kp_buf_init(&b);
+    int rc = kp_read_file(path, &b);
+    if (rc < 0) {
+        hx_loc none = {0, 0};
+        hx_diag_addf(diag, path, none, "cannot read the file: %s", kp_strerror(rc));
+        kp_buf_free(&b);
+        return rc;
+    }
+    rc = hx_scenario_load_buffer(path, b.data, b.len, out, diag);
+    kp_buf_free(&b);
+    return rc;
+}
