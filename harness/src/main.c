@@ -1,8 +1,317 @@
-/* main.c: the kpsim command (being built). */
-#include <stdio.h>
+/* main.c: the kpsim command.
+ *
+ *   kpsim run [--report-dir DIR] [--log-level LEVEL] PATH...   run scenarios (files or folders)
+ *   kpsim record [--log-level LEVEL] [--output FILE] PATH       run one scenario and write its
+ *                                                               recorded trace as its expectation
+ * Exit codes (SCENARIOS.md): 0 all passed, 1 some failed, 2 a scenario or the command line is
+ * invalid.
+ */
+#include "hx/record.h"
+#include "hx/report.h"
+#include "hx/runner.h"
+#include "hx/scenario.h"
+#include "kp/buf.h"
+#include "kp/err.h"
+#include "kp/ffmpeg.h"
+#include "kp/log.h"
+#include "mbe/media.h"
 
-int main(void)
+#include <curl/curl.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define EXIT_PASSED 0
+#define EXIT_FAILED 1
+#define EXIT_INVALID 2
+
+static void usage(FILE *f)
 {
-    fprintf(stderr, "kpsim: not built yet\n");
-    return 2;
+    fprintf(f, "usage: kpsim run [--report-dir DIR] [--log-level LEVEL] PATH...\n"
+               "       kpsim record [--log-level LEVEL] [--output FILE] PATH\n"
+               "       kpsim --version\n"
+               "\n"
+               "run     runs scenario files, or every *.yaml under the folders given; writes\n"
+               "        junit.xml, results.json and traces/ into DIR (default: reports)\n"
+               "record  runs one scenario and writes the events it recorded as its expect:\n"
+               "        block (in place, or into FILE)\n"
+               "LEVEL   error, warn (default), info, debug, trace\n"
+               "exit    0 all passed, 1 some failed, 2 invalid scenario or command line\n");
+}
+
+typedef struct file_list {
+    char **v;
+    size_t n, cap;
+} file_list;
+
+static int list_add(file_list *l, const char *path)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 32;
+        char **v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return KP_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n] = kp_strdup(path);
+    return l->v[l->n++] ? KP_OK : KP_ENOMEM;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds every *.yaml / *.yml below dir, in sorted order. */
+static int collect_dir(const char *dir, file_list *out)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return KP_EIO;
+    file_list local = {0};
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *p = kp_asprintf("%s/%s", dir, de->d_name);
+        if (p)
+            list_add(&local, p);
+        free(p);
+    }
+    closedir(d);
+    qsort(local.v, local.n, sizeof(char *), cmp_str);
+    int rc = KP_OK;
+    for (size_t i = 0; i < local.n; i++) {
+        struct stat st;
+        if (stat(local.v[i], &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            rc = collect_dir(local.v[i], out);
+        else if (kp_str_ends(local.v[i], ".yaml") || kp_str_ends(local.v[i], ".yml"))
+            rc = list_add(out, local.v[i]);
+        free(local.v[i]);
+        local.v[i] = NULL;
+        if (rc != KP_OK)
+            break;
+    }
+    for (size_t i = 0; i < local.n; i++)
+        free(local.v[i]);
+    free(local.v);
+    return rc;
+}
+
+static void list_free(file_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+}
+
+static void print_result(const hx_result *r)
+{
+    const char *tag = r->status == HX_PASSED    ? "PASS   "
+                      : r->status == HX_INVALID ? "INVALID"
+                      : r->status == HX_TIMEOUT ? "TIMEOUT"
+                                                : "FAIL   ";
+    printf("%s %s  (%s; %.0f ms wall, %.3f s virtual)\n", tag, r->name ? r->name : "?", r->file,
+           r->wall_ms, (double)r->virtual_ms / 1000.0);
+    for (size_t i = 0; i < r->n_diagnostics; i++)
+        printf("  %s\n", r->diagnostics[i]);
+    for (size_t i = 0; i < r->n_failures; i++) {
+        printf("  %s\n", r->failures[i].message);
+        if (r->failures[i].detail)
+            printf("%s", r->failures[i].detail);
+    }
+    fflush(stdout);
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
+}
+
+/* A name must be unique within the suite: a repeated one makes the later scenario invalid. */
+static void check_unique(hx_result *rs, size_t n)
+{
+    hx_result *r = &rs[n - 1];
+    if (r->status == HX_INVALID || !r->name)
+        return;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (rs[i].status == HX_INVALID || !rs[i].name || strcmp(rs[i].name, r->name) != 0)
+            continue;
+        char *msg = kp_asprintf("%s:1:1: name '%s' is already used by %s", r->file, r->name,
+                                rs[i].file);
+        char **d = realloc(r->diagnostics, (r->n_diagnostics + 1) * sizeof(*d));
+        if (d && msg) {
+            r->diagnostics = d;
+            r->diagnostics[r->n_diagnostics++] = msg;
+            r->status = HX_INVALID;
+        } else {
+            free(msg);
+        }
+        return;
+    }
+}
+
+static int cmd_run(int argc, char **argv, kp_log *log, mbe_media_cache *media)
+{
+    const char *report_dir = "reports";
+    file_list files = {0};
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--report-dir") == 0 && i + 1 < argc) {
+            report_dir = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            fprintf(stderr, "kpsim run: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            list_free(&files);
+            return EXIT_INVALID;
+        } else {
+            struct stat st;
+            if (stat(argv[i], &st) != 0) {
+                fprintf(stderr, "kpsim run: %s: no such file or directory\n", argv[i]);
+                list_free(&files);
+                return EXIT_INVALID;
+            }
+            int rc = S_ISDIR(st.st_mode) ? collect_dir(argv[i], &files) : list_add(&files, argv[i]);
+            if (rc != KP_OK) {
+                fprintf(stderr, "kpsim run: cannot read %s: %s\n", argv[i], kp_strerror(rc));
+                list_free(&files);
+                return EXIT_INVALID;
+            }
+        }
+    }
+    if (files.n == 0) {
+        fprintf(stderr, "kpsim run: no scenario files given (or none under the folders)\n");
+        usage(stderr);
+        list_free(&files);
+        return EXIT_INVALID;
+    }
+    hx_result *results = calloc(files.n, sizeof(*results));
+    if (!results) {
+        list_free(&files);
+        return EXIT_INVALID;
+    }
+    hx_run_opts opts = {.media = media, .log = log, .check_expectations = true};
+    double t0 = now_ms();
+    size_t passed = 0, failed = 0, invalid = 0;
+    for (size_t i = 0; i < files.n; i++) {
+        hx_run_file(files.v[i], &opts, &results[i]);
+        check_unique(results, i + 1);
+        print_result(&results[i]);
+        if (results[i].status == HX_PASSED)
+            passed++;
+        else if (results[i].status == HX_INVALID)
+            invalid++;
+        else
+            failed++;
+    }
+    double wall = now_ms() - t0;
+    char err[512] = "";
+    int wrc = hx_report_write(report_dir, results, files.n, wall, err, sizeof(err));
+    printf("\n%zu scenario%s: %zu passed, %zu failed, %zu invalid (%.0f ms); reports in %s/\n",
+           files.n, files.n == 1 ? "" : "s", passed, failed, invalid, wall, report_dir);
+    if (wrc != KP_OK)
+        fprintf(stderr, "kpsim run: %s: %s\n", err, kp_strerror(wrc));
+    for (size_t i = 0; i < files.n; i++)
+        hx_result_free(&results[i]);
+    free(results);
+    list_free(&files);
+    if (invalid)
+        return EXIT_INVALID;
+    if (failed || wrc != KP_OK)
+        return EXIT_FAILED;
+    return EXIT_PASSED;
+}
+
+static int cmd_record(int argc, char **argv, kp_log *log, mbe_media_cache *media)
+{
+    const char *output = NULL, *path = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) {
+            output = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            fprintf(stderr, "kpsim record: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return EXIT_INVALID;
+        } else if (path) {
+            fprintf(stderr, "kpsim record: one scenario at a time\n");
+            return EXIT_INVALID;
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return EXIT_INVALID;
+    }
+    char err[512] = "";
+    int rc = hx_record_file(path, output, media, log, err, sizeof(err));
+    if (rc == KP_EPARSE) {
+        fprintf(stderr, "%s", err);
+        return EXIT_INVALID;
+    }
+    if (rc != KP_OK) {
+        fprintf(stderr, "kpsim record: %s\n", err);
+        return EXIT_FAILED;
+    }
+    printf("%s\n", err);
+    return EXIT_PASSED;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--version") == 0)) {
+        printf("kpsim 0.1.0\n");
+        return EXIT_PASSED;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
+        usage(stdout);
+        return EXIT_PASSED;
+    }
+    if (argc < 2 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "record") != 0)) {
+        usage(stderr);
+        return EXIT_INVALID;
+    }
+    /* global options, wherever they appear */
+    int level = KP_LOG_WARN;
+    int n = 0;
+    char **rest = calloc((size_t)argc, sizeof(char *));
+    if (!rest)
+        return EXIT_INVALID;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+            level = kp_log_level_parse(argv[++i]);
+            if (level < 0) {
+                fprintf(stderr, "kpsim: unknown log level '%s'\n", argv[i]);
+                free(rest);
+                return EXIT_INVALID;
+            }
+        } else {
+            rest[n++] = argv[i];
+        }
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    kp_ffmpeg_set_log_level((kp_log_level)level);
+    kp_log *log = kp_log_new((kp_log_level)level, stderr);
+    mbe_media_cache *media = mbe_media_cache_new(NULL, log);
+    int code;
+    if (!log || !media) {
+        fprintf(stderr, "kpsim: cannot set up the media cache (see above)\n");
+        code = EXIT_INVALID;
+    } else if (strcmp(argv[1], "run") == 0) {
+        code = cmd_run(n, rest, log, media);
+    } else {
+        code = cmd_record(n, rest, log, media);
+    }
+    mbe_media_cache_free(media);
+    kp_log_free(log);
+    free(rest);
+    curl_global_cleanup();
+    return code;
 }

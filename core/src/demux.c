@@ -1,0 +1,165 @@
+/* demux.c: in-memory demuxing of one segment with libavformat. */
+#include "demux.h"
+
+#include "kp/err.h"
+#include "kp/ffmpeg.h"
+
+#include <libavformat/avformat.h>
+#include <libavutil/error.h>
+#include <libavutil/log.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct mem_reader {
+    const uint8_t *data;
+    size_t len, pos;
+} mem_reader;
+
+static int mem_read(void *opaque, uint8_t *buf, int size)
+{
+    mem_reader *m = opaque;
+    size_t left = m->len - m->pos;
+    if (left == 0)
+        return AVERROR_EOF;
+    size_t n = (size_t)size < left ? (size_t)size : left;
+    memcpy(buf, m->data + m->pos, n);
+    m->pos += n;
+    return (int)n;
+}
+
+const kp_demux_track *kp_demux_track_of(const kp_demux_info *info, int kind)
+{
+    for (int i = 0; i < info->n_tracks; i++)
+        if (info->tracks[i].kind == kind)
+            return &info->tracks[i];
+    return NULL;
+}
+
+typedef struct track_acc {
+    int stream_index;
+    int64_t last_pts_us;
+    int64_t prev_pts_us;
+    int64_t last_dur_us;
+} track_acc;
+
+int kp_demux_segment(const uint8_t *data, size_t len, const char *format, kp_demux_info *out,
+                     char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (err && errlen)
+        err[0] = '\0';
+    const AVInputFormat *ifmt = av_find_input_format(format);
+    if (!ifmt || !data || len == 0) {
+        if (err)
+            snprintf(err, errlen, "%s", !ifmt ? "unknown container format" : "empty segment");
+        return KP_EMEDIA;
+    }
+    mem_reader m = {.data = data, .len = len};
+    int io_size = 32768;
+    uint8_t *io_buf = av_malloc((size_t)io_size);
+    AVIOContext *io = io_buf ? avio_alloc_context(io_buf, io_size, 0, &m, mem_read, NULL, NULL)
+                             : NULL;
+    AVFormatContext *fc = avformat_alloc_context();
+    if (!io || !fc) {
+        if (io)
+            av_freep(&io->buffer);
+        else
+            av_free(io_buf);
+        avio_context_free(&io);
+        avformat_free_context(fc);
+        return KP_ENOMEM;
+    }
+    io->seekable = 0;
+    fc->pb = io;
+    fc->flags |= AVFMT_FLAG_CUSTOM_IO;
+    int rc = avformat_open_input(&fc, NULL, ifmt, NULL);
+    if (rc < 0) {
+        if (err)
+            snprintf(err, errlen, "cannot open the %s segment: %s", format, av_err2str(rc));
+        av_freep(&io->buffer);
+        avio_context_free(&io);
+        return KP_EMEDIA;
+    }
+    track_acc acc[KP_DEMUX_MAX_TRACKS];
+    AVPacket *pkt = av_packet_alloc();
+    int result = pkt ? KP_OK : KP_ENOMEM;
+    int packets = 0, corrupt = 0;
+    while (result == KP_OK && (rc = av_read_frame(fc, pkt)) >= 0) {
+        AVStream *st = fc->streams[pkt->stream_index];
+        if (pkt->flags & AV_PKT_FLAG_CORRUPT)
+            corrupt++;
+        int kind = st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO   ? KP_TRACK_VIDEO
+                   : st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO ? KP_TRACK_AUDIO
+                                                                    : KP_TRACK_OTHER;
+        int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+        if (kind == KP_TRACK_OTHER || ts == AV_NOPTS_VALUE) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        int t = 0;
+        while (t < out->n_tracks && acc[t].stream_index != pkt->stream_index)
+            t++;
+        if (t == out->n_tracks) {
+            if (t == KP_DEMUX_MAX_TRACKS) {
+                av_packet_unref(pkt);
+                continue;
+            }
+            out->n_tracks++;
+            memset(&out->tracks[t], 0, sizeof(out->tracks[t]));
+            out->tracks[t].kind = kind;
+            out->tracks[t].start_us = INT64_MAX;
+            out->tracks[t].starts_with_key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+            snprintf(out->tracks[t].codec, sizeof(out->tracks[t].codec), "%s",
+                     avcodec_get_name(st->codecpar->codec_id));
+            acc[t] = (track_acc){.stream_index = pkt->stream_index, .last_pts_us = INT64_MIN};
+        }
+        int64_t us = av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q);
+        int64_t dur = pkt->duration > 0 ? av_rescale_q(pkt->duration, st->time_base,
+                                                       AV_TIME_BASE_Q)
+                                        : 0;
+        kp_demux_track *tr = &out->tracks[t];
+        if (us < tr->start_us)
+            tr->start_us = us;
+        if (us > acc[t].last_pts_us) {
+            acc[t].prev_pts_us = acc[t].last_pts_us;
+            acc[t].last_pts_us = us;
+            acc[t].last_dur_us = dur;
+        }
+        tr->frames++;
+        packets++;
+        av_packet_unref(pkt);
+    }
+    if (result == KP_OK && rc < 0 && rc != AVERROR_EOF) {
+        if (err)
+            snprintf(err, errlen, "demuxing failed: %s", av_err2str(rc));
+        result = KP_EMEDIA;
+    }
+    for (int t = 0; result == KP_OK && t < out->n_tracks; t++) {
+        int64_t dur = acc[t].last_dur_us;
+        if (dur <= 0 && out->tracks[t].frames > 1)
+            dur = (acc[t].last_pts_us - out->tracks[t].start_us) / (out->tracks[t].frames - 1);
+        out->tracks[t].end_us = acc[t].last_pts_us + dur;
+    }
+    if (result == KP_OK && packets == 0) {
+        if (err)
+            snprintf(err, errlen, "no audio or video packets in the segment");
+        result = KP_EMEDIA;
+    }
+    if (result == KP_OK && corrupt) {
+        if (err)
+            snprintf(err, errlen, "%d corrupt packets in the segment", corrupt);
+        result = KP_EMEDIA;
+    }
+    av_packet_free(&pkt);
+    avformat_close_input(&fc);
+    av_freep(&io->buffer);
+    avio_context_free(&io);
+    return result;
+}
+
+void kp_ffmpeg_set_log_level(kp_log_level level)
+{
+    av_log_set_level(level >= KP_LOG_TRACE   ? AV_LOG_VERBOSE
+                     : level >= KP_LOG_DEBUG ? AV_LOG_WARNING
+                                             : AV_LOG_QUIET);
+}

@@ -1,0 +1,50 @@
+/* engine.h: the interface between the player and its playback engines (hls, later dash and
+ * progressive), in the spirit of playkit-js media-source adapters and curl's connection-filter
+ * vtables: a const ops table per engine, an opaque context per instance.
+ *
+ * The player creates an engine for the selected source, then calls load(); the engine feeds
+ * the media element and reports back through the host callbacks. destroy() cancels whatever
+ * is in flight; no host callback fires after it.
+ */
+#ifndef KP_ENGINE_H
+#define KP_ENGINE_H
+
+#include "kp/event.h"
+#include "kp/log.h"
+#include "kp/net.h"
+#include "kp/sched.h"
+#include "media.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct kp_engine_host {
+    kp_sched *sched;
+    kp_net *net;
+    kp_media *media;
+    kp_log *log;
+    void *ud; /* the player */
+    /* An adapter event (abrmodechanged, manifestloaded, fragloaded, videotrackchanged ...);
+     * payload stolen. */
+    void (*emit)(void *ud, kp_event_type type, json_t *payload);
+    /* load() resolved: the track list (stolen), as the Player's trackschanged payload wants. */
+    void (*loaded)(void *ud, json_t *tracks);
+    /* A fatal engine error: a player error object (stolen). The engine stops loading. */
+    void (*fail)(void *ud, json_t *error);
+} kp_engine_host;
+
+typedef struct kp_engine_ops {
+    const char *name;   /* "hls" */
+    const char *format; /* the sources key it plays: "hls", "dash", "progressive" */
+    /* playkit canPlaySource: mimetype and DRM support. */
+    bool (*can_play)(const json_t *source, const json_t *player_config);
+    void *(*create)(const kp_engine_host *host, const json_t *source,
+                    const json_t *player_config);
+    /* Starts loading (emits abrmodechanged, resets the element, fetches the manifest). */
+    void (*load)(void *engine);
+    void (*destroy)(void *engine);
+} kp_engine_ops;
+
+extern const kp_engine_ops kp_engine_hls;
+
+#endif

@@ -1,0 +1,532 @@
+/* engine_hls.c: the HLS engine, modelled on playkit-js-hls over hls.js 1.6.
+ *
+ * load(): abrmodechanged, the element is reset for a MediaSource (emptied, loadstart), the
+ * master playlist is fetched (manifestloaded), levels are sorted by bandwidth and the level
+ * listed first starts (hls.js firstLevel); load resolves with the track list. Then the
+ * level playlist sets the MediaSource duration and fragments are fetched one at a time,
+ * each demuxed with libavformat and appended with its real timestamps, until 30 s are
+ * buffered ahead (hls.js maxBufferLength) or the last fragment is in (endOfStream).
+ * ABR follows hls.js: an EWMA bandwidth estimate (fast/slow half-lives 3 s / 9 s, default
+ * 500 kbit/s) and the highest level whose bitrate fits 0.95 (same or lower) or 0.7 (higher)
+ * of the estimate. videotrackchanged fires when the playhead enters a fragment of another
+ * level (hls.js FRAG_CHANGED → LEVEL_SWITCHED).
+ */
+#include "demux.h"
+#include "engine.h"
+#include "m3u8.h"
+
+#include "kp/buf.h"
+#include "kp/err.h"
+#include "kp/jsonu.h"
+#include "kp/perror.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_BUFFER_LENGTH KP_SEC(30)
+#define EWMA_FAST_HALF_LIFE 3.0
+#define EWMA_SLOW_HALF_LIFE 9.0
+#define EWMA_DEFAULT_ESTIMATE 500000.0
+#define ABR_FACTOR_DOWN 0.95
+#define ABR_FACTOR_UP 0.7
+
+typedef struct ewma {
+    double alpha, estimate, total_weight;
+} ewma;
+
+typedef struct level {
+    kp_m3u8_variant v; /* strings borrowed from the master playlist */
+    kp_m3u8 *details;  /* media playlist, once loaded */
+    int manifest_index;
+} level;
+
+typedef struct frag_rec {
+    int level;
+    size_t index; /* segment index in that level */
+    kp_time start, end;
+} frag_rec;
+
+typedef enum stage { ST_IDLE, ST_MASTER, ST_LEVEL, ST_FRAG, ST_FAILED } stage;
+
+typedef struct hls {
+    kp_engine_host host;
+    char *url;
+    bool abr_enabled;
+    kp_m3u8 *master;
+    level *levels;
+    size_t n_levels;
+    int load_level;    /* level fragments are loaded from */
+    int playing_level; /* last level reported by videotrackchanged, -1 */
+    stage stage;
+    uint64_t req;
+    size_t next_index; /* next segment index to load in load_level */
+    bool next_valid;   /* next_index follows the last appended fragment */
+    bool duration_set;
+    bool eos;
+    bool have_init_pts;
+    kp_time init_pts;
+    frag_rec *frags;
+    size_t n_frags, cap_frags;
+    ewma fast, slow;
+} hls;
+
+/* ---- bandwidth estimate (hls.js EwmaBandWidthEstimator) ---- */
+
+static void ewma_init(ewma *e, double half_life)
+{
+    e->alpha = exp(log(0.5) / half_life);
+    e->estimate = 0;
+    e->total_weight = 0;
+}
+
+static void ewma_sample(ewma *e, double weight, double value)
+{
+    double adj = pow(e->alpha, weight);
+    e->estimate = value * (1 - adj) + adj * e->estimate;
+    e->total_weight += weight;
+}
+
+static double ewma_get(const ewma *e)
+{
+    double zero = 1 - pow(e->alpha, e->total_weight);
+    return zero > 0 ? e->estimate / zero : 0;
+}
+
+static double bw_estimate(const hls *h)
+{
+    if (h->fast.total_weight < 0.1)
+        return EWMA_DEFAULT_ESTIMATE;
+    double f = ewma_get(&h->fast), s = ewma_get(&h->slow);
+    return f < s ? f : s;
+}
+
+/* ---- helpers ---- */
+
+static bool hls_can_play(const json_t *source, const json_t *config)
+{
+    static const char *const types[] = {"application/x-mpegurl", "application/vnd.apple.mpegurl",
+                                        "audio/mpegurl",         "audio/x-mpegurl",
+                                        "video/x-mpegurl",       "video/mpegurl",
+                                        "application/mpegurl"};
+    const char *mime = kp_json_str(source, "mimetype", "");
+    bool known = false;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcasecmp(mime, types[i]) == 0)
+            known = true;
+    /* hls.js never plays DRM (playkit-js-hls canPlayDrm is false) */
+    const json_t *drm = json_object_get(source, "drmData");
+    return known && !(json_is_array(drm) && json_array_size(drm) > 0);
+}
+
+static json_t *track_json(const hls *h, int i)
+{
+    const level *l = &h->levels[i];
+    char label[32];
+    if (l->v.height > 0)
+        snprintf(label, sizeof(label), "%dp", l->v.height);
+    else
+        snprintf(label, sizeof(label), "%ld", l->v.bandwidth);
+    return json_pack("{s:s, s:b, s:s, s:s, s:i, s:b, s:I, s:i, s:i}", "kind", "video", "active",
+                     i == h->load_level, "label", label, "language", "", "index", i, "available",
+                     1, "bandwidth", (json_int_t)l->v.bandwidth, "width", l->v.width, "height",
+                     l->v.height);
+}
+
+static void fail(hls *h, int category, int code, json_t *data)
+{
+    if (h->stage == ST_FAILED) {
+        json_decref(data);
+        return;
+    }
+    h->stage = ST_FAILED;
+    if (h->req)
+        kp_net_cancel(h->host.net, h->req);
+    h->req = 0;
+    h->host.fail(h->host.ud, kp_perror_new(KP_SEVERITY_CRITICAL, category, code, data));
+}
+
+static void fail_http(hls *h, const kp_http_response *r, const char *what)
+{
+    json_t *data = json_pack("{s:s, s:s, s:i}", "name", what, "url", r->url, "responseCode",
+                             r->status);
+    if (r->error && r->error_text)
+        json_object_set_new(data, "text", json_string(r->error_text));
+    fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR, data);
+}
+
+static void fail_parse(hls *h, const kp_http_response *r, const kp_m3u8_error *e)
+{
+    KP_LOG_W(h->host.log, "hls", "%s:%d: %s", r->url, e->line, e->msg);
+    fail(h, KP_PCAT_MANIFEST, e->pcode,
+         json_pack("{s:s, s:s, s:i, s:s}", "name", "manifestParsingError", "url", r->url, "line",
+                   e->line, "reason", e->msg));
+}
+
+static double elapsed_ms(const kp_http_response *r)
+{
+    return (double)(r->finished - r->started) / 1000.0;
+}
+
+static void load_next(hls *h);
+
+/* ---- fragments ---- */
+
+static void frag_remember(hls *h, int lvl, size_t index, kp_time start, kp_time end)
+{
+    if (h->n_frags == h->cap_frags) {
+        size_t cap = h->cap_frags ? h->cap_frags * 2 : 32;
+        frag_rec *f = realloc(h->frags, cap * sizeof(*f));
+        if (!f)
+            return;
+        h->frags = f;
+        h->cap_frags = cap;
+    }
+    h->frags[h->n_frags++] = (frag_rec){lvl, index, start, end};
+}
+
+/* The level of the appended fragment that holds pos (latest append wins), or -1. */
+static int level_at(const hls *h, kp_time pos)
+{
+    for (size_t i = h->n_frags; i-- > 0;)
+        if (pos >= h->frags[i].start && pos < h->frags[i].end)
+            return h->frags[i].level;
+    return -1;
+}
+
+static int choose_level(const hls *h)
+{
+    if (!h->abr_enabled)
+        return h->load_level;
+    double bw = bw_estimate(h);
+    for (int i = (int)h->n_levels - 1; i >= 0; i--) {
+        double factor = i > h->load_level ? ABR_FACTOR_UP : ABR_FACTOR_DOWN;
+        if ((double)h->levels[i].v.bandwidth <= factor * bw)
+            return i;
+    }
+    return 0;
+}
+
+static void on_frag(void *ud, const kp_http_response *r)
+{
+    hls *h = ud;
+    h->req = 0;
+    h->stage = ST_IDLE;
+    if (r->error || r->status != 200) {
+        fail_http(h, r, "fragLoadError");
+        return;
+    }
+    const level *l = &h->levels[h->load_level];
+    size_t index = h->next_index;
+    kp_demux_info info;
+    char err[256];
+    if (kp_demux_segment((const uint8_t *)r->body.data, r->body.len, "mpegts", &info, err,
+                         sizeof(err)) != KP_OK) {
+        KP_LOG_W(h->host.log, "hls", "fragment %s: %s", r->url, err);
+        fail(h, KP_PCAT_MEDIA, KP_PCODE_HLS_FRAG_PARSING_ERROR,
+             json_pack("{s:s, s:s, s:s}", "name", "fragParsingError", "url", r->url, "reason",
+                       err));
+        return;
+    }
+    h->host.emit(h->host.ud, KP_EV_FRAG_LOADED,
+                 json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
+                           (json_int_t)r->body.len, "url", r->url));
+    if (!h->have_init_pts) {
+        /* hls.js initPTS: the first fragment's earliest timestamp becomes media time 0 */
+        kp_time first = INT64_MAX;
+        for (int t = 0; t < info.n_tracks; t++)
+            if (info.tracks[t].start_us < first)
+                first = info.tracks[t].start_us;
+        h->init_pts = first;
+        h->have_init_pts = true;
+    }
+    kp_time fstart = INT64_MAX, fend = 0;
+    for (int t = 0; t < info.n_tracks; t++) {
+        const kp_demux_track *tr = &info.tracks[t];
+        if (tr->kind != KP_TRACK_VIDEO && tr->kind != KP_TRACK_AUDIO)
+            continue;
+        kp_time s = tr->start_us - h->init_pts, e = tr->end_us - h->init_pts;
+        kp_media_append(h->host.media, tr->kind, s, e);
+        if (s < fstart)
+            fstart = s;
+        if (e > fend)
+            fend = e;
+    }
+    frag_remember(h, h->load_level, index, fstart, fend);
+    double secs = elapsed_ms(r) / 1000.0;
+    if (secs < 0.001)
+        secs = 0.001;
+    double bps = (double)r->body.len * 8.0 / secs;
+    ewma_sample(&h->fast, secs, bps);
+    ewma_sample(&h->slow, secs, bps);
+
+    h->next_index = index + 1;
+    h->next_valid = true;
+    if (h->next_index >= l->details->n_segments && !h->eos) {
+        h->eos = true;
+        kp_media_end_of_stream(h->host.media);
+    } else {
+        kp_media_appended(h->host.media);
+    }
+    int next_level = choose_level(h);
+    if (next_level != h->load_level) {
+        KP_LOG_D(h->host.log, "hls", "ABR: level %d -> %d (estimate %.0f bit/s)", h->load_level,
+                 next_level, bw_estimate(h));
+        h->load_level = next_level;
+    }
+    load_next(h);
+}
+
+/* Picks the segment of the load level that covers `at`. */
+static size_t segment_at(const kp_m3u8 *d, kp_time at)
+{
+    double t = (double)at / 1e6 + 0.001;
+    for (size_t i = 0; i < d->n_segments; i++)
+        if (t < d->segments[i].start + d->segments[i].duration)
+            return i;
+    return d->n_segments;
+}
+
+static void on_level(void *ud, const kp_http_response *r);
+
+static void load_next(hls *h)
+{
+    if (h->stage != ST_IDLE)
+        return;
+    level *l = &h->levels[h->load_level];
+    if (!l->details) {
+        h->stage = ST_LEVEL;
+        kp_http_request req = {.method = "GET", .url = l->v.uri};
+        h->req = kp_net_fetch(h->host.net, &req, on_level, h);
+        if (!h->req)
+            fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
+                 json_pack("{s:s, s:s}", "name", "levelLoadError", "url", l->v.uri));
+        return;
+    }
+    kp_media *m = h->host.media;
+    kp_time pos = kp_media_position(m);
+    kp_time buffered_end = kp_media_buffered_end(m, pos);
+    if (buffered_end - pos >= MAX_BUFFER_LENGTH)
+        return; /* enough buffered; re-checked on the next media event */
+    size_t index;
+    if (h->next_valid && h->frags && h->n_frags &&
+        h->frags[h->n_frags - 1].level == h->load_level && kp_media_is_buffered(m, pos) &&
+        buffered_end >= h->frags[h->n_frags - 1].end - KP_MS(100)) {
+        index = h->next_index;
+    } else {
+        index = segment_at(l->details, buffered_end);
+        /* skip fragments of this level already in the buffer at that point */
+        while (index < l->details->n_segments) {
+            const kp_m3u8_segment *s = &l->details->segments[index];
+            kp_time mid = KP_SEC(s->start + s->duration / 2);
+            if (!kp_media_is_buffered(m, mid) || mid < pos)
+                break;
+            index++;
+        }
+    }
+    if (index >= l->details->n_segments) {
+        if (!h->eos && kp_media_is_buffered(m, KP_SEC(l->details->total_duration) - KP_MS(50))) {
+            h->eos = true;
+            kp_media_end_of_stream(m);
+        }
+        return;
+    }
+    h->next_index = index;
+    h->stage = ST_FRAG;
+    kp_http_request req = {.method = "GET", .url = l->details->segments[index].uri};
+    h->req = kp_net_fetch(h->host.net, &req, on_frag, h);
+    if (!h->req)
+        fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
+             json_pack("{s:s, s:s}", "name", "fragLoadError", "url", req.url));
+}
+
+static void on_level(void *ud, const kp_http_response *r)
+{
+    hls *h = ud;
+    h->req = 0;
+    h->stage = ST_IDLE;
+    if (r->error || r->status != 200) {
+        fail_http(h, r, "levelLoadError");
+        return;
+    }
+    kp_m3u8 *pl = NULL;
+    kp_m3u8_error e;
+    if (kp_m3u8_parse(r->body.data, r->body.len, r->url, &pl, &e) != KP_OK) {
+        fail_parse(h, r, &e);
+        return;
+    }
+    if (pl->is_master) {
+        kp_m3u8_free(pl);
+        kp_m3u8_error me = {.line = 0, .pcode = KP_PCODE_INVALID_HLS_TAG};
+        snprintf(me.msg, sizeof(me.msg), "a level playlist is a master playlist");
+        fail_parse(h, r, &me);
+        return;
+    }
+    h->levels[h->load_level].details = pl;
+    if (!h->duration_set) {
+        h->duration_set = true;
+        kp_media_set_duration(h->host.media, KP_SEC(pl->total_duration));
+    }
+    h->next_valid = false;
+    load_next(h);
+}
+
+/* ---- master playlist ---- */
+
+static int cmp_levels(const void *a, const void *b)
+{
+    const level *x = a, *y = b;
+    if (x->v.bandwidth != y->v.bandwidth)
+        return x->v.bandwidth < y->v.bandwidth ? -1 : 1;
+    return x->manifest_index - y->manifest_index;
+}
+
+static void on_master(void *ud, const kp_http_response *r)
+{
+    hls *h = ud;
+    h->req = 0;
+    h->stage = ST_IDLE;
+    if (r->error || r->status != 200) {
+        fail_http(h, r, "manifestLoadError");
+        return;
+    }
+    kp_m3u8 *pl = NULL;
+    kp_m3u8_error e;
+    if (kp_m3u8_parse(r->body.data, r->body.len, r->url, &pl, &e) != KP_OK) {
+        fail_parse(h, r, &e);
+        return;
+    }
+    if (pl->is_master) {
+        h->master = pl;
+        h->n_levels = pl->n_variants;
+        h->levels = calloc(h->n_levels, sizeof(*h->levels));
+        for (size_t i = 0; h->levels && i < h->n_levels; i++) {
+            h->levels[i].v = pl->variants[i];
+            h->levels[i].manifest_index = (int)i;
+        }
+    } else {
+        /* a media playlist given directly: one level without attributes, which owns it */
+        h->n_levels = 1;
+        h->levels = calloc(1, sizeof(*h->levels));
+        if (h->levels) {
+            h->levels[0].v.uri = h->url;
+            h->levels[0].details = pl;
+        } else {
+            kp_m3u8_free(pl);
+        }
+    }
+    if (!h->levels) {
+        fail(h, KP_PCAT_PLAYER, KP_PCODE_HLSJS_CANNOT_PARSE, json_object());
+        return;
+    }
+    qsort(h->levels, h->n_levels, sizeof(*h->levels), cmp_levels);
+    for (size_t i = 0; i < h->n_levels; i++)
+        if (h->levels[i].manifest_index == 0)
+            h->load_level = (int)i;
+    h->host.emit(h->host.ud, KP_EV_MANIFEST_LOADED,
+                 json_pack("{s:f}", "miliSeconds", elapsed_ms(r)));
+    json_t *tracks = json_array();
+    for (size_t i = 0; i < h->n_levels; i++)
+        json_array_append_new(tracks, track_json(h, (int)i));
+    h->host.loaded(h->host.ud, tracks);
+    if (h->levels[h->load_level].details && !h->duration_set) {
+        h->duration_set = true;
+        kp_media_set_duration(h->host.media,
+                              KP_SEC(h->levels[h->load_level].details->total_duration));
+    }
+    load_next(h);
+}
+
+/* ---- media element events (hls.js listens to the element after playkit's relay) ---- */
+
+static void on_media_event(void *ud, kp_event_type type)
+{
+    hls *h = ud;
+    if (h->stage == ST_FAILED || !h->levels)
+        return;
+    kp_media *m = h->host.media;
+    if (type == KP_EV_SEEKING) {
+        kp_time pos = kp_media_position(m);
+        if (!kp_media_is_buffered(m, pos)) {
+            if (h->stage == ST_FRAG && h->req) {
+                kp_net_cancel(h->host.net, h->req);
+                h->req = 0;
+                h->stage = ST_IDLE;
+            }
+            h->next_valid = false;
+        }
+    }
+    if (type == KP_EV_PLAYING || type == KP_EV_TIME_UPDATE || type == KP_EV_SEEKED) {
+        int lvl = level_at(h, kp_media_position(m));
+        if (lvl >= 0 && lvl != h->playing_level) {
+            h->playing_level = lvl;
+            h->host.emit(h->host.ud, KP_EV_VIDEO_TRACK_CHANGED,
+                         json_pack("{s:o}", "selectedVideoTrack", track_json(h, lvl)));
+        }
+    }
+    if (type == KP_EV_SEEKING || type == KP_EV_TIME_UPDATE || type == KP_EV_PLAYING ||
+        type == KP_EV_SEEKED)
+        load_next(h);
+}
+
+/* ---- engine ops ---- */
+
+static void *hls_create(const kp_engine_host *host, const json_t *source, const json_t *config)
+{
+    hls *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    h->host = *host;
+    h->url = kp_strdup(kp_json_str(source, "url", ""));
+    h->abr_enabled = kp_json_bool(config, "abr.enabled", true);
+    h->playing_level = -1;
+    ewma_init(&h->fast, EWMA_FAST_HALF_LIFE);
+    ewma_init(&h->slow, EWMA_SLOW_HALF_LIFE);
+    if (!h->url) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+static void hls_load(void *engine)
+{
+    hls *h = engine;
+    h->host.emit(h->host.ud, KP_EV_ABR_MODE_CHANGED,
+                 json_pack("{s:s}", "mode", h->abr_enabled ? "auto" : "manual"));
+    kp_media_set_adapter(h->host.media, on_media_event, h);
+    kp_media_load(h->host.media);
+    h->stage = ST_MASTER;
+    kp_http_request req = {.method = "GET", .url = h->url};
+    h->req = kp_net_fetch(h->host.net, &req, on_master, h);
+    if (!h->req)
+        fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
+             json_pack("{s:s, s:s}", "name", "manifestLoadError", "url", h->url));
+}
+
+static void hls_destroy(void *engine)
+{
+    hls *h = engine;
+    if (!h)
+        return;
+    if (h->req)
+        kp_net_cancel(h->host.net, h->req);
+    kp_media_set_adapter(h->host.media, NULL, NULL);
+    for (size_t i = 0; i < h->n_levels; i++)
+        kp_m3u8_free(h->levels[i].details);
+    free(h->levels);
+    kp_m3u8_free(h->master);
+    free(h->frags);
+    free(h->url);
+    free(h);
+}
+
+const kp_engine_ops kp_engine_hls = {
+    .name = "hls",
+    .format = "hls",
+    .can_play = hls_can_play,
+    .create = hls_create,
+    .load = hls_load,
+    .destroy = hls_destroy,
+};

@@ -1,0 +1,87 @@
+/* media.h: a simulated HTMLMediaElement with a MediaSource buffer, on the virtual clock.
+ *
+ * It implements the parts of the WHATWG media element algorithms that decide which events a
+ * page sees and when (reference/kaltura-core.md §2.1): the load algorithm, readyState
+ * transitions, play/pause, seeking, stalls, the end of playback and the 250 ms timeupdate
+ * cadence. Engines feed it like MSE: they set the duration and append what they really
+ * demuxed (per track, in microseconds); what is playable is the intersection of the video
+ * and audio buffers, as in a browser.
+ *
+ * Events are queued as tasks on the scheduler (never delivered inside the call that caused
+ * them) and go first to the "relay" sink (the player's Html5 relay, which also runs the state
+ * machine) and then to the "adapter" sink (the engine, as hls.js listens to the same element
+ * after playkit's Html5 engine).
+ */
+#ifndef KP_MEDIA_H
+#define KP_MEDIA_H
+
+#include "kp/event.h"
+#include "kp/sched.h"
+
+#include <stdbool.h>
+
+enum {
+    KP_HAVE_NOTHING = 0,
+    KP_HAVE_METADATA = 1,
+    KP_HAVE_CURRENT_DATA = 2,
+    KP_HAVE_FUTURE_DATA = 3,
+    KP_HAVE_ENOUGH_DATA = 4
+};
+
+/* Model constants (documented in docs/model.md). */
+#define KP_MEDIA_TIMEUPDATE_PERIOD KP_MS(250) /* Chromium fires timeupdate about every 250 ms */
+#define KP_MEDIA_ENOUGH_AHEAD KP_MS(2500)     /* buffered ahead needed to (re)start playback */
+#define KP_MEDIA_SEEK_DECODE KP_MS(15)        /* decode time before a buffered seek completes */
+#define KP_MEDIA_PLAYING_DELAY KP_MS(4)       /* play() to `playing` when data is ready */
+
+typedef struct kp_media kp_media;
+typedef void (*kp_media_sink)(void *ud, kp_event_type type);
+
+kp_media *kp_media_new(kp_sched *sched);
+void kp_media_free(kp_media *m);
+
+void kp_media_set_relay(kp_media *m, kp_media_sink fn, void *ud);
+void kp_media_set_adapter(kp_media *m, kp_media_sink fn, void *ud);
+
+/* --- what the page sees --- */
+kp_time kp_media_position(const kp_media *m); /* currentTime, microseconds */
+double kp_media_current_time(const kp_media *m);
+kp_time kp_media_duration(const kp_media *m); /* -1 while NaN */
+bool kp_media_paused(const kp_media *m);
+bool kp_media_ended(const kp_media *m);
+bool kp_media_seeking(const kp_media *m);
+int kp_media_ready_state(const kp_media *m);
+bool kp_media_muted(const kp_media *m);
+double kp_media_volume(const kp_media *m);
+
+/* --- element API --- */
+/* Resets the element for a new source (the engine attaches a MediaSource): queues
+ * `emptied` and `loadstart` (the real player resets the element before attaching). */
+void kp_media_load(kp_media *m);
+/* Detaches everything (no events): back to an empty element, paused. */
+void kp_media_detach(kp_media *m);
+void kp_media_play(kp_media *m);
+void kp_media_pause(kp_media *m);
+/* Seeks to pos (clamped to [0, duration]). */
+void kp_media_seek(kp_media *m, kp_time pos);
+void kp_media_set_muted(kp_media *m, bool muted);
+void kp_media_set_volume(kp_media *m, double volume);
+
+/* --- MediaSource side (engines) --- */
+/* MediaSource.duration = d: queues durationchange when it changes. */
+void kp_media_set_duration(kp_media *m, kp_time d);
+/* A demuxed media segment [start, end) for a track kind (KP_TRACK_VIDEO / KP_TRACK_AUDIO).
+ * The first append gives the element its metadata. */
+void kp_media_append(kp_media *m, int track, kp_time start, kp_time end);
+/* Appends for a set of tracks are complete (readiness is re-evaluated once). */
+void kp_media_appended(kp_media *m);
+/* MediaSource.endOfStream(): the duration becomes the highest buffered end. */
+void kp_media_end_of_stream(kp_media *m);
+bool kp_media_eos(const kp_media *m);
+/* End of the playable (all-tracks) buffered range containing pos, or pos when pos is not
+ * buffered. */
+kp_time kp_media_buffered_end(const kp_media *m, kp_time pos);
+/* Whether [pos, pos] is inside the playable buffered ranges. */
+bool kp_media_is_buffered(const kp_media *m, kp_time pos);
+
+#endif

@@ -1,0 +1,75 @@
+/* runner.h: running one scenario: the mock back-end, the reference player and its recorder
+ * on one virtual clock, the steps, then every expectation.
+ *
+ * A result owns everything in it (hx_result_free). The trace is kept in the result so that
+ * reporters can write it; the runner never writes files.
+ */
+#ifndef HX_RUNNER_H
+#define HX_RUNNER_H
+
+#include "hx/scenario.h"
+#include "kp/log.h"
+#include "mbe/media.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum hx_status {
+    HX_PASSED = 0,
+    HX_FAILED, /* an expectation or a step failed */
+    HX_TIMEOUT, /* the wall-clock watchdog stopped it */
+    HX_INVALID /* the scenario could not be loaded */
+} hx_status;
+
+const char *hx_status_name(hx_status s); /* "passed", "failed", "timeout", "invalid" */
+
+typedef struct hx_failure {
+    char *message; /* "file:line:col: ..." one line */
+    char *detail;  /* multi-line (side-by-side table), may be NULL */
+    hx_loc loc;
+} hx_failure;
+
+typedef struct hx_step_info {
+    size_t first_event; /* index of the first event recorded during the step */
+    size_t end_event;   /* one past the last */
+    long long t_start_ms;
+    bool ran;
+} hx_step_info;
+
+typedef struct hx_result {
+    char *file;
+    char *name;      /* the scenario name (the file's base name when invalid) */
+    char *classname; /* the scenario's folder, for JUnit */
+    hx_status status;
+    double wall_ms;
+    long long virtual_ms;
+    json_t *trace;   /* array of trace objects (seq, t, pos, type, payload) */
+    hx_step_info *steps;
+    size_t n_steps;
+    hx_failure *failures;
+    size_t n_failures;
+    json_t *journal; /* the mock back-end's request journal */
+    char **diagnostics; /* loader messages when invalid */
+    size_t n_diagnostics;
+} hx_result;
+
+void hx_result_free(hx_result *r);
+
+typedef struct hx_run_opts {
+    mbe_media_cache *media; /* shared media cache (borrowed) */
+    kp_log *log;
+    bool check_expectations; /* false for `kpsim record` */
+    /* Called after the run with the recorder still alive (for `kpsim record`); may be NULL. */
+    void (*on_recorded)(void *ud, const hx_scenario *sc, const struct kp_recorder *rec);
+    void *ud;
+} hx_run_opts;
+
+/* Runs a loaded scenario. Returns 0 (the outcome is in out->status) or a negative KP_E*
+ * code when the run could not happen at all (out->status is then HX_FAILED with a message). */
+int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *out);
+
+/* Loads and runs one file; a scenario that does not load gives an HX_INVALID result. */
+int hx_run_file(const char *path, const hx_run_opts *opts, hx_result *out);
+
+#endif

@@ -1,0 +1,480 @@
+/* runner.c: one scenario, start to finish (see hx/runner.h). */
+#include "hx/runner.h"
+
+#include "hx/expect.h"
+#include "kp/buf.h"
+#include "kp/err.h"
+#include "kp/jsonu.h"
+#include "kp/net.h"
+#include "kp/player.h"
+#include "kp/recorder.h"
+#include "kp/sched.h"
+#include "mbe/mbe.h"
+
+#include <libgen.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SETTLE KP_SEC(1) /* the clock runs on this long after the last step */
+
+const char *hx_status_name(hx_status s)
+{
+    static const char *const names[] = {"passed", "failed", "timeout", "invalid"};
+    return (unsigned)s < 4 ? names[s] : "failed";
+}
+
+void hx_result_free(hx_result *r)
+{
+    free(r->file);
+    free(r->name);
+    free(r->classname);
+    json_decref(r->trace);
+    json_decref(r->journal);
+    free(r->steps);
+    for (size_t i = 0; i < r->n_failures; i++) {
+        free(r->failures[i].message);
+        free(r->failures[i].detail);
+    }
+    free(r->failures);
+    for (size_t i = 0; i < r->n_diagnostics; i++)
+        free(r->diagnostics[i]);
+    free(r->diagnostics);
+    memset(r, 0, sizeof(*r));
+}
+
+static void add_failure(hx_result *r, const char *file, hx_loc loc, char *detail,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void add_failure(hx_result *r, const char *file, hx_loc loc, char *detail,
+                        const char *fmt, ...)
+{
+    hx_failure *f = realloc(r->failures, (r->n_failures + 1) * sizeof(*f));
+    if (!f) {
+        free(detail);
+        return;
+    }
+    r->failures = f;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    r->failures[r->n_failures++] = (hx_failure){
+        .message = kp_asprintf("%s:%d:%d: %s", file, loc.line, loc.col, msg),
+        .detail = detail,
+        .loc = loc,
+    };
+    if (r->status == HX_PASSED)
+        r->status = HX_FAILED;
+}
+
+typedef struct run_ctx {
+    const hx_scenario *sc;
+    hx_result *res;
+    kp_sched *sched;
+    kp_net *net;
+    kp_player *player;
+    kp_recorder *rec;
+    mbe_server *srv;
+    struct timespec started;
+    double timeout_ms;
+    bool timed_out;
+} run_ctx;
+
+static double wall_ms_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) * 1000.0 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* One scheduler task, unless the watchdog fired. */
+static bool step_clock(run_ctx *c)
+{
+    if (c->timed_out)
+        return false;
+    if ((kp_sched_tasks_run(c->sched) & 63) == 0 && wall_ms_since(&c->started) > c->timeout_ms) {
+        c->timed_out = true;
+        return false;
+    }
+    return kp_sched_step(c->sched);
+}
+
+static void run_until(run_ctx *c, kp_time until)
+{
+    for (;;) {
+        kp_time next = kp_sched_next_time(c->sched);
+        if (next < 0 || next > until)
+            break;
+        if (!step_clock(c))
+            return;
+    }
+    kp_sched_run_until(c->sched, until); /* nothing is due: only moves the clock */
+}
+
+static bool event_matches(const hx_step *st, const kp_recorded *e)
+{
+    if (strcmp(st->event, e->name) != 0)
+        return false;
+    return !st->payload || kp_json_subset(st->payload, e->payload);
+}
+
+static void fmt_duration(kp_time t, char *out, size_t n)
+{
+    if (t % 1000000 == 0)
+        snprintf(out, n, "%llds", (long long)(t / 1000000));
+    else
+        snprintf(out, n, "%lldms", (long long)(t / 1000));
+}
+
+/* Runs the clock until the step's condition holds. false when it did not within the timeout. */
+static bool wait_for(run_ctx *c, const hx_step *st, size_t first_event)
+{
+    kp_time deadline = kp_sched_now(c->sched) + st->timeout;
+    size_t scan = first_event;
+    for (;;) {
+        if (st->event) {
+            for (size_t n = kp_recorder_count(c->rec); scan < n; scan++)
+                if (event_matches(st, kp_recorder_get(c->rec, scan)))
+                    return true;
+        } else {
+            double pos = kp_player_current_time(c->player);
+            if (pos >= st->number)
+                return true;
+            kp_time next = kp_sched_next_time(c->sched);
+            if (strcmp(kp_player_state(c->player), "playing") == 0 && !kp_player_paused(c->player)) {
+                /* the playhead moves continuously: stop the clock where it reaches the mark */
+                kp_time reach = kp_sched_now(c->sched) + (kp_time)ceil((st->number - pos) * 1e6);
+                if ((next < 0 || reach <= next) && reach <= deadline) {
+                    run_until(c, reach);
+                    continue;
+                }
+            }
+        }
+        kp_time next = kp_sched_next_time(c->sched);
+        if (next < 0 || next > deadline) {
+            run_until(c, deadline);
+            return false;
+        }
+        if (!step_clock(c))
+            return false;
+    }
+}
+
+static int run_step(run_ctx *c, const hx_step *st, size_t first_event)
+{
+    switch (st->kind) {
+    case HX_STEP_LOAD_MEDIA: {
+        json_t *mi = st->entry_id ? json_pack("{s:s}", "entryId", st->entry_id)
+                                  : json_pack("{s:s}", "referenceId", st->reference_id);
+        kp_player_load_media(c->player, mi);
+        json_decref(mi);
+        return 1;
+    }
+    case HX_STEP_PLAY:
+        kp_player_play(c->player);
+        return 1;
+    case HX_STEP_PAUSE:
+        kp_player_pause(c->player);
+        return 1;
+    case HX_STEP_SEEK:
+        kp_player_seek(c->player, st->number);
+        return 1;
+    case HX_STEP_SET_MUTED:
+        kp_player_set_muted(c->player, st->flag);
+        return 1;
+    case HX_STEP_SET_VOLUME:
+        kp_player_set_volume(c->player, st->number);
+        return 1;
+    case HX_STEP_WAIT:
+        run_until(c, kp_sched_now(c->sched) + st->duration);
+        return !c->timed_out;
+    case HX_STEP_WAIT_FOR:
+        return wait_for(c, st, first_event) ? 1 : 0;
+    }
+    return 0;
+}
+
+static void record_step_failure(run_ctx *c, size_t i, const hx_step *st)
+{
+    char d[32];
+    fmt_duration(st->timeout, d, sizeof(d));
+    if (st->event) {
+        char *p = st->payload ? kp_json_dumps(st->payload) : NULL;
+        add_failure(c->res, c->sc->file, st->loc, NULL,
+                    "steps[%zu]: wait_for %s%s%s: no such event within %s of virtual time "
+                    "(player state %s, position %.3f s)",
+                    i, st->event, p ? " " : "", p ? p : "", d, kp_player_state(c->player),
+                    kp_player_current_time(c->player));
+        free(p);
+    } else {
+        add_failure(c->res, c->sc->file, st->loc, NULL,
+                    "steps[%zu]: wait_for position %.3f: not reached within %s of virtual time "
+                    "(player state %s, position %.3f s)",
+                    i, st->number, d, kp_player_state(c->player),
+                    kp_player_current_time(c->player));
+    }
+}
+
+/* ---- expectations ---- */
+
+static void check_sequence(run_ctx *c, const hx_seq *seq, size_t from, size_t to,
+                           const char *what)
+{
+    hx_view v;
+    if (hx_view_make(c->rec, from, to, c->sc->expect.ignore, c->sc->expect.n_ignore, &v) != 0)
+        return;
+    hx_mismatch mm = {0};
+    if (!hx_match(seq, &v, what, &mm)) {
+        add_failure(c->res, c->sc->file, mm.loc, mm.table, "%s", mm.message);
+        mm.table = NULL;
+        hx_mismatch_free(&mm);
+    }
+    hx_view_free(&v);
+}
+
+static void check_error(run_ctx *c)
+{
+    const hx_scenario *sc = c->sc;
+    size_t n = kp_recorder_count(c->rec);
+    const kp_recorded *first = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const kp_recorded *e = kp_recorder_get(c->rec, i);
+        if (e->type != KP_EV_ERROR)
+            continue;
+        if (!first)
+            first = e;
+        if (sc->expect.error && kp_json_subset(sc->expect.error, e->payload))
+            return;
+    }
+    char *want = sc->expect.error ? kp_json_dumps(sc->expect.error) : NULL;
+    if (!sc->expect.error && first) {
+        char *got = hx_event_text(first, true);
+        add_failure(c->res, sc->file, sc->expect.loc, NULL,
+                    "expect.error: no error expected, recorded %s", got);
+        free(got);
+    } else if (sc->expect.error) {
+        char *got = first ? hx_event_text(first, true) : NULL;
+        add_failure(c->res, sc->file, sc->expect.loc, NULL,
+                    "expect.error: expected an error event containing %s, recorded %s", want,
+                    got ? got : "no error event");
+        free(got);
+    }
+    free(want);
+}
+
+static void check_requests(run_ctx *c)
+{
+    const hx_scenario *sc = c->sc;
+    for (size_t i = 0; i < sc->expect.n_requests; i++) {
+        const struct hx_request_expect *rq = &sc->expect.requests[i];
+        size_t got = mbe_server_count(c->srv, rq->server, rq->match);
+        bool ok = rq->count < 0 ? got > 0 : (long long)got == rq->count;
+        if (ok)
+            continue;
+        char *m = kp_json_dumps(rq->match);
+        if (rq->count < 0)
+            add_failure(c->res, sc->file, rq->loc, NULL,
+                        "expect.requests[%zu]: no %s request matched %s", i, rq->server, m);
+        else
+            add_failure(c->res, sc->file, rq->loc, NULL,
+                        "expect.requests[%zu]: %lld %s request(s) matching %s expected, %zu "
+                        "received",
+                        i, rq->count, rq->server, m, got);
+        free(m);
+    }
+}
+
+/* ---- setup ---- */
+
+static json_t *player_config(const hx_scenario *sc, const char *base_url)
+{
+    json_t *cfg = json_deep_copy(sc->player.config);
+    if (!json_is_object(cfg)) {
+        json_decref(cfg);
+        cfg = json_object();
+    }
+    char *service = kp_asprintf("%s/api_v3", base_url);
+    json_t *over = json_pack("{s:{s:I, s:{s:s, s:s}}}", "provider", "partnerId",
+                             (json_int_t)sc->backend.partner_id, "env", "serviceUrl", service,
+                             "cdnUrl", base_url);
+    kp_json_merge(cfg, over);
+    json_decref(over);
+    free(service);
+    return cfg;
+}
+
+static int start_backend(const hx_scenario *sc, const hx_run_opts *opts, mbe_server **out)
+{
+    size_t n = sc->backend.n_entries;
+    mbe_entry *entries = calloc(n ? n : 1, sizeof(*entries));
+    int(*formats)[3] = calloc(n ? n : 1, sizeof(*formats));
+    if (!entries || !formats) {
+        free(entries);
+        free(formats);
+        return KP_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const hx_entry *e = &sc->backend.entries[i];
+        for (size_t f = 0; f < e->n_formats; f++)
+            formats[i][f] = e->format_order[f] == HX_FORMAT_HLS    ? MBE_FORMAT_HLS
+                            : e->format_order[f] == HX_FORMAT_DASH ? MBE_FORMAT_DASH
+                                                                   : MBE_FORMAT_PROGRESSIVE;
+        entries[i] = (mbe_entry){
+            .id = e->id,
+            .name = e->name,
+            .reference_id = e->reference_id,
+            .duration = e->duration,
+            .formats = formats[i],
+            .n_formats = e->n_formats,
+            .renditions = (const char *const *)e->renditions,
+            .n_renditions = e->n_renditions,
+            .status = e->status,
+            .block = e->block,
+        };
+    }
+    mbe_config cfg = {.partner_id = sc->backend.partner_id,
+                      .entries = entries,
+                      .n_entries = n,
+                      .media = opts->media,
+                      .log = opts->log};
+    int rc = mbe_server_start(&cfg, out);
+    free(entries);
+    free(formats);
+    return rc;
+}
+
+static char *dir_name(const char *file)
+{
+    char *copy = kp_strdup(file);
+    char *d = copy ? kp_strdup(basename(dirname(copy))) : NULL;
+    free(copy);
+    return d;
+}
+
+int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->file = kp_strdup(sc->file);
+    res->name = kp_strdup(sc->name);
+    res->classname = dir_name(sc->file);
+    res->status = HX_PASSED;
+    run_ctx c = {.sc = sc, .res = res, .timeout_ms = sc->timeout_s * 1000.0};
+    clock_gettime(CLOCK_MONOTONIC, &c.started);
+
+    int rc = start_backend(sc, opts, &c.srv);
+    if (rc != KP_OK) {
+        add_failure(res, sc->file, (hx_loc){1, 1}, NULL,
+                    "the mock back-end could not start: %s (see the log above)", kp_strerror(rc));
+        res->wall_ms = wall_ms_since(&c.started);
+        return rc;
+    }
+    c.sched = kp_sched_new();
+    kp_net_profile prof = {.bandwidth_bps = sc->player.bandwidth_bps,
+                           .latency = sc->player.latency};
+    c.net = c.sched ? kp_net_new(c.sched, &prof, opts->log) : NULL;
+    json_t *cfg = player_config(sc, mbe_server_url(c.srv));
+    c.player = c.net ? kp_player_new(c.sched, c.net, cfg, opts->log) : NULL;
+    json_decref(cfg);
+    void *rec_state = NULL;
+    if (!c.player || kp_player_add_plugin(c.player, &kp_recorder_plugin, NULL, NULL,
+                                          &rec_state) != KP_OK) {
+        add_failure(res, sc->file, (hx_loc){1, 1}, NULL, "out of memory starting the player");
+        rc = KP_ENOMEM;
+        goto done;
+    }
+    c.rec = rec_state;
+
+    res->steps = calloc(sc->n_steps ? sc->n_steps : 1, sizeof(*res->steps));
+    res->n_steps = sc->n_steps;
+    size_t failed_step = sc->n_steps;
+    for (size_t i = 0; i < sc->n_steps && res->steps; i++) {
+        hx_step_info *si = &res->steps[i];
+        si->first_event = kp_recorder_count(c.rec);
+        si->t_start_ms = kp_sched_now(c.sched) / 1000;
+        si->ran = true;
+        int ok = run_step(&c, &sc->steps[i], si->first_event);
+        if (i > 0)
+            res->steps[i - 1].end_event = si->first_event;
+        if (c.timed_out)
+            break;
+        if (!ok) {
+            record_step_failure(&c, i, &sc->steps[i]);
+            failed_step = i;
+            break;
+        }
+    }
+    if (!c.timed_out && failed_step == sc->n_steps)
+        run_until(&c, kp_sched_now(c.sched) + SETTLE);
+    size_t total = kp_recorder_count(c.rec);
+    for (size_t i = 0; i < sc->n_steps && res->steps; i++) {
+        if (res->steps[i].ran && (i + 1 == sc->n_steps || !res->steps[i + 1].ran))
+            res->steps[i].end_event = total;
+    }
+    if (c.timed_out) {
+        res->status = HX_TIMEOUT;
+        add_failure(res, sc->file, (hx_loc){1, 1}, NULL,
+                    "the scenario was stopped by the watchdog after %.0f s of wall-clock time "
+                    "(timeout %.0f s) at %.3f s of virtual time",
+                    c.timeout_ms / 1000.0, sc->timeout_s, (double)kp_sched_now(c.sched) / 1e6);
+    }
+    for (size_t i = failed_step + 1; i < sc->n_steps && !c.timed_out; i++)
+        add_failure(res, sc->file, sc->steps[i].loc, NULL, "steps[%zu] never ran", i);
+
+    if (opts->check_expectations && !c.timed_out) {
+        for (size_t i = 0; i < sc->n_steps && res->steps; i++) {
+            if (!sc->steps[i].has_expect || !res->steps[i].ran)
+                continue;
+            char what[48];
+            snprintf(what, sizeof(what), "steps[%zu].expect", i);
+            check_sequence(&c, &sc->steps[i].expect, res->steps[i].first_event,
+                           res->steps[i].end_event, what);
+        }
+        if (sc->expect.has_sequence)
+            check_sequence(&c, &sc->expect.sequence, 0, total, "expect.events.sequence");
+        if (sc->expect.has_error)
+            check_error(&c);
+        check_requests(&c);
+    }
+    if (opts->on_recorded)
+        opts->on_recorded(opts->ud, sc, c.rec);
+
+    res->trace = json_array();
+    for (size_t i = 0; i < total; i++)
+        json_array_append_new(res->trace, kp_recorded_json(kp_recorder_get(c.rec, i)));
+    res->virtual_ms = kp_sched_now(c.sched) / 1000;
+    rc = KP_OK;
+done:
+    res->journal = c.srv ? mbe_server_journal(c.srv) : NULL;
+    kp_player_free(c.player);
+    kp_net_free(c.net);
+    kp_sched_free(c.sched);
+    mbe_server_stop(c.srv);
+    res->wall_ms = wall_ms_since(&c.started);
+    return rc;
+}
+
+int hx_run_file(const char *path, const hx_run_opts *opts, hx_result *out)
+{
+    hx_scenario *sc = NULL;
+    hx_diag diag = {0};
+    int rc = hx_scenario_load(path, &sc, &diag);
+    if (rc != KP_OK) {
+        memset(out, 0, sizeof(*out));
+        out->file = kp_strdup(path);
+        char *copy = kp_strdup(path);
+        out->name = copy ? kp_strdup(basename(copy)) : NULL;
+        free(copy);
+        out->classname = dir_name(path);
+        out->status = HX_INVALID;
+        out->diagnostics = diag.msgs;
+        out->n_diagnostics = diag.n;
+        return KP_OK;
+    }
+    hx_diag_free(&diag);
+    rc = hx_run(sc, opts, out);
+    hx_scenario_free(sc);
+    return rc;
+}

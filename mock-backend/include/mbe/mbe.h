@@ -1,0 +1,76 @@
+/* mbe.h: the mock Kaltura back-end: OVP API, playManifest and CDN, on 127.0.0.1.
+ *
+ * mbe_server_start() prepares the media of every entry (mbe/media.h: encoded once, cached),
+ * then serves, on a loopback port of its own (ephemeral unless given):
+ *   POST /api_v3/service/multirequest          Kaltura multirequests (JSON), executed the way
+ *                                              the real server does (reference/kaltura-provider.md §1.2)
+ *   POST /api_v3/service/<service>/action/<a>  single API calls
+ *   GET  /p/<pid>/sp/<pid>00/playManifest/...  HLS master playlists of the entry's flavors
+ *   GET  /hls/p/<pid>/sp/<pid>00/serveFlavor/... media playlists and MPEG-TS segments
+ * API errors are KalturaAPIException objects inside HTTP 200, as the real API answers.
+ * Every request is journaled; the journal can be read while the server runs.
+ *
+ * The server copies the configuration; the media cache and logger are borrowed and must
+ * outlive it. All functions are safe to call from any thread.
+ */
+#ifndef MBE_MBE_H
+#define MBE_MBE_H
+
+#include "kp/log.h"
+#include "mbe/media.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { MBE_FORMAT_HLS = 1, MBE_FORMAT_DASH = 2, MBE_FORMAT_PROGRESSIVE = 4 };
+
+typedef struct mbe_entry {
+    const char *id;
+    const char *name;         /* NULL: the id */
+    const char *reference_id; /* may be NULL */
+    double duration;          /* seconds */
+    const int *formats;       /* MBE_FORMAT_* in the order sources are listed */
+    size_t n_formats;
+    const char *const *renditions; /* "360p" ... */
+    size_t n_renditions;
+    const char *status;       /* ready | import | preconvert | deleted (NULL: ready) */
+    const char *block;        /* NULL, or an access-control restriction code */
+} mbe_entry;
+
+typedef struct mbe_config {
+    long long partner_id;
+    const mbe_entry *entries;
+    size_t n_entries;
+    mbe_media_cache *media; /* borrowed; NULL: the server makes one with the default dir */
+    kp_log *log;
+    uint16_t port;          /* 0: an ephemeral port */
+    long long epoch;        /* the back-end's "now" in Unix seconds (KS expiry, timestamps);
+                               0: 1767225600 (2026-01-01T00:00:00Z), so answers are stable */
+    const char *admin_secret; /* KS signing secret; NULL: derived from the partner id */
+} mbe_config;
+
+typedef struct mbe_server mbe_server;
+
+/* Returns 0 and the running server, or a negative KP_E* code (KP_EINVAL for a bad entry,
+ * KP_EMEDIA/KP_EIO when media cannot be made, KP_ESERVER when the port cannot be bound). */
+int mbe_server_start(const mbe_config *cfg, mbe_server **out);
+/* Stops serving and frees everything. */
+void mbe_server_stop(mbe_server *s);
+
+/* "http://127.0.0.1:<port>" (borrowed). */
+const char *mbe_server_url(const mbe_server *s);
+uint16_t mbe_server_port(const mbe_server *s);
+
+/* The journal: a new JSON array, one object per request in arrival order:
+ *   {"seq":N, "server":"api"|"cdn", "method":..., "path":..., "query":{...},
+ *    "status":N, "bytes":N, "body":<parsed JSON or string, API only>,
+ *    "calls":[{"service":...,"action":...,"params":{...}}] (API only),
+ *    "kind":"master"|"playlist"|"segment"|... (CDN only), "entryId", "flavorId", "segment"} */
+json_t *mbe_server_journal(mbe_server *s);
+/* How many API calls (server "api": each sub-request counts) or CDN requests (server "cdn")
+ * match: every key of `match` must equal the call's service/action/params (API) or the
+ * journal record (CDN). */
+size_t mbe_server_count(mbe_server *s, const char *server, const json_t *match);
+
+#endif

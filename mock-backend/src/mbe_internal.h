@@ -1,0 +1,69 @@
+/* mbe_internal.h: the server's state, shared by server.c (HTTP), api.c (services), cdn.c
+ * (playManifest and segments) and journal.c. */
+#ifndef MBE_INTERNAL_H
+#define MBE_INTERNAL_H
+
+#include "mbe/mbe.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+typedef struct mbe_flavor {
+    char id[24];
+    mbe_rendition r;
+    int bitrate_kbps; /* video + audio, as KalturaFlavorAsset.bitrate */
+    int index;        /* rendition index in the entry's media */
+} mbe_flavor;
+
+typedef struct mbe_ientry {
+    char *id, *name, *reference_id, *status, *block;
+    double duration;
+    int formats[3];
+    size_t n_formats;
+    mbe_flavor *flavors;
+    size_t n_flavors;
+    const mbe_media *media; /* NULL when the entry has no playable media */
+} mbe_ientry;
+
+struct mbe_server {
+    struct MHD_Daemon *daemon;
+    char url[64];
+    uint16_t port;
+    long long partner_id;
+    long long epoch;
+    char *secret;
+    kp_log *log;
+    mbe_ientry *entries;
+    size_t n_entries;
+    mbe_media_cache *media;
+    bool own_media;
+
+    pthread_mutex_t lock; /* guards everything below */
+    json_t *journal;
+    unsigned long long seq;
+    unsigned long long ks_count;
+};
+
+/* api.c */
+json_t *mbe_api_call(mbe_server *s, const char *service, const char *action, json_t *params);
+json_t *mbe_exception(const char *code, json_t *args, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const mbe_ientry *mbe_find_entry(const mbe_server *s, const char *id);
+
+/* cdn.c: answers a GET under /p/ or /hls/; fills status, body (borrowed when *persistent,
+ * else malloc'd), content type and the journal record's CDN fields. */
+typedef struct mbe_reply {
+    int status;
+    const char *content_type;
+    char *body;
+    size_t len;
+    bool persistent; /* body points into immutable media; do not free */
+    char *location;  /* redirect target, malloc'd */
+} mbe_reply;
+void mbe_cdn_get(mbe_server *s, const char *path, mbe_reply *r, json_t *record);
+
+/* journal.c */
+void mbe_journal_add(mbe_server *s, json_t *record); /* steals record; sets "seq" */
+
+#endif

@@ -1,0 +1,372 @@
+/* server.c: the libmicrohttpd front of the mock back-end (see mbe/mbe.h). */
+#include "mbe_internal.h"
+#include "multireq.h"
+
+#include "kp/buf.h"
+#include "kp/codec.h"
+#include "kp/err.h"
+#include "kp/jsonu.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BODY (8u << 20)
+
+typedef struct req_ctx {
+    kp_buf body;
+    bool too_large;
+} req_ctx;
+
+static void add_common_headers(mbe_server *s, struct MHD_Response *resp, unsigned long long seq)
+{
+    char session[32];
+    snprintf(session, sizeof(session), "%llu", seq);
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers", "content-type, x-kaltura-ks");
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+                            "X-Kaltura-Session, X-Me");
+    MHD_add_response_header(resp, "X-Kaltura-Session", session);
+    MHD_add_response_header(resp, "X-Me", "kpsim-mock-backend");
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, mbe_server *s, int status,
+                             const char *type, const void *data, size_t len, bool persistent,
+                             unsigned long long seq, const char *location)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, (void *)data, persistent ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    if (type)
+        MHD_add_response_header(resp, "Content-Type", type);
+    if (location)
+        MHD_add_response_header(resp, "Location", location);
+    add_common_headers(s, resp, seq);
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    json_object_set_new(cls, key, json_string(value ? value : ""));
+    return MHD_YES;
+}
+
+static unsigned long long next_seq_peek(mbe_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    unsigned long long n = s->seq + 1;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+static json_t *api_call_cb(void *ud, const char *service, const char *action, json_t *params)
+{
+    return mbe_api_call(ud, service, action, params);
+}
+
+static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const char *url,
+                                  const char *method, req_ctx *rc, json_t *rec)
+{
+    json_error_t jerr;
+    json_t *body = rc->body.len ? json_loadb(rc->body.data, rc->body.len, 0, &jerr) : json_object();
+    json_t *answer = NULL, *calls = NULL;
+    if (!json_is_object(body)) {
+        answer = mbe_exception("INVALID_JSON", NULL, "Invalid JSON request body: %s",
+                               body ? "not an object" : jerr.text);
+        json_object_set_new(rec, "body", json_stringn(rc->body.data ? rc->body.data : "",
+                                                      rc->body.len));
+    } else {
+        json_object_set(rec, "body", body);
+        const char *rest = url + strlen("/api_v3/service/");
+        if (strcmp(rest, "multirequest") == 0) {
+            answer = mbe_multirequest_run(body, api_call_cb, s, &calls);
+        } else {
+            /* /api_v3/service/<service>/action/<action> */
+            char *svc = kp_strndup(rest, strcspn(rest, "/"));
+            const char *a = strstr(rest, "/action/");
+            char *act = a ? kp_strdup(a + 8) : NULL;
+            if (!svc || !act || !*act) {
+                answer = mbe_exception("MISSING_MANDATORY_PARAMETER", NULL,
+                                       "Missing parameter \"action\"");
+            } else {
+                json_t *params = json_deep_copy(body);
+                answer = mbe_api_call(s, svc, act, params);
+                calls = json_pack("[{s:s, s:s, s:O}]", "service", svc, "action", act, "params",
+                                  params);
+                json_decref(params);
+            }
+            free(svc);
+            free(act);
+        }
+    }
+    json_decref(body);
+    char *text = json_dumps(answer, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(answer);
+    json_object_set_new(rec, "calls", calls ? calls : json_array());
+    json_object_set_new(rec, "status", json_integer(200));
+    size_t len = text ? strlen(text) : 0;
+    json_object_set_new(rec, "bytes", json_integer((json_int_t)len));
+    unsigned long long seq = next_seq_peek(s);
+    mbe_journal_add(s, rec);
+    enum MHD_Result r = queue(c, s, 200, "application/json", text ? text : "", len, false, seq,
+                              NULL);
+    free(text);
+    (void)method;
+    return r;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls)
+{
+    mbe_server *s = cls;
+    req_ctx *rc = *con_cls;
+    if (!rc) {
+        rc = calloc(1, sizeof(*rc));
+        if (!rc)
+            return MHD_NO;
+        kp_buf_init(&rc->body);
+        *con_cls = rc;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (rc->body.len + *upload_size > MAX_BODY)
+            rc->too_large = true;
+        else
+            kp_buf_append(&rc->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    json_t *query = json_object();
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, query);
+    json_t *rec = json_pack("{s:s, s:s, s:o}", "method", method, "path", url, "query", query);
+    unsigned long long seq = next_seq_peek(s);
+    if (strcmp(method, "OPTIONS") == 0) {
+        json_object_set_new(rec, "server", json_string(kp_str_starts(url, "/api_v3/") ? "api"
+                                                                                       : "cdn"));
+        json_object_set_new(rec, "status", json_integer(204));
+        mbe_journal_add(s, rec);
+        return queue(c, s, 204, NULL, "", 0, true, seq, NULL);
+    }
+    if (kp_str_starts(url, "/api_v3/service/")) {
+        json_object_set_new(rec, "server", json_string("api"));
+        if (rc->too_large || strcmp(method, "POST") != 0) {
+            const char *msg = rc->too_large ? "request body too large\n"
+                                            : "the API takes POST requests\n";
+            int status = rc->too_large ? 413 : 405;
+            json_object_set_new(rec, "status", json_integer(status));
+            mbe_journal_add(s, rec);
+            return queue(c, s, status, "text/plain", msg, strlen(msg), true, seq, NULL);
+        }
+        return handle_api(s, c, url, method, rc, rec);
+    }
+    json_object_set_new(rec, "server", json_string("cdn"));
+    mbe_reply r = {0};
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        r.status = 405;
+        r.content_type = "text/plain";
+        r.body = kp_strdup("405 Method Not Allowed\n");
+        r.len = strlen(r.body);
+    } else {
+        mbe_cdn_get(s, url, &r, rec);
+    }
+    json_object_set_new(rec, "status", json_integer(r.status));
+    json_object_set_new(rec, "bytes", json_integer((json_int_t)r.len));
+    mbe_journal_add(s, rec);
+    enum MHD_Result res = queue(c, s, r.status, r.content_type, r.body ? r.body : "", r.len,
+                                r.persistent, seq, r.location);
+    if (!r.persistent)
+        free(r.body);
+    free(r.location);
+    (void)version;
+    return res;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    req_ctx *rc = *con_cls;
+    if (rc) {
+        kp_buf_free(&rc->body);
+        free(rc);
+    }
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    mbe_server *s = cls;
+    kp_vlogf(s->log, KP_LOG_DEBUG, "mbe-http", fmt, ap);
+}
+
+/* ---- entries ---- */
+
+static void flavor_id(const char *entry, const char *rendition, char out[24])
+{
+    char key[256];
+    snprintf(key, sizeof(key), "%s/%s", entry, rendition);
+    uint64_t h = kp_fnv1a(key, strlen(key));
+    static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    size_t plen = strcspn(entry, "_");
+    if (plen > 8)
+        plen = 8;
+    memcpy(out, entry, plen);
+    out[plen] = '_';
+    for (int i = 0; i < 8; i++) {
+        out[plen + 1 + i] = alphabet[h % 36];
+        h /= 36;
+    }
+    out[plen + 9] = '\0';
+}
+
+static void free_entries(mbe_server *s)
+{
+    for (size_t i = 0; i < s->n_entries; i++) {
+        mbe_ientry *e = &s->entries[i];
+        free(e->id);
+        free(e->name);
+        free(e->reference_id);
+        free(e->status);
+        free(e->block);
+        free(e->flavors);
+    }
+    free(s->entries);
+    s->entries = NULL;
+}
+
+static int prepare_entry(mbe_server *s, const mbe_entry *in, mbe_ientry *e)
+{
+    e->id = kp_strdup(in->id);
+    e->name = kp_strdup(in->name ? in->name : in->id);
+    e->reference_id = kp_strdup(in->reference_id);
+    e->status = kp_strdup(in->status ? in->status : "ready");
+    e->block = kp_strdup(in->block);
+    e->duration = in->duration;
+    if (!e->id || !e->name || !e->status || in->n_formats > 3 || in->n_renditions == 0)
+        return KP_EINVAL;
+    for (size_t f = 0; f < in->n_formats; f++)
+        e->formats[f] = in->formats[f];
+    e->n_formats = in->n_formats;
+    e->flavors = calloc(in->n_renditions, sizeof(*e->flavors));
+    if (!e->flavors)
+        return KP_ENOMEM;
+    mbe_rendition *rs = calloc(in->n_renditions, sizeof(*rs));
+    if (!rs)
+        return KP_ENOMEM;
+    int rc = KP_OK;
+    for (size_t i = 0; i < in->n_renditions && rc == KP_OK; i++) {
+        rc = mbe_rendition_parse(in->renditions[i], &rs[i]);
+        if (rc != KP_OK) {
+            KP_LOG_E(s->log, "mbe", "entry %s: bad rendition '%s'", in->id, in->renditions[i]);
+            break;
+        }
+        mbe_flavor *fl = &e->flavors[i];
+        flavor_id(in->id, rs[i].name, fl->id);
+        fl->r = rs[i];
+        fl->index = (int)i;
+        fl->bitrate_kbps = rs[i].video_kbps + 64;
+    }
+    e->n_flavors = in->n_renditions;
+    bool playable = strcmp(e->status, "ready") == 0 && !e->block;
+    if (rc == KP_OK && playable) {
+        mbe_media_spec spec = {.duration_s = in->duration,
+                               .renditions = rs,
+                               .n_renditions = in->n_renditions,
+                               .segment_s = 2};
+        rc = mbe_media_get(s->media, &spec, &e->media);
+        if (rc == KP_OK)
+            for (size_t i = 0; i < e->n_flavors; i++)
+                e->flavors[i].bitrate_kbps = (int)(e->media->hls[i].average_bandwidth / 1000);
+    }
+    free(rs);
+    return rc;
+}
+
+int mbe_server_start(const mbe_config *cfg, mbe_server **out)
+{
+    *out = NULL;
+    mbe_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return KP_ENOMEM;
+    pthread_mutex_init(&s->lock, NULL);
+    s->journal = json_array();
+    s->partner_id = cfg->partner_id;
+    s->epoch = cfg->epoch ? cfg->epoch : 1767225600;
+    s->log = cfg->log;
+    s->secret = cfg->admin_secret ? kp_strdup(cfg->admin_secret)
+                                  : kp_asprintf("kpsim-admin-secret-%lld", cfg->partner_id);
+    s->media = cfg->media;
+    if (!s->media) {
+        s->media = mbe_media_cache_new(NULL, cfg->log);
+        s->own_media = true;
+    }
+    int rc = (s->journal && s->secret && s->media) ? KP_OK : KP_ENOMEM;
+    if (rc == KP_OK) {
+        s->entries = calloc(cfg->n_entries ? cfg->n_entries : 1, sizeof(*s->entries));
+        rc = s->entries ? KP_OK : KP_ENOMEM;
+    }
+    for (size_t i = 0; rc == KP_OK && i < cfg->n_entries; i++) {
+        s->n_entries = i + 1;
+        rc = prepare_entry(s, &cfg->entries[i], &s->entries[i]);
+    }
+    if (rc == KP_OK) {
+        struct sockaddr_in addr;
+        memset(&addr, 0, sizeof(addr));
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(cfg->port);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        s->daemon = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, cfg->port, NULL, NULL, handler,
+            s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
+            completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)30, MHD_OPTION_END);
+        if (!s->daemon) {
+            KP_LOG_E(s->log, "mbe", "cannot listen on 127.0.0.1:%u", cfg->port);
+            rc = KP_ESERVER;
+        }
+    }
+    if (rc == KP_OK) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon,
+                                                               MHD_DAEMON_INFO_BIND_PORT);
+        s->port = info ? info->port : cfg->port;
+        snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%u", s->port);
+        KP_LOG_I(s->log, "mbe", "mock back-end at %s (partner %lld, %zu entries)", s->url,
+                 s->partner_id, s->n_entries);
+        *out = s;
+        return KP_OK;
+    }
+    mbe_server_stop(s);
+    return rc;
+}
+
+void mbe_server_stop(mbe_server *s)
+{
+    if (!s)
+        return;
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    free_entries(s);
+    if (s->own_media)
+        mbe_media_cache_free(s->media);
+    json_decref(s->journal);
+    free(s->secret);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+const char *mbe_server_url(const mbe_server *s)
+{
+    return s->url;
+}
+
+uint16_t mbe_server_port(const mbe_server *s)
+{
+    return s->port;
+}
