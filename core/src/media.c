@@ -265,22 +265,24 @@ bool kp_media_eos(const kp_media *m)
  * playback (the element plays on to the duration). Returns -1 when pos is not buffered. */
 static kp_time playable_end(const kp_media *m, kp_time pos)
 {
-    kp_time end = -1;
-    bool any = false;
+    kp_time end = INT64_MAX;
+    bool any = false, all_ended = true;
     for (int t = 0; t < 2; t++) {
         if (!m->has_track[t])
             continue;
+        any = true;
+        kp_time max_end = rlist_max_end(&m->tracks[t]);
+        if (m->eos && pos >= max_end - RANGE_JOIN)
+            continue; /* this track has ended; the others decide */
+        all_ended = false;
         const range *r = rlist_find(&m->tracks[t], pos);
         if (!r)
             return -1;
-        kp_time e = r->end;
-        if (m->eos && e == rlist_max_end(&m->tracks[t]))
-            e = INT64_MAX;
-        if (!any || e < end)
+        kp_time e = (m->eos && r->end == max_end) ? INT64_MAX : r->end;
+        if (e < end)
             end = e;
-        any = true;
     }
-    if (!any)
+    if (!any || (all_ended && !m->eos))
         return -1;
     if (m->eos && m->duration >= 0 && end > m->duration)
         end = m->duration;

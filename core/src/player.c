@@ -63,7 +63,8 @@ struct kp_player {
     bool loading_media;
 
     /* per media */
-    bool had_media; /* a loadMedia happened before: the next one resets */
+    bool had_media;   /* a loadMedia happened before: the next one resets */
+    bool first_media; /* the current media is the instance's first */
     json_t *media_config;
     const kp_engine_ops *engine_ops;
     void *engine;
@@ -237,7 +238,7 @@ static void host_loaded(void *ud, json_t *tracks)
     /* the ready promise's listener predates KalturaPlayer's forwarders only for the first
      * media of an instance: medialoaded then trackschanged; afterwards the reverse */
     json_t *payload = json_pack("{s:o}", "tracks", tracks);
-    if (!p->had_media) {
+    if (p->first_media) {
         emit(p, KP_EV_MEDIA_LOADED, NULL);
         emit(p, KP_EV_TRACKS_CHANGED, payload);
     } else {
@@ -571,6 +572,7 @@ int kp_player_load_media(kp_player *p, const json_t *media_info)
         emit(p, KP_EV_PLAYER_RESET, json_pack("{s:b}", "isChangeMedia", 0));
     }
     clear_media(p);
+    p->first_media = !p->had_media;
     p->had_media = true;
     free(p->minfo_entry);
     free(p->minfo_ref);

@@ -199,7 +199,7 @@ static char *side_by_side(const hx_seq *seq, const hx_view *v, size_t item, size
         char *rt = any_j ? hx_event_text(v->ev[j], false) : kp_strdup(j == v->n ? "(end)" : "");
         bool here = i == item && j == event;
         if (any_i || any_j || here) {
-            char num[16] = "";
+            char num[24] = "";
             if (i < seq->n)
                 snprintf(num, sizeof(num), "%zu", i + 1);
             kp_buf_printf(&b, "  %s %3s %-*.*s | %s\n", here ? ">" : " ", num, width, width,
@@ -213,7 +213,7 @@ static char *side_by_side(const hx_seq *seq, const hx_view *v, size_t item, size
     return kp_buf_steal(&b);
 }
 
-bool hx_match(const hx_seq *seq, const hx_view *view, const char *what, hx_mismatch *mm)
+bool hx_match_seq(const hx_seq *seq, const hx_view *view, const char *what, hx_mismatch *mm)
 {
     matcher m = {.seq = seq, .view = view};
     m.failed = calloc((seq->n + 1) * (view->n + 1), 1);

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-#define SETTLE KP_SEC(1) /* the clock runs on this long after the last step */
 
 const char *hx_status_name(hx_status s)
 {
@@ -227,7 +226,7 @@ static void check_sequence(run_ctx *c, const hx_seq *seq, size_t from, size_t to
     if (hx_view_make(c->rec, from, to, c->sc->expect.ignore, c->sc->expect.n_ignore, &v) != 0)
         return;
     hx_mismatch mm = {0};
-    if (!hx_match(seq, &v, what, &mm)) {
+    if (!hx_match_seq(seq, &v, what, &mm)) {
         add_failure(c->res, c->sc->file, mm.loc, mm.table, "%s", mm.message);
         mm.table = NULL;
         hx_mismatch_free(&mm);
@@ -406,8 +405,10 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
             break;
         }
     }
+    /* what is due at the instant the last step ends still happens (playbackended follows
+     * ended by a setTimeout(0)); the clock does not move on */
     if (!c.timed_out && failed_step == sc->n_steps)
-        run_until(&c, kp_sched_now(c.sched) + SETTLE);
+        run_until(&c, kp_sched_now(c.sched));
     size_t total = kp_recorder_count(c.rec);
     for (size_t i = 0; i < sc->n_steps && res->steps; i++) {
         if (res->steps[i].ran && (i + 1 == sc->n_steps || !res->steps[i + 1].ran))

@@ -75,7 +75,7 @@ static const char *const EVENTS_KEYS[] = {"ignore", "sequence", NULL};
 static const char *const ERROR_KEYS[] = {"severity", "category",     "code",
                                          "data",     "errorDetails", NULL};
 static const char *const REQUEST_KEYS[] = {"server", "match", "count", NULL};
-static const char *const LOAD_MEDIA_KEYS[] = {"entry_id", "reference_id", NULL};
+static const char *const LOAD_MEDIA_KEYS[] = {"entry_id", "reference_id", "missing", NULL};
 static const char *const WAIT_FOR_KEYS[] = {"event", "payload", "timeout", "position", NULL};
 static const char *const ACCESS_KEYS[] = {"block", NULL};
 
@@ -727,11 +727,10 @@ static void check_formats(ctx *c, const hx_ynode *m, hx_entry *e)
     if (!v)
         return;
     if (want_seq(c, v)) {
-        if (v->n == 0)
-            failp(c, v->loc, "must list at least one format (hls, dash or progressive)");
+        /* an empty list is allowed: the back-end then offers no playback source at all */
         hx_format got[3];
         size_t n = 0;
-        bool ok = v->n > 0;
+        bool ok = true;
         for (size_t i = 0; i < v->n; i++) {
             size_t mi = push_index(c, i);
             const char *f = want_enum(c, v->items[i], FORMATS, NULL);
@@ -1323,14 +1322,25 @@ static void check_load_media(ctx *c, const hx_ynode *v, hx_step *st)
     const char *key = ek ? "entry_id" : "reference_id";
     char **dst = ek ? &st->entry_id : &st->reference_id;
     get_str(c, v, key, true, dst);
+    get_bool(c, v, "missing", &st->missing);
     if (!*dst || !c->entries_checked)
         return;
     const hx_scenario *s = c->s;
     for (size_t i = 0; i < s->backend.n_entries; i++) {
         const char *have = ek ? s->backend.entries[i].id : s->backend.entries[i].reference_id;
-        if (have && strcmp(have, *dst) == 0)
+        if (have && strcmp(have, *dst) == 0) {
+            if (st->missing) {
+                size_t mk = push_key(c, "missing");
+                failp(c, hx_ymap_get(v, "missing")->loc,
+                      "'%s' is in backend.entries, so it is not missing (drop missing: true)",
+                      *dst);
+                pop(c, mk);
+            }
             return;
+        }
     }
+    if (st->missing)
+        return; /* deliberately absent from the back-end */
     size_t mk = push_key(c, key);
     const hx_ynode *val = hx_ymap_get(v, key);
     char known[256];

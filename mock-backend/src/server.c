@@ -274,7 +274,7 @@ static int prepare_entry(mbe_server *s, const mbe_entry *in, mbe_ientry *e)
         fl->bitrate_kbps = rs[i].video_kbps + 64;
     }
     e->n_flavors = in->n_renditions;
-    bool playable = strcmp(e->status, "ready") == 0 && !e->block;
+    bool playable = strcmp(e->status, "ready") == 0 && !e->block && e->n_formats > 0;
     if (rc == KP_OK && playable) {
         mbe_media_spec spec = {.duration_s = in->duration,
                                .renditions = rs,

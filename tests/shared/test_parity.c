@@ -1,6 +1,6 @@
 /* test_parity.c: the reference player against the real Kaltura Player 3.17.95.
  *
- * Each case runs one of scenarios/parity/*.yaml (set up like the oracle's run: same partner,
+ * Each case runs one of the scenarios in scenarios/parity/ (set up like the oracle's run: same partner,
  * entry id, single 180p rendition, same steps) and compares its trace with the real player's
  * recording in $KPSIM_SHARED_DIR/conformance/oracle/events-<name>.json, after dropping
  * timeupdate, progress, fragloaded and the UI layout events (issue 2, point 5):

@@ -474,7 +474,7 @@ static void test_entry_values(void **state)
                 "  entries:\n"
                 "    - id: \"\"\n"
                 "      access: block\n"
-                "      formats: []\n"
+                "      formats: [hls, hls]\n"
                 "      renditions: [0360p, 4320p]\n"
                 "    - id: b\n"
                 "      access: {block: GEO}\n"
@@ -484,8 +484,7 @@ static void test_entry_values(void **state)
                 "inline.yaml:5:11: backend.entries[0].id: must not be empty",
                 "inline.yaml:6:15: backend.entries[0].access: expected 'allow' or {block: CODE}, "
                 "got 'block'",
-                "inline.yaml:7:16: backend.entries[0].formats: must list at least one format "
-                "(hls, dash or progressive)",
+                "inline.yaml:7:22: backend.entries[0].formats[1]: format 'hls' is listed twice",
                 "inline.yaml:8:20: backend.entries[0].renditions[0]: expected a rendition such as "
                 "360p (a height and 'p'), got '0360p'",
                 "inline.yaml:8:27: backend.entries[0].renditions[1]: the height must be even and "

@@ -39,7 +39,7 @@ void hx_mismatch_free(hx_mismatch *m);
 
 /* true when the view matches the sequence; otherwise fills *mm (caller frees). `what`
  * names the sequence in messages ("expect.events.sequence", "steps[3].expect"). */
-bool hx_match(const hx_seq *seq, const hx_view *view, const char *what, hx_mismatch *mm);
+bool hx_match_seq(const hx_seq *seq, const hx_view *view, const char *what, hx_mismatch *mm);
 
 /* Whether one recorded event satisfies one HX_MATCH_EVENT item. */
 bool hx_item_matches(const hx_match *item, const kp_recorded *ev);

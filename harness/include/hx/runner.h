@@ -9,6 +9,7 @@
 
 #include "hx/scenario.h"
 #include "kp/log.h"
+#include "kp/recorder.h"
 #include "mbe/media.h"
 
 #include <jansson.h>
@@ -61,7 +62,7 @@ typedef struct hx_run_opts {
     kp_log *log;
     bool check_expectations; /* false for `kpsim record` */
     /* Called after the run with the recorder still alive (for `kpsim record`); may be NULL. */
-    void (*on_recorded)(void *ud, const hx_scenario *sc, const struct kp_recorder *rec);
+    void (*on_recorded)(void *ud, const hx_scenario *sc, const kp_recorder *rec);
     void *ud;
 } hx_run_opts;
 
