@@ -162,7 +162,12 @@ static bool wait_for(run_ctx *c, const hx_step *st, size_t first_event)
     }
 }
 
-static int run_step(run_ctx *c, const hx_step *st, size_t first_event)
+static bool is_wait(hx_step_kind k)
+{
+    return k == HX_STEP_WAIT || k == HX_STEP_WAIT_FOR;
+}
+
+static int act(run_ctx *c, const hx_step *st)
 {
     switch (st->kind) {
     case HX_STEP_LOAD_MEDIA: {
@@ -187,13 +192,25 @@ static int run_step(run_ctx *c, const hx_step *st, size_t first_event)
     case HX_STEP_SET_VOLUME:
         kp_player_set_volume(c->player, st->number);
         return 1;
-    case HX_STEP_WAIT:
+    default:
+        return 0;
+    }
+}
+
+/* Runs one step. An action (load_media, play, ...) returns at once on the virtual clock; its
+ * consequences due at that same instant (the DOM events a pause queues, say) run before the
+ * next step starts, so they belong to this step. */
+static int run_step(run_ctx *c, const hx_step *st, size_t first_event)
+{
+    if (st->kind == HX_STEP_WAIT) {
         run_until(c, kp_sched_now(c->sched) + st->duration);
         return !c->timed_out;
-    case HX_STEP_WAIT_FOR:
-        return wait_for(c, st, first_event) ? 1 : 0;
     }
-    return 0;
+    if (st->kind == HX_STEP_WAIT_FOR)
+        return wait_for(c, st, first_event) ? 1 : 0;
+    int ok = act(c, st);
+    run_until(c, kp_sched_now(c->sched));
+    return ok && !c->timed_out;
 }
 
 static void record_step_failure(run_ctx *c, size_t i, const hx_step *st)
@@ -395,8 +412,6 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
         si->t_start_ms = kp_sched_now(c.sched) / 1000;
         si->ran = true;
         int ok = run_step(&c, &sc->steps[i], si->first_event);
-        if (i > 0)
-            res->steps[i - 1].end_event = si->first_event;
         if (c.timed_out)
             break;
         if (!ok) {
@@ -409,10 +424,19 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
      * ended by a setTimeout(0)); the clock does not move on */
     if (!c.timed_out && failed_step == sc->n_steps)
         run_until(&c, kp_sched_now(c.sched));
+    /* A step's window (what its expect: is matched against) runs from its start to the start
+     * of the next step, except that an action's window also covers the waits after it: their
+     * time is when the action's consequences unfold. */
     size_t total = kp_recorder_count(c.rec);
     for (size_t i = 0; i < sc->n_steps && res->steps; i++) {
-        if (res->steps[i].ran && (i + 1 == sc->n_steps || !res->steps[i + 1].ran))
-            res->steps[i].end_event = total;
+        if (!res->steps[i].ran)
+            continue;
+        size_t j = i + 1;
+        if (!is_wait(sc->steps[i].kind))
+            while (j < sc->n_steps && res->steps[j].ran && is_wait(sc->steps[j].kind))
+                j++;
+        res->steps[i].end_event =
+            (j < sc->n_steps && res->steps[j].ran) ? res->steps[j].first_event : total;
     }
     if (c.timed_out) {
         res->status = HX_TIMEOUT;

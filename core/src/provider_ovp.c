@@ -1,0 +1,681 @@
+/* provider_ovp.c: the OVP provider's getMediaConfig as pure functions (kp/provider.h):
+ * the multirequest it sends (reference/kaltura-provider.md §1.3), and the HTTP outcome turned
+ * into the media config or the provider error object (§1.1, §1.2, §3). The media config itself
+ * is built in provider_ovp_config.c. Every string and JSON value returned is owned by the
+ * caller.
+ *
+ * Where kpsim differs from the real provider (playkit-js-providers 2.46.0), and why
+ * -------------------------------------------------------------------------------
+ * 1. HTTP status other than 200. The real provider ignores it and its promise never settles
+ *    (golden ovp_http_500 = HANG): an infinite spinner. kpsim returns
+ *    {2, 1, 1001 BAD_HTTP_STATUS, {url, status, headers, text}}, text being the body.
+ * 2. A failed multirequest whose baseEntry.list has an empty `objects` (redirectFromEntryId
+ *    off and an unknown id, golden syn_ovp_entry_not_found_empty_list = HANG). The real
+ *    rejection handler evaluates objects?.[0].status, throws a TypeError and never settles.
+ *    kpsim returns the 1006 MULTIREQUEST_API_ERROR the code intended (results as usual).
+ * 3. session.isAnonymous with a KS in the provider options. The real provider sets it from
+ *    an asynchronous user.get (undefined until it answers; true when the KS has no user).
+ *    These functions are synchronous, so it is false whenever opts->ks is set, unless the
+ *    caller made the user.get itself and passes its answer in opts->is_anonymous. A KS given
+ *    only in mediaInfo does not change it (it stays true), as in the real provider.
+ * 4. eCDN ping. When the REQUEST_HOST_REGEX action has checkAliveTimeoutMs > 0 the real
+ *    provider GETs a ping URL and rewrites the URLs only on a 200. kp_ovp_media_parse cannot
+ *    do network: it keeps the original URLs, and kp_ovp_ecdn_ping()/kp_ovp_ecdn_apply() let
+ *    the caller do the ping and the rewrite. The regex is JavaScript; provider_ovp_regex.c
+ *    translates it to POSIX and, for constructs POSIX lacks, leaves the URLs alone.
+ * 5. Responses the JavaScript cannot digest. Where the real provider throws a TypeError on a
+ *    malformed response (a list with totalCount 0 and no error item, a missing list or
+ *    playback-context slot, a field of the wrong type such as sources that is not an array,
+ *    metadata XML without a <metadata> root, an image entry whose dataUrl has no
+ *    entry_id/<id>/), it rejects with a raw TypeError instead of a provider error, or never
+ *    settles. kpsim returns {2, 1, 1007 API_RESPONSE_MISMATCH, {headers}}, the error its
+ *    DataLoaderManager.prepareData() meant to raise for a response that does not fit.
+ *    A JSON body that is `null` gives 1005 (the real provider throws); a `null` item inside
+ *    the array counts as a successful item whose data is null.
+ * 6. No sticky state. The real provider keeps its env config in a module-global object, and a
+ *    mediaInfo.ks or a custom widget's KS in the instance, for later calls. Here every call
+ *    sees only its arguments.
+ * 7. Base protocol. When cdn_url has no http:/https: scheme the real provider falls back to
+ *    document.location.protocol; kpsim has no page and uses "https" (the corpus's page).
+ * 8. Parsers. jansson rejects a few bodies JSON.parse accepts (integers beyond 64 bits, lone
+ *    UTF-16 surrogate escapes): those give 1005. Metadata XML is parsed by libxml2 in recover
+ *    mode instead of xmldom; well-formed XML gives the same result.
+ * 9. Transport errors. 1002 data is {text, statusText, url, headers, attempt} with text the
+ *    body received (usually "") and statusText "" as XHR reports them; kp_http_outcome's
+ *    transport_text has no place in the real object and is left to the caller's log. A
+ *    KP_ETIMEDOUT outcome gives 1003 TIMEOUT {timeout (s), statusText, url, headers, attempt}.
+ * 10. An empty service_url counts as unset (the default); the real provider would post to
+ *    "/service/multirequest" and build no playManifest URL.
+ * Real-provider quirks kept on purpose, because conformance means the same output: 2002's
+ * data.status is "" (window.status, not the entry status); progressive sources expand over
+ * every flavor asset, and the bumper uses the main entry's flavors; the bumper URL keeps the
+ * KS even with use_header_for_ks; repeated custom-metadata tags vanish; a flavor without
+ * fileExt gets ".../a.undefined"; 1006 headers keep XHR's trailing "\r".
+ */
+#include "kp/provider.h"
+
+#include "provider_ovp_priv.h"
+
+#include "kp/err.h"
+#include "kp/perror.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define G kp_ovp__get
+
+static const char *const k_response_profile_fields =
+    "id,referenceId,name,description,thumbnailUrl,dataUrl,duration,msDuration,flavorParamsIds,"
+    "mediaType,type,tags,dvrStatus,externalSourceType,status,createdAt,updatedAt,endDate,plays,"
+    "views,downloadUrl,creatorId,userId,rootEntryId,capabilities,adminTags";
+
+void kp_provider_opts_init(kp_provider_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->use_api_captions = true;
+    o->is_anonymous = -1;
+}
+
+static const char *service_url(const kp_provider_opts *o)
+{
+    return o->service_url && *o->service_url ? o->service_url : KP_PROVIDER_DEFAULT_SERVICE_URL;
+}
+
+static const char *cdn_url(const kp_provider_opts *o)
+{
+    return o->cdn_url ? o->cdn_url : KP_PROVIDER_DEFAULT_CDN_URL;
+}
+
+/* mediaInfo.ks wins over the provider KS; "" is anonymous. */
+static const char *effective_ks(const kp_provider_opts *o, const kp_media_info *mi)
+{
+    if (mi && mi->ks && *mi->ks)
+        return mi->ks;
+    return o->ks ? o->ks : "";
+}
+
+static json_t *provider_error(int category, int code, json_t *data)
+{
+    return kp_perror_new(KP_SEVERITY_CRITICAL, category, code, data);
+}
+
+/* ---- the request ---------------------------------------------------------------------------- */
+
+static int add(json_t *obj, const char *key, json_t *v)
+{
+    if (!v)
+        return KP_ENOMEM;
+    return json_object_set_new(obj, key, v) == 0 ? 0 : KP_ENOMEM;
+}
+
+static json_t *request_body(const kp_provider_opts *o, const kp_media_info *mi)
+{
+    const char *ks = effective_ks(o, mi);
+    bool anon = !*ks;
+    const char *ks_param = anon ? "{1:result:ks}" : ks;
+    const char *entry_ref = anon ? "{2:result:objects:0:id}" : "{1:result:objects:0:id}";
+    json_t *body = json_object();
+    int rc = body ? 0 : KP_ENOMEM;
+    int n = 1;
+    char key[4];
+
+    if (rc >= 0 && anon) {
+        char *widget = o->widget_id && *o->widget_id ? kp_strdup(o->widget_id)
+                                                     : kp_asprintf("_%lld", o->partner_id);
+        rc = widget ? add(body, "1",
+                          json_pack("{s:s, s:s, s:s}", "service", "session", "action",
+                                    "startWidgetSession", "widgetId", widget))
+                    : KP_ENOMEM;
+        free(widget);
+        n++;
+    }
+
+    json_t *filter = NULL;
+    bool redirect = mi->redirect_from_entry_id != 0; /* -1 (default) and 1 */
+    if (mi->entry_id && *mi->entry_id)
+        filter = json_pack("{s:s}", redirect ? "redirectFromEntryId" : "idEqual", mi->entry_id);
+    else
+        filter = json_pack("{s:s, s:s}", "objectType", "KalturaBaseEntryFilter", "referenceIdEqual",
+                           mi->reference_id);
+    snprintf(key, sizeof(key), "%d", n++);
+    if (rc >= 0)
+        rc = add(body, key,
+                 filter
+                     ? json_pack("{s:s, s:s, s:s, s:o, s:{s:i, s:s}}", "service", "baseEntry",
+                                 "action", "list", "ks", ks_param, "filter", filter,
+                                 "responseProfile", "type", 1, "fields", k_response_profile_fields)
+                     : NULL);
+    else
+        json_decref(filter);
+
+    json_t *ctx =
+        json_pack("{s:s, s:s}", "objectType", "KalturaContextDataParams", "flavorTags", "all");
+    if (ctx && o->referrer && *o->referrer && add(ctx, "referrer", json_string(o->referrer)) < 0) {
+        json_decref(ctx);
+        ctx = NULL;
+    }
+    snprintf(key, sizeof(key), "%d", n++);
+    if (rc >= 0)
+        rc = add(body, key,
+                 ctx ? json_pack("{s:s, s:s, s:s, s:s, s:o}", "service", "baseEntry", "action",
+                                 "getPlaybackContext", "entryId", entry_ref, "ks", ks_param,
+                                 "contextDataParams", ctx)
+                     : NULL);
+    else
+        json_decref(ctx);
+
+    snprintf(key, sizeof(key), "%d", n++);
+    if (rc >= 0)
+        rc = add(body, key,
+                 json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:s}", "service", "metadata_metadata",
+                           "action", "list", "filter", "objectType", "KalturaMetadataFilter",
+                           "objectIdEqual", entry_ref, "metadataObjectTypeEqual", "1", "ks",
+                           ks_param));
+
+    if (rc >= 0)
+        rc = add(body, "apiVersion", json_string("3.3.0"));
+    if (rc >= 0)
+        rc = add(body, "format", json_integer(1));
+    if (rc >= 0)
+        rc = add(body, "ks", json_string(ks));
+    if (rc >= 0)
+        rc = add(body, "clientTag",
+                 json_string(o->client_tag ? o->client_tag : KP_PROVIDER_DEFAULT_CLIENT_TAG));
+    if (rc >= 0 && o->partner_id)
+        rc = add(body, "partnerId", json_integer(o->partner_id));
+    if (rc < 0) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
+int kp_ovp_media_request(const kp_provider_opts *o, const kp_media_info *mi, char **url,
+                         json_t **body, json_t **error)
+{
+    if (!o || !mi || !url || !body || !error)
+        return KP_EINVAL;
+    *url = NULL;
+    *body = NULL;
+    *error = NULL;
+    if (!(mi->entry_id && *mi->entry_id) && !(mi->reference_id && *mi->reference_id)) {
+        *error = provider_error(KP_PROVCAT_PROVIDER, KP_PROVCODE_MISSING_MANDATORY_PARAMS,
+                                json_pack("{s:s}", "message", "missing entry id"));
+        return *error ? KP_EINVAL : KP_ENOMEM;
+    }
+    *url = kp_asprintf("%s/service/multirequest", service_url(o));
+    *body = *url ? request_body(o, mi) : NULL;
+    if (!*body) {
+        free(*url);
+        *url = NULL;
+        return KP_ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- the outcome ---------------------------------------------------------------------------- */
+
+typedef struct header_kv {
+    char *name;
+    kp_buf value;
+} header_kv;
+
+static int cmp_header(const void *a, const void *b)
+{
+    return strcmp(((const header_kv *)a)->name, ((const header_kv *)b)->name);
+}
+
+/* XHR getAllResponseHeaders().split('\n') filtered on the "x-" prefix: lower-case names,
+ * same-name headers combined with ", ", sorted by name, each line keeping its "\r". */
+static json_t *xhr_headers(const kp_http_outcome *h)
+{
+    json_t *out = json_array();
+    if (!out || !h->headers || !h->n_headers)
+        return out;
+    header_kv *kv = calloc(h->n_headers, sizeof(*kv));
+    size_t n = 0;
+    int rc = kv ? 0 : KP_ENOMEM;
+    for (size_t i = 0; rc >= 0 && i < h->n_headers; i++) {
+        const char *line = h->headers[i];
+        const char *colon = line ? strchr(line, ':') : NULL;
+        if (!colon)
+            continue;
+        const char *ns = line, *ne = colon;
+        while (ns < ne && (*ns == ' ' || *ns == '\t'))
+            ns++;
+        while (ne > ns && (ne[-1] == ' ' || ne[-1] == '\t'))
+            ne--;
+        const char *vs = colon + 1, *ve = colon + strlen(colon);
+        while (vs < ve && (*vs == ' ' || *vs == '\t'))
+            vs++;
+        while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r' || ve[-1] == '\n'))
+            ve--;
+        char *name = kp_strndup(ns, (size_t)(ne - ns));
+        if (!name) {
+            rc = KP_ENOMEM;
+            break;
+        }
+        for (char *p = name; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        size_t j = 0;
+        while (j < n && strcmp(kv[j].name, name) != 0)
+            j++;
+        if (j < n) {
+            free(name);
+            rc = kp_buf_puts(&kv[j].value, ", ");
+        } else {
+            kv[n].name = name;
+            kp_buf_init(&kv[n].value);
+            rc = kp_buf_puts(&kv[n].value, "");
+            j = n++;
+        }
+        if (rc >= 0)
+            rc = kp_buf_append(&kv[j].value, vs, (size_t)(ve - vs));
+    }
+    if (rc >= 0)
+        qsort(kv, n, sizeof(*kv), cmp_header);
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        if (strncmp(kv[i].name, "x-", 2) != 0)
+            continue;
+        char *line = kp_asprintf("%s: %s\r", kv[i].name, kv[i].value.data ? kv[i].value.data : "");
+        json_t *s = line ? json_string(line) : NULL;
+        free(line);
+        rc = s && json_array_append_new(out, s) == 0 ? 0 : KP_ENOMEM;
+    }
+    for (size_t i = 0; kv && i < n; i++) {
+        free(kv[i].name);
+        kp_buf_free(&kv[i].value);
+    }
+    free(kv);
+    if (rc < 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The body as XHR's responseText: UTF-8 decoded, a leading BOM removed. */
+static void body_bytes(const kp_http_outcome *h, const char **p, size_t *n)
+{
+    *p = h->body ? h->body : "";
+    *n = h->body ? h->body_len : 0;
+    if (*n >= 3 && memcmp(*p, "\xEF\xBB\xBF", 3) == 0) {
+        *p += 3;
+        *n -= 3;
+    }
+}
+
+static json_t *body_text(const kp_http_outcome *h)
+{
+    const char *p;
+    size_t n;
+    body_bytes(h, &p, &n);
+    return kp_ovp__string_bytes(p, n);
+}
+
+/* The multirequest answer as MultiRequestResult sees it. */
+typedef struct ovp_decoded {
+    json_t *root;    /* the parsed body */
+    json_t *items;   /* array of raw result items (new reference) */
+    json_t *results; /* [{hasError, data} | {hasError, error:{code, message}}] */
+    size_t n_errors;
+} ovp_decoded;
+
+static void decoded_free(ovp_decoded *d)
+{
+    json_decref(d->root);
+    json_decref(d->items);
+    json_decref(d->results);
+    memset(d, 0, sizeof(*d));
+}
+
+/* Returns 0, KP_EPARSE when the body is not JSON (or is `null`), KP_ENOMEM. */
+static int decode(const kp_http_outcome *h, ovp_decoded *d)
+{
+    memset(d, 0, sizeof(*d));
+    json_error_t jerr;
+    const char *p;
+    size_t n;
+    body_bytes(h, &p, &n);
+    d->root = json_loadb(p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!d->root || json_is_null(d->root)) {
+        decoded_free(d);
+        return KP_EPARSE;
+    }
+    const json_t *result = d->root;
+    if (kp_ovp__truthy(G(d->root, "result")))
+        result = G(d->root, "result");
+    if (json_is_array(result)) {
+        d->items = json_incref((json_t *)result);
+    } else {
+        d->items = json_array();
+        if (d->items && json_array_append(d->items, (json_t *)result) != 0) {
+            decoded_free(d);
+            return KP_ENOMEM;
+        }
+    }
+    d->results = json_array();
+    if (!d->items || !d->results) {
+        decoded_free(d);
+        return KP_ENOMEM;
+    }
+    for (size_t i = 0; i < json_array_size(d->items); i++) {
+        const json_t *it = json_array_get(d->items, i);
+        const json_t *err = NULL;
+        if (kp_ovp__is_str(G(it, "objectType"), "KalturaAPIException"))
+            err = it;
+        else if (kp_ovp__is_str(G(G(it, "error"), "objectType"), "KalturaAPIException"))
+            err = G(it, "error");
+        json_t *r = json_object();
+        int rc = r ? add(r, "hasError", json_boolean(err != NULL)) : KP_ENOMEM;
+        if (rc >= 0 && err) {
+            json_t *e = json_object();
+            rc = e ? kp_ovp__set_raw(e, "code", G(err, "code")) : KP_ENOMEM;
+            if (rc >= 0)
+                rc = kp_ovp__set_raw(e, "message", G(err, "message"));
+            if (rc >= 0)
+                rc = add(r, "error", e);
+            else
+                json_decref(e);
+            d->n_errors++;
+        } else if (rc >= 0) {
+            rc = add(r, "data", json_deep_copy(it));
+        }
+        if (rc >= 0)
+            rc = json_array_append_new(d->results, r) == 0 ? 0 : KP_ENOMEM;
+        else
+            json_decref(r);
+        if (rc < 0) {
+            decoded_free(d);
+            return KP_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* requestsMustSucceed: any error item (or no item at all) fails the whole request. */
+static bool decoded_failed(const ovp_decoded *d)
+{
+    return d->n_errors > 0 || d->n_errors == json_array_size(d->items);
+}
+
+/* The provider's rejection handler: DELETED_ENTRY when the list says status 3. */
+static bool deleted_entry(const ovp_decoded *d)
+{
+    for (size_t i = 0; i < json_array_size(d->results); i++) {
+        const json_t *data = json_object_get(json_array_get(d->results, i), "data");
+        if (!kp_ovp__is_str(G(data, "objectType"), "KalturaBaseEntryListResponse"))
+            continue;
+        const json_t *objects = G(data, "objects");
+        if (!json_is_array(objects) || json_array_size(objects) == 0)
+            return false; /* [] makes the real provider hang: kpsim reports 1006 */
+        return kp_ovp__is_num(G(json_array_get(objects, 0), "status"), 3);
+    }
+    return false;
+}
+
+/* Resolves what the media-config builder needs besides the data. `ks_buf` keeps a custom
+ * widget's KS alive. */
+static int make_ctx(const kp_provider_opts *o, const kp_media_info *mi, const ovp_decoded *d,
+                    kp_ovp__ctx *c, kp_buf *ks_buf)
+{
+    memset(c, 0, sizeof(*c));
+    c->o = o;
+    c->service_url = service_url(o);
+    c->cdn_url = cdn_url(o);
+    c->base_protocol = kp_str_starts(c->cdn_url, "https:")  ? "https"
+                       : kp_str_starts(c->cdn_url, "http:") ? "http"
+                                                            : "https";
+    const char *ks = effective_ks(o, mi);
+    if (!*ks && d) {
+        /* a custom widget's session KS becomes the provider KS (and goes into URLs) */
+        char dflt[32];
+        snprintf(dflt, sizeof(dflt), "_%lld", o->partner_id);
+        const json_t *wks = G(json_array_get(d->items, 0), "ks");
+        if (o->widget_id && *o->widget_id && strcmp(o->widget_id, dflt) != 0 &&
+            kp_ovp__truthy(wks)) {
+            int rc = kp_ovp__put_str(ks_buf, wks);
+            if (rc < 0)
+                return rc;
+            ks = ks_buf->data;
+        }
+    }
+    c->bumper_ks = ks;
+    c->url_ks = o->use_header_for_ks ? "" : ks;
+    return 0;
+}
+
+/* session {isAnonymous, partnerId, uiConfId?, ks?} */
+static json_t *session_json(const kp_provider_opts *o, const kp_media_info *mi,
+                            const ovp_decoded *d)
+{
+    bool anon_flag = o->is_anonymous >= 0 ? o->is_anonymous != 0 : !(o->ks && *o->ks);
+    json_t *s = json_object();
+    int rc = s ? add(s, "isAnonymous", json_boolean(anon_flag)) : KP_ENOMEM;
+    if (rc >= 0)
+        rc = add(s, "partnerId", json_integer(o->partner_id));
+    if (rc >= 0 && o->uiconf_id)
+        rc = add(s, "uiConfId", json_integer(o->uiconf_id));
+    const char *ks = effective_ks(o, mi);
+    if (rc >= 0 && !*ks) {
+        const json_t *wks = G(json_array_get(d->items, 0), "ks");
+        if (kp_ovp__truthy(wks))
+            rc = kp_ovp__set_raw(s, "ks", wks);
+    } else if (rc >= 0) {
+        rc = add(s, "ks", json_string(ks));
+    }
+    if (rc < 0) {
+        json_decref(s);
+        return NULL;
+    }
+    return s;
+}
+
+static json_t *mismatch_error(const json_t *headers)
+{
+    return provider_error(KP_PROVCAT_NETWORK, KP_PROVCODE_API_RESPONSE_MISMATCH,
+                          json_pack("{s:O}", "headers", (json_t *)headers));
+}
+
+/* The loaders' slots: the session request (anonymous only), then list, context, metadata. */
+static void media_slots(const kp_provider_opts *o, const kp_media_info *mi, const ovp_decoded *d,
+                        const json_t **list, const json_t **pbc, const json_t **md)
+{
+    size_t s = *effective_ks(o, mi) ? 0 : 1;
+    *list = json_array_get(d->items, s);
+    *pbc = json_array_get(d->items, s + 1);
+    *md = json_array_get(d->items, s + 2);
+}
+
+static int parse_success(const kp_provider_opts *o, const kp_media_info *mi, const ovp_decoded *d,
+                         const json_t *headers, json_t **config, json_t **error)
+{
+    const json_t *list, *pbc, *md;
+    media_slots(o, mi, d, &list, &pbc, &md);
+    kp_buf ks_buf;
+    kp_buf_init(&ks_buf);
+    kp_ovp__ctx c;
+    int rc = make_ctx(o, mi, d, &c, &ks_buf);
+    json_t *cfg = rc >= 0 ? json_object() : NULL;
+    if (rc >= 0 && !cfg)
+        rc = KP_ENOMEM;
+    if (rc >= 0)
+        rc = add(cfg, "session", session_json(o, mi, d));
+    if (rc >= 0 && (!list || !pbc))
+        rc = KP_EPARSE;
+    if (rc >= 0)
+        rc = kp_ovp__build_media(&c, list, pbc, md, cfg, error);
+    if (rc >= 0 && !*error) {
+        const json_t *action = kp_ovp__regex_action(pbc);
+        rc = kp_ovp__regex_check(&c, action, NULL, NULL);
+        if (rc == KP_OVP__RX_NOW)
+            rc = kp_ovp__regex_rewrite(&c, action, cfg);
+    }
+    kp_buf_free(&ks_buf);
+    if (rc == KP_EPARSE) {
+        json_decref(cfg);
+        *error = mismatch_error(headers);
+        return *error ? 0 : KP_ENOMEM;
+    }
+    if (rc < 0 || *error) {
+        json_decref(cfg);
+        return rc < 0 ? rc : 0;
+    }
+    *config = cfg;
+    return 0;
+}
+
+int kp_ovp_media_parse(const kp_provider_opts *o, const kp_media_info *mi, const kp_http_outcome *h,
+                       json_t **config, json_t **error)
+{
+    if (!o || !mi || !h || !config || !error)
+        return KP_EINVAL;
+    *config = NULL;
+    *error = NULL;
+    char *own_url = NULL;
+    const char *url = h->url;
+    if (!url) {
+        own_url = kp_asprintf("%s/service/multirequest", service_url(o));
+        if (!own_url)
+            return KP_ENOMEM;
+        url = own_url;
+    }
+    json_t *headers = xhr_headers(h);
+    int attempt = h->attempt > 0 ? h->attempt : 1;
+    int rc = headers ? 0 : KP_ENOMEM;
+    ovp_decoded d;
+    memset(&d, 0, sizeof(d));
+
+    if (rc < 0) {
+        /* fall through to cleanup */
+    } else if (h->transport_error) {
+        json_t *data;
+        if (h->transport_error == KP_ETIMEDOUT)
+            data = json_pack("{s:f, s:s, s:s, s:O, s:i}", "timeout", (double)h->elapsed_ms / 1000.0,
+                             "statusText", "", "url", url, "headers", headers, "attempt", attempt);
+        else
+            data = json_pack("{s:o, s:s, s:s, s:O, s:i}", "text", body_text(h), "statusText", "",
+                             "url", url, "headers", headers, "attempt", attempt);
+        *error = data ? provider_error(KP_PROVCAT_NETWORK,
+                                       h->transport_error == KP_ETIMEDOUT ? KP_PROVCODE_TIMEOUT
+                                                                          : KP_PROVCODE_HTTP_ERROR,
+                                       data)
+                      : NULL;
+        rc = *error ? 0 : KP_ENOMEM;
+    } else if (h->status != 200) {
+        json_t *data = json_pack("{s:s, s:i, s:O, s:o}", "url", url, "status", h->status, "headers",
+                                 headers, "text", body_text(h));
+        *error =
+            data ? provider_error(KP_PROVCAT_NETWORK, KP_PROVCODE_BAD_HTTP_STATUS, data) : NULL;
+        rc = *error ? 0 : KP_ENOMEM;
+    } else if ((rc = decode(h, &d)) == KP_EPARSE) {
+        json_t *data = json_pack("{s:o, s:s, s:O, s:i}", "text", body_text(h), "url", url,
+                                 "headers", headers, "attempt", attempt);
+        *error =
+            data ? provider_error(KP_PROVCAT_NETWORK, KP_PROVCODE_BAD_SERVER_RESPONSE, data) : NULL;
+        rc = *error ? 0 : KP_ENOMEM;
+    } else if (rc < 0) {
+        /* out of memory */
+    } else if (decoded_failed(&d)) {
+        if (deleted_entry(&d)) {
+            *error = provider_error(KP_PROVCAT_SERVICE, KP_PROVCODE_DELETED_ENTRY, NULL);
+        } else {
+            json_t *data =
+                json_pack("{s:s, s:O, s:O}", "url", url, "headers", headers, "results", d.results);
+            *error =
+                data ? provider_error(KP_PROVCAT_NETWORK, KP_PROVCODE_MULTIREQUEST_API_ERROR, data)
+                     : NULL;
+        }
+        rc = *error ? 0 : KP_ENOMEM;
+    } else {
+        rc = parse_success(o, mi, &d, headers, config, error);
+    }
+    decoded_free(&d);
+    json_decref(headers);
+    free(own_url);
+    if (rc < 0) {
+        json_decref(*config);
+        json_decref(*error);
+        *config = NULL;
+        *error = NULL;
+    }
+    return rc;
+}
+
+/* ---- eCDN hooks ----------------------------------------------------------------------------- */
+
+/* The regex action of a successful outcome, with the context to apply it. Returns 1 when
+ * there is one (*d then owns the data), 0 when not, or KP_ENOMEM. */
+static int ecdn_action(const kp_provider_opts *o, const kp_media_info *mi, const kp_http_outcome *h,
+                       ovp_decoded *d, kp_ovp__ctx *c, kp_buf *ks_buf, const json_t **action)
+{
+    *action = NULL;
+    memset(d, 0, sizeof(*d));
+    if (h->transport_error || h->status != 200)
+        return 0;
+    int rc = decode(h, d);
+    if (rc == KP_EPARSE)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (decoded_failed(d))
+        return 0;
+    const json_t *list, *pbc, *md;
+    media_slots(o, mi, d, &list, &pbc, &md);
+    *action = kp_ovp__regex_action(pbc);
+    if (!*action)
+        return 0;
+    rc = make_ctx(o, mi, d, c, ks_buf);
+    return rc < 0 ? rc : 1;
+}
+
+int kp_ovp_ecdn_ping(const kp_provider_opts *o, const kp_media_info *mi, const kp_http_outcome *h,
+                     char **ping_url, long long *timeout_ms)
+{
+    if (!o || !mi || !h || !ping_url || !timeout_ms)
+        return KP_EINVAL;
+    *ping_url = NULL;
+    *timeout_ms = 0;
+    ovp_decoded d;
+    kp_ovp__ctx c;
+    kp_buf ks_buf;
+    kp_buf_init(&ks_buf);
+    const json_t *action;
+    int rc = ecdn_action(o, mi, h, &d, &c, &ks_buf, &action);
+    if (rc == 1) {
+        rc = kp_ovp__regex_check(&c, action, ping_url, timeout_ms);
+        rc = rc == KP_OVP__RX_PING ? 1 : rc < 0 ? rc : 0;
+        if (rc != 1) {
+            free(*ping_url);
+            *ping_url = NULL;
+            *timeout_ms = 0;
+        }
+    }
+    decoded_free(&d);
+    kp_buf_free(&ks_buf);
+    return rc;
+}
+
+int kp_ovp_ecdn_apply(const kp_provider_opts *o, const kp_media_info *mi, const kp_http_outcome *h,
+                      json_t *config)
+{
+    if (!o || !mi || !h || !json_is_object(config))
+        return KP_EINVAL;
+    ovp_decoded d;
+    kp_ovp__ctx c;
+    kp_buf ks_buf;
+    kp_buf_init(&ks_buf);
+    const json_t *action;
+    int rc = ecdn_action(o, mi, h, &d, &c, &ks_buf, &action);
+    if (rc == 1) {
+        rc = kp_ovp__regex_check(&c, action, NULL, NULL);
+        if (rc == KP_OVP__RX_PING || rc == KP_OVP__RX_NOW)
+            rc = kp_ovp__regex_rewrite(&c, action, config) < 0 ? KP_ENOMEM : 1;
+        else if (rc > 0)
+            rc = 0;
+    }
+    decoded_free(&d);
+    kp_buf_free(&ks_buf);
+    return rc;
+}
