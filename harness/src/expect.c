@@ -201,7 +201,7 @@ static char *side_by_side(const hx_seq *seq, const hx_view *v, size_t item, size
         if (any_i || any_j || here) {
             char num[24] = "";
             if (i < seq->n)
-                snprintf(num, sizeof(num), "%zu", i + 1);
+                snprintf(num, sizeof(num), "%zu", i);
             kp_buf_printf(&b, "  %s %3s %-*.*s | %s\n", here ? ">" : " ", num, width, width,
                           l ? l : "", rt ? rt : "");
         }

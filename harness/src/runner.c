@@ -411,7 +411,11 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
         si->first_event = kp_recorder_count(c.rec);
         si->t_start_ms = kp_sched_now(c.sched) / 1000;
         si->ran = true;
-        int ok = run_step(&c, &sc->steps[i], si->first_event);
+        /* wait_for accepts an event recorded since the previous step began: an action's
+         * immediate consequences belong to the action, yet `pause` then
+         * `wait_for: {event: pause}` must see the pause */
+        size_t since = i > 0 ? res->steps[i - 1].first_event : si->first_event;
+        int ok = run_step(&c, &sc->steps[i], since);
         if (c.timed_out)
             break;
         if (!ok) {
