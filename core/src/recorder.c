@@ -1,15 +1,80 @@
 /* recorder.c: the recording plugin. */
 #include "kp/recorder.h"
 
+#include "kp/buf.h"
+#include "kp/err.h"
+
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+#define MAX_RULES 4
 
 struct kp_recorder {
     kp_player *player;
     uint64_t listener;
     kp_recorded *events;
     size_t n, cap;
+    char *from[MAX_RULES], *to[MAX_RULES];
+    size_t n_rules;
 };
+
+int kp_recorder_normalize(kp_recorder *r, const char *from, const char *to)
+{
+    if (r->n_rules == MAX_RULES)
+        return KP_ERANGE;
+    r->from[r->n_rules] = kp_strdup(from);
+    r->to[r->n_rules] = kp_strdup(to);
+    if (!r->from[r->n_rules] || !r->to[r->n_rules]) {
+        free(r->from[r->n_rules]);
+        free(r->to[r->n_rules]);
+        return KP_ENOMEM;
+    }
+    r->n_rules++;
+    return KP_OK;
+}
+
+static char *replace_all(const char *s, const char *from, const char *to)
+{
+    kp_buf b;
+    kp_buf_init(&b);
+    size_t n = strlen(from);
+    for (const char *hit; (hit = strstr(s, from)); s = hit + n) {
+        kp_buf_append(&b, s, (size_t)(hit - s));
+        kp_buf_puts(&b, to);
+    }
+    kp_buf_puts(&b, s);
+    return kp_buf_steal(&b);
+}
+
+/* Applies the rules to every string inside v (in place). */
+static void normalize(const kp_recorder *r, json_t *v)
+{
+    if (json_is_string(v)) {
+        for (size_t i = 0; i < r->n_rules; i++) {
+            if (!strstr(json_string_value(v), r->from[i]))
+                continue;
+            char *s = replace_all(json_string_value(v), r->from[i], r->to[i]);
+            if (s)
+                json_string_set(v, s);
+            free(s);
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x)
+        {
+            normalize(r, x);
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            normalize(r, x);
+        }
+    }
+}
 
 static void on_event(void *ud, const kp_event *ev)
 {
@@ -30,6 +95,8 @@ static void on_event(void *ud, const kp_event *ev)
         .name = ev->name,
         .payload = ev->payload ? json_deep_copy(ev->payload) : NULL,
     };
+    if (r->events[r->n].payload && r->n_rules)
+        normalize(r, r->events[r->n].payload);
     r->n++;
 }
 
@@ -55,6 +122,10 @@ static void destroy(void *state)
     kp_bus_unlisten(kp_player_bus(r->player), r->listener);
     for (size_t i = 0; i < r->n; i++)
         json_decref(r->events[i].payload);
+    for (size_t i = 0; i < r->n_rules; i++) {
+        free(r->from[i]);
+        free(r->to[i]);
+    }
     free(r->events);
     free(r);
 }

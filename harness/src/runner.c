@@ -402,6 +402,12 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
         goto done;
     }
     c.rec = rec_state;
+    /* the back-end's port changes from run to run; traces must not */
+    if (kp_recorder_normalize(c.rec, mbe_server_url(c.srv), "{backend}") != KP_OK) {
+        add_failure(res, sc->file, (hx_loc){1, 1}, NULL, "out of memory starting the recorder");
+        rc = KP_ENOMEM;
+        goto done;
+    }
 
     res->steps = calloc(sc->n_steps ? sc->n_steps : 1, sizeof(*res->steps));
     res->n_steps = sc->n_steps;

@@ -274,8 +274,14 @@ static size_t count_type(const trace *tr, const char *type)
 /* The path and query keys of a playManifest URL, without host, flavor ids and query values. */
 static char *url_shape(const char *url)
 {
+    /* drop the origin: "http://host:port" in the real player's, "{backend}" in ours */
     const char *p = strstr(url, "://");
-    p = p ? strchr(p + 3, '/') : url;
+    if (p)
+        p = strchr(p + 3, '/');
+    else if (url[0] == '{' && strchr(url, '}'))
+        p = strchr(url, '}') + 1;
+    else
+        p = url;
     kp_buf b;
     kp_buf_init(&b);
     char *copy = kp_strdup(p ? p : "");

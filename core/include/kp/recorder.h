@@ -24,6 +24,11 @@ typedef struct kp_recorded {
 
 typedef struct kp_recorder kp_recorder;
 
+/* Replaces `from` with `to` in every string of the payloads recorded from now on (the
+ * harness maps the mock back-end's ephemeral origin to "{backend}", so traces are the same
+ * byte for byte on every run). At most 4 rules; returns 0 or KP_ERANGE / KP_ENOMEM. */
+int kp_recorder_normalize(kp_recorder *r, const char *from, const char *to);
+
 /* The plugin descriptor (an instrument: not listed among the player's plugins). */
 extern const kp_plugin_desc kp_recorder_plugin;
 

@@ -1,0 +1,325 @@
+/* test_cli.c: the kpsim command as CI and QA use it: exit codes, result files, bad scenarios
+ * reported as file:line:column while the others still run, byte-identical traces across runs,
+ * and the record → run round trip. Runs the real binary ($KPSIM_BIN). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "kp/buf.h"
+#include "kp/jsonu.h"
+
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[256];
+
+static const char good[] = "name: good one\n"
+                           "backend:\n"
+                           "  entries:\n"
+                           "    - {id: 0_cli00001, duration: 4, renditions: [180p]}\n"
+                           "player:\n"
+                           "  config:\n"
+                           "    playback: {autoplay: true, muted: true}\n"
+                           "steps:\n"
+                           "  - load_media: {entry_id: 0_cli00001}\n"
+                           "  - wait_for: {event: ended}\n"
+                           "expect:\n"
+                           "  events:\n"
+                           "    sequence: [..., firstplaying, ..., ended, playbackended]\n"
+                           "  error: null\n";
+
+static const char failing[] = "name: failing one\n"
+                              "backend:\n"
+                              "  entries:\n"
+                              "    - {id: 0_cli00001, duration: 4, renditions: [180p]}\n"
+                              "player:\n"
+                              "  config:\n"
+                              "    playback: {autoplay: true, muted: true}\n"
+                              "steps:\n"
+                              "  - load_media: {entry_id: 0_cli00001}\n"
+                              "  - wait_for: {event: firstplaying}\n"
+                              "expect:\n"
+                              "  events:\n"
+                              "    sequence:\n"
+                              "      - registeredpluginslistevent\n"
+                              "      - sourceselected\n"
+                              "      - ...\n";
+
+static const char syntax[] = "name: broken\nsteps: [play\n";
+
+static const char unknown_key[] = "name: typo\n"
+                                  "steps:\n"
+                                  "  - play\n"
+                                  "expcet: {}\n";
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Runs kpsim with args; returns the exit code and captures stdout+stderr into out. */
+static int kpsim(const char *args, kp_buf *out)
+{
+    const char *bin = getenv("KPSIM_BIN");
+    assert_non_null(bin);
+    char *cmd = kp_asprintf("cd '%s' && '%s' %s 2>&1", dir, bin, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char chunk[4096];
+    size_t n;
+    kp_buf_reset(out);
+    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+        kp_buf_append(out, chunk, n);
+    int st = pclose(p);
+    free(cmd);
+    kp_buf_putc(out, '\0');
+    out->len--;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static json_t *load_json(const char *rel)
+{
+    char *path = kp_asprintf("%s/%s", dir, rel);
+    json_error_t e;
+    json_t *v = json_load_file(path, 0, &e);
+    if (!v)
+        fail_msg("%s: %s", path, e.text);
+    free(path);
+    return v;
+}
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof(dir), "/tmp/kpsim-cli-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char *p = kp_asprintf("%s/suite", dir);
+    assert_int_equal(kp_mkdirs(p), 0);
+    free(p);
+    const struct {
+        const char *name, *text;
+    } files[] = {{"suite/a-good.yaml", good},
+                 {"suite/b-syntax.yaml", syntax},
+                 {"suite/c-unknown-key.yaml", unknown_key},
+                 {"suite/d-failing.yaml", failing}};
+    for (size_t i = 0; i < 4; i++) {
+        char *f = kp_asprintf("%s/%s", dir, files[i].name);
+        write_text(f, files[i].text);
+        free(f);
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char *cmd = kp_asprintf("rm -rf '%s'", dir);
+    int rc = system(cmd);
+    free(cmd);
+    return rc;
+}
+
+static const json_t *scenario_by_file(const json_t *results, const char *suffix)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(results, "scenarios"), i, s)
+    {
+        if (kp_str_ends(kp_json_str(s, "file", ""), suffix))
+            return s;
+    }
+    fail_msg("no result for %s", suffix);
+    return NULL;
+}
+
+static void test_suite_with_bad_scenarios(void **state)
+{
+    kp_buf out;
+    kp_buf_init(&out);
+    int code = kpsim("run suite --report-dir out", &out);
+    /* invalid scenarios make the exit code 2, and the others still ran */
+    assert_int_equal(code, 2);
+    assert_non_null(strstr(out.data, "suite/b-syntax.yaml:3:1: YAML syntax error: did not find "
+                                     "expected ',' or ']'"));
+    assert_non_null(
+        strstr(out.data, "suite/c-unknown-key.yaml:4:1: unknown top-level key 'expcet' (did you mean "
+                         "'expect'?)"));
+    assert_non_null(strstr(out.data, "PASS    good one"));
+    assert_non_null(strstr(out.data, "FAIL    failing one"));
+    assert_non_null(strstr(out.data, "suite/d-failing.yaml:15:9: expect.events.sequence[1]: "
+                                     "expected sourceselected, recorded changesourcestarted"));
+
+    json_t *res = load_json("out/results.json");
+    assert_int_equal(kp_json_int(res, "summary.total", -1), 4);
+    assert_int_equal(kp_json_int(res, "summary.passed", -1), 1);
+    assert_int_equal(kp_json_int(res, "summary.failed", -1), 1);
+    assert_int_equal(kp_json_int(res, "summary.invalid", -1), 2);
+    assert_string_equal(kp_json_str(scenario_by_file(res, "a-good.yaml"), "status", ""), "passed");
+    assert_string_equal(kp_json_str(scenario_by_file(res, "b-syntax.yaml"), "status", ""),
+                        "invalid");
+    const json_t *bad = scenario_by_file(res, "c-unknown-key.yaml");
+    assert_string_equal(kp_json_str(bad, "status", ""), "invalid");
+    assert_true(kp_str_starts(kp_json_str(bad, "diagnostics.0", ""), "suite/c-unknown-key.yaml:4:1:"));
+    const json_t *f = scenario_by_file(res, "d-failing.yaml");
+    assert_string_equal(kp_json_str(f, "status", ""), "failed");
+    assert_int_equal(kp_json_int(f, "failures.0.line", 0), 15);
+    assert_int_equal(kp_json_int(f, "failures.0.column", 0), 9);
+    assert_string_equal(kp_json_str(scenario_by_file(res, "a-good.yaml"), "trace", ""),
+                        "traces/good_one.events.jsonl");
+
+    /* junit.xml: one testcase per scenario, invalid ones as errors, failed ones as failures */
+    char *junit = kp_asprintf("%s/out/junit.xml", dir);
+    xmlDocPtr doc = xmlReadFile(junit, NULL, XML_PARSE_NONET);
+    assert_non_null(doc);
+    xmlXPathContextPtr xp = xmlXPathNewContext(doc);
+    xmlXPathObjectPtr cases = xmlXPathEvalExpression(BAD_CAST "//testcase", xp);
+    assert_int_equal(cases->nodesetval->nodeNr, 4);
+    xmlXPathObjectPtr errors = xmlXPathEvalExpression(BAD_CAST "//testcase/error", xp);
+    assert_int_equal(errors->nodesetval->nodeNr, 2);
+    xmlXPathObjectPtr failures = xmlXPathEvalExpression(BAD_CAST "//testcase/failure", xp);
+    assert_int_equal(failures->nodesetval->nodeNr, 1);
+    xmlChar *msg = xmlGetProp(failures->nodesetval->nodeTab[0], BAD_CAST "message");
+    assert_true(kp_str_starts((const char *)msg, "suite/d-failing.yaml:15:9:"));
+    xmlFree(msg);
+    xmlXPathFreeObject(cases);
+    xmlXPathFreeObject(errors);
+    xmlXPathFreeObject(failures);
+    xmlXPathFreeContext(xp);
+    xmlFreeDoc(doc);
+    free(junit);
+
+    /* the trace: one JSON object per line, keys seq, t, pos, type, payload in that order */
+    char *trace = kp_asprintf("%s/out/traces/good_one.events.jsonl", dir);
+    kp_buf t;
+    kp_buf_init(&t);
+    assert_int_equal(kp_read_file(trace, &t), 0);
+    size_t lines = 0;
+    long long last_seq = 0, last_t = -1;
+    for (char *line = strtok(t.data, "\n"); line; line = strtok(NULL, "\n")) {
+        assert_true(kp_str_starts(line, "{\"seq\":"));
+        json_error_t e;
+        json_t *ev = json_loads(line, 0, &e);
+        assert_non_null(ev);
+        const char *keys[] = {"seq", "t", "pos", "type", "payload"};
+        void *it = json_object_iter(ev);
+        for (size_t k = 0; k < 5; k++, it = json_object_iter_next(ev, it))
+            assert_string_equal(json_object_iter_key(it), keys[k]);
+        assert_int_equal(kp_json_int(ev, "seq", 0), last_seq + 1);
+        assert_true(kp_json_int(ev, "t", -1) >= last_t);
+        last_seq = kp_json_int(ev, "seq", 0);
+        last_t = kp_json_int(ev, "t", 0);
+        lines++;
+        json_decref(ev);
+    }
+    assert_true(lines > 20);
+    kp_buf_free(&t);
+    free(trace);
+    json_decref(res);
+    kp_buf_free(&out);
+}
+
+static void test_exit_codes(void **state)
+{
+    kp_buf out;
+    kp_buf_init(&out);
+    assert_int_equal(kpsim("run suite/a-good.yaml --report-dir out-ok", &out), 0);
+    assert_int_equal(kpsim("run suite/a-good.yaml suite/d-failing.yaml --report-dir out-f", &out),
+                     1);
+    assert_int_equal(kpsim("run suite/b-syntax.yaml --report-dir out-i", &out), 2);
+    assert_int_equal(kpsim("run", &out), 2);
+    assert_int_equal(kpsim("run no-such-file.yaml", &out), 2);
+    assert_non_null(strstr(out.data, "no-such-file.yaml: no such file or directory"));
+    assert_int_equal(kpsim("run --bogus suite", &out), 2);
+    assert_int_equal(kpsim("frobnicate", &out), 2);
+    assert_int_equal(kpsim("--version", &out), 0);
+    kp_buf_free(&out);
+}
+
+static void test_traces_are_deterministic(void **state)
+{
+    kp_buf out, a, b;
+    kp_buf_init(&out);
+    kp_buf_init(&a);
+    kp_buf_init(&b);
+    assert_int_equal(kpsim("run suite/a-good.yaml --report-dir det1", &out), 0);
+    assert_int_equal(kpsim("run suite/a-good.yaml --report-dir det2", &out), 0);
+    char *p1 = kp_asprintf("%s/det1/traces/good_one.events.jsonl", dir);
+    char *p2 = kp_asprintf("%s/det2/traces/good_one.events.jsonl", dir);
+    assert_int_equal(kp_read_file(p1, &a), 0);
+    assert_int_equal(kp_read_file(p2, &b), 0);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    free(p1);
+    free(p2);
+    kp_buf_free(&out);
+    kp_buf_free(&a);
+    kp_buf_free(&b);
+}
+
+static void test_record_round_trip(void **state)
+{
+    kp_buf out, before, after;
+    kp_buf_init(&out);
+    kp_buf_init(&before);
+    kp_buf_init(&after);
+    char *path = kp_asprintf("%s/rec.yaml", dir);
+    /* a scenario whose expectation is wrong, with a key after expect: that must survive */
+    write_text(path, "name: recorded\n"
+                     "backend:\n"
+                     "  entries:\n"
+                     "    - {id: 0_cli00001, duration: 4, renditions: [180p]}\n"
+                     "expect:\n"
+                     "  events:\n"
+                     "    ignore: [resize]\n"
+                     "    sequence: [play]\n"
+                     "steps:   # the steps come after expect\n"
+                     "  - load_media: {entry_id: 0_cli00001}\n"
+                     "  - play\n"
+                     "  - wait_for: {event: ended}\n");
+    assert_int_equal(kpsim("run rec.yaml --report-dir rec0", &out), 1);
+    assert_int_equal(kpsim("record rec.yaml", &out), 0);
+    assert_non_null(strstr(out.data, "recorded"));
+    assert_int_equal(kp_read_file(path, &after), 0);
+    assert_true(kp_str_starts(after.data, "name: recorded\n"));
+    assert_non_null(strstr(after.data, "    ignore: [resize]\n"));
+    assert_non_null(strstr(after.data, "      - playerstatechanged: {oldState: {type: idle}, "
+                                       "newState: {type: loading}}\n"));
+    assert_non_null(strstr(after.data, "steps:   # the steps come after expect\n"));
+    assert_null(strstr(after.data, "    sequence: [play]\n"));
+    assert_null(strstr(after.data, "      - resize\n"));
+    /* the recorded expectation passes */
+    assert_int_equal(kpsim("run rec.yaml --report-dir rec1", &out), 0);
+    /* --output writes elsewhere and leaves the scenario alone */
+    assert_int_equal(kp_read_file(path, &before), 0);
+    assert_int_equal(kpsim("record rec.yaml --output rec-copy.yaml", &out), 0);
+    kp_buf_reset(&after);
+    assert_int_equal(kp_read_file(path, &after), 0);
+    assert_int_equal(before.len, after.len);
+    assert_memory_equal(before.data, after.data, before.len);
+    /* record refuses an invalid scenario with exit code 2 */
+    assert_int_equal(kpsim("record suite/b-syntax.yaml", &out), 2);
+    free(path);
+    kp_buf_free(&out);
+    kp_buf_free(&before);
+    kp_buf_free(&after);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_suite_with_bad_scenarios),
+        cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_traces_are_deterministic),
+        cmocka_unit_test(test_record_round_trip),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
