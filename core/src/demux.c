@@ -82,8 +82,8 @@ int kp_demux_segment(const uint8_t *data, size_t len, const char *format, kp_dem
     mem_reader m = {.data = data, .len = len};
     int io_size = 32768;
     uint8_t *io_buf = av_malloc((size_t)io_size);
-    AVIOContext *io = io_buf ? avio_alloc_context(io_buf, io_size, 0, &m, mem_read, NULL, NULL)
-                             : NULL;
+    AVIOContext *io =
+        io_buf ? avio_alloc_context(io_buf, io_size, 0, &m, mem_read, NULL, NULL) : NULL;
     AVFormatContext *fc = avformat_alloc_context();
     if (!io || !fc) {
         if (io)
@@ -136,13 +136,12 @@ int kp_demux_segment(const uint8_t *data, size_t len, const char *format, kp_dem
             out->tracks[t].starts_with_key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
             snprintf(out->tracks[t].codec, sizeof(out->tracks[t].codec), "%s",
                      avcodec_get_name(st->codecpar->codec_id));
-            acc[t] = (track_acc){.stream_index = pkt->stream_index,
-                                 .last_pts_us = INT64_MIN,
-                                 .next_us = INT64_MIN};
+            acc[t] = (track_acc){
+                .stream_index = pkt->stream_index, .last_pts_us = INT64_MIN, .next_us = INT64_MIN};
         }
         /* the frames after the first in a PES carry no timestamp: they follow on */
-        int64_t us = ts != AV_NOPTS_VALUE ? av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q)
-                                          : acc[t].next_us;
+        int64_t us =
+            ts != AV_NOPTS_VALUE ? av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q) : acc[t].next_us;
         if (ts == AV_NOPTS_VALUE && acc[t].next_us == INT64_MIN) {
             av_packet_unref(pkt);
             continue;

@@ -21,7 +21,7 @@ typedef struct kp_demux_track {
     int64_t end_us;   /* largest PTS + that frame's duration */
     int frames;
     bool starts_with_key;
-    char codec[16];   /* "h264", "aac" ... */
+    char codec[16]; /* "h264", "aac" ... */
 } kp_demux_track;
 
 #define KP_DEMUX_MAX_TRACKS 8

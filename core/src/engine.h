@@ -38,8 +38,7 @@ typedef struct kp_engine_ops {
     const char *format; /* the sources key it plays: "hls", "dash", "progressive" */
     /* playkit canPlaySource: mimetype and DRM support. */
     bool (*can_play)(const json_t *source, const json_t *player_config);
-    void *(*create)(const kp_engine_host *host, const json_t *source,
-                    const json_t *player_config);
+    void *(*create)(const kp_engine_host *host, const json_t *source, const json_t *player_config);
     /* Starts loading (emits abrmodechanged, resets the element, fetches the manifest). */
     void (*load)(void *engine);
     void (*destroy)(void *engine);

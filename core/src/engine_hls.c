@@ -25,12 +25,12 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_BUFFER_LENGTH KP_SEC(30)
-#define EWMA_FAST_HALF_LIFE 3.0
-#define EWMA_SLOW_HALF_LIFE 9.0
+#define MAX_BUFFER_LENGTH     KP_SEC(30)
+#define EWMA_FAST_HALF_LIFE   3.0
+#define EWMA_SLOW_HALF_LIFE   9.0
 #define EWMA_DEFAULT_ESTIMATE 500000.0
-#define ABR_FACTOR_DOWN 0.95
-#define ABR_FACTOR_UP 0.7
+#define ABR_FACTOR_DOWN       0.95
+#define ABR_FACTOR_UP         0.7
 
 typedef struct ewma {
     double alpha, estimate, total_weight;
@@ -129,8 +129,8 @@ static json_t *track_json(const hls *h, int i)
     else
         snprintf(label, sizeof(label), "%ld", l->v.bandwidth);
     return json_pack("{s:s, s:b, s:s, s:s, s:i, s:b, s:I, s:i, s:i}", "kind", "video", "active",
-                     i == h->load_level, "label", label, "language", "", "index", i, "available",
-                     1, "bandwidth", (json_int_t)l->v.bandwidth, "width", l->v.width, "height",
+                     i == h->load_level, "label", label, "language", "", "index", i, "available", 1,
+                     "bandwidth", (json_int_t)l->v.bandwidth, "width", l->v.width, "height",
                      l->v.height);
 }
 
@@ -149,8 +149,8 @@ static void fail(hls *h, int category, int code, json_t *data)
 
 static void fail_http(hls *h, const kp_http_response *r, const char *what)
 {
-    json_t *data = json_pack("{s:s, s:s, s:i}", "name", what, "url", r->url, "responseCode",
-                             r->status);
+    json_t *data =
+        json_pack("{s:s, s:s, s:i}", "name", what, "url", r->url, "responseCode", r->status);
     if (r->error && r->error_text)
         json_object_set_new(data, "text", json_string(r->error_text));
     fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR, data);
@@ -224,9 +224,9 @@ static void on_frag(void *ud, const kp_http_response *r)
     if (kp_demux_segment((const uint8_t *)r->body.data, r->body.len, "mpegts", &info, err,
                          sizeof(err)) != KP_OK) {
         KP_LOG_W(h->host.log, "hls", "fragment %s: %s", r->url, err);
-        fail(h, KP_PCAT_MEDIA, KP_PCODE_HLS_FRAG_PARSING_ERROR,
-             json_pack("{s:s, s:s, s:s}", "name", "fragParsingError", "url", r->url, "reason",
-                       err));
+        fail(
+            h, KP_PCAT_MEDIA, KP_PCODE_HLS_FRAG_PARSING_ERROR,
+            json_pack("{s:s, s:s, s:s}", "name", "fragParsingError", "url", r->url, "reason", err));
         return;
     }
     h->host.emit(h->host.ud, KP_EV_FRAG_LOADED,

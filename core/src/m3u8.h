@@ -57,8 +57,8 @@ typedef struct kp_m3u8 {
 } kp_m3u8;
 
 typedef struct kp_m3u8_error {
-    int line;     /* 1-based; 0 when the problem is the whole playlist */
-    int pcode;    /* Kaltura player error code (kp/perror.h) */
+    int line;  /* 1-based; 0 when the problem is the whole playlist */
+    int pcode; /* Kaltura player error code (kp/perror.h) */
     char msg[256];
 } kp_m3u8_error;
 

@@ -29,10 +29,10 @@ enum {
 };
 
 /* Model constants (documented in docs/model.md). */
-#define KP_MEDIA_TIMEUPDATE_PERIOD KP_MS(250) /* Chromium fires timeupdate about every 250 ms */
-#define KP_MEDIA_ENOUGH_AHEAD KP_MS(2500)     /* buffered ahead needed to (re)start playback */
-#define KP_MEDIA_SEEK_DECODE KP_MS(15)        /* decode time before a buffered seek completes */
-#define KP_MEDIA_PLAYING_DELAY KP_MS(4)       /* play() to `playing` when data is ready */
+#define KP_MEDIA_TIMEUPDATE_PERIOD KP_MS(250)  /* Chromium fires timeupdate about every 250 ms */
+#define KP_MEDIA_ENOUGH_AHEAD      KP_MS(2500) /* buffered ahead needed to (re)start playback */
+#define KP_MEDIA_SEEK_DECODE       KP_MS(15)   /* decode time before a buffered seek completes */
+#define KP_MEDIA_PLAYING_DELAY     KP_MS(4)    /* play() to `playing` when data is ready */
 
 typedef struct kp_media kp_media;
 typedef void (*kp_media_sink)(void *ud, kp_event_type type);

@@ -30,7 +30,7 @@ int kp_perror_category_for_provider(const json_t *e)
         return KP_PCAT_MEDIA_NOT_READY;
     case KP_PROVCODE_SCHEDULED_RESTRICTED:
         return strcmp(msg, "SCHEDULED_RESTRICTED") == 0 ? KP_PCAT_SCHEDULED_RESTRICTED
-                                                       : KP_PCAT_PLAYER;
+                                                        : KP_PCAT_PLAYER;
     case KP_PROVCODE_DELETED_ENTRY:
         return KP_PCAT_DELETED_ENTRY;
     default:
@@ -50,8 +50,8 @@ json_t *kp_perror_load_failed(const json_t *provider_error)
 const char *kp_pcode_name(int code)
 {
     switch (code) {
-#define XX(name, num)                                                                              \
-    case num:                                                                                      \
+#define XX(name, num) \
+    case num:         \
         return #name;
         KP_PCODE_MAP(XX)
 #undef XX
@@ -63,8 +63,8 @@ const char *kp_pcode_name(int code)
 const char *kp_pcategory_name(int category)
 {
     switch (category) {
-#define XX(name, num)                                                                              \
-    case num:                                                                                      \
+#define XX(name, num) \
+    case num:         \
         return #name;
         KP_PCATEGORY_MAP(XX)
 #undef XX
@@ -76,8 +76,8 @@ const char *kp_pcategory_name(int category)
 const char *kp_provider_code_name(int code)
 {
     switch (code) {
-#define XX(name, num)                                                                              \
-    case num:                                                                                      \
+#define XX(name, num) \
+    case num:         \
         return #name;
         KP_PROVIDER_CODE_MAP(XX)
 #undef XX
@@ -89,8 +89,8 @@ const char *kp_provider_code_name(int code)
 const char *kp_provider_category_name(int category)
 {
     switch (category) {
-#define XX(name, num)                                                                              \
-    case num:                                                                                      \
+#define XX(name, num) \
+    case num:         \
         return #name;
         KP_PROVIDER_CATEGORY_MAP(XX)
 #undef XX

@@ -27,11 +27,12 @@
 #include <strings.h>
 
 /* Browser-side delays, virtual (from the real player's traces, events-hls.json): */
-#define LAYOUT_DELAY KP_MS(70)       /* changesourceended → resize (ResizeWatcher) */
-#define VISIBILITY_DELAY KP_MS(100)  /* changesourceended → visibilitychange (IntersectionObserver) */
-#define AUTOPLAY_CHECK KP_MS(225)    /* changesourceended → playbackstart (capability probe) */
-#define WAITING_DEBOUNCE KP_MS(200)  /* playkit Html5 SHORT_BUFFERING_TIMEOUT */
-#define DURATION_OFFSET KP_MS(100)   /* VOD seeks are clamped to duration - 0.1 s */
+#define LAYOUT_DELAY KP_MS(70) /* changesourceended → resize (ResizeWatcher) */
+#define VISIBILITY_DELAY \
+    KP_MS(100) /* changesourceended → visibilitychange (IntersectionObserver) */
+#define AUTOPLAY_CHECK   KP_MS(225) /* changesourceended → playbackstart (capability probe) */
+#define WAITING_DEBOUNCE KP_MS(200) /* playkit Html5 SHORT_BUFFERING_TIMEOUT */
+#define DURATION_OFFSET  KP_MS(100) /* VOD seeks are clamped to duration - 0.1 s */
 
 /* The page the reference player is embedded in (its base64 is the playManifest referrer). */
 #define PAGE_URL "http://127.0.0.1/kpsim/player.html"
@@ -373,8 +374,7 @@ static void set_sources(kp_player *p, const json_t *sources)
                                      json_string("No Engine Found To Play The Source")));
         return;
     }
-    emit(p, KP_EV_SOURCE_SELECTED,
-         json_pack("{s:O}", "selectedSource", p->selected_source));
+    emit(p, KP_EV_SOURCE_SELECTED, json_pack("{s:O}", "selectedSource", p->selected_source));
     emit(p, KP_EV_MUTE_CHANGE, json_pack("{s:b}", "mute", p->muted));
     emit(p, KP_EV_CHANGE_SOURCE_ENDED, NULL);
     p->tasks[0] = kp_sched_after(p->sched, LAYOUT_DELAY, post_layout, p);
@@ -469,7 +469,8 @@ kp_player *kp_player_new(kp_sched *sched, kp_net *net, const json_t *config, kp_
     }
     kp_media_set_relay(p->media, on_media, p);
     /* play session ids are drawn from a generator seeded by the partner: same run, same ids */
-    kp_rng_seed(&p->rng, 0x6b7073696dULL ^ (uint64_t)kp_json_int(p->config, "provider.partnerId", 0));
+    kp_rng_seed(&p->rng,
+                0x6b7073696dULL ^ (uint64_t)kp_json_int(p->config, "provider.partnerId", 0));
     kp_rng_uuid(&p->rng, p->session_uuid);
 
     kp_provider_opts_init(&p->popts);
@@ -540,8 +541,8 @@ kp_bus *kp_player_bus(kp_player *p)
     return p->bus;
 }
 
-int kp_player_add_plugin(kp_player *p, const kp_plugin_desc *desc, const json_t *config,
-                         void *arg, void **state_out)
+int kp_player_add_plugin(kp_player *p, const kp_plugin_desc *desc, const json_t *config, void *arg,
+                         void **state_out)
 {
     plugin_slot *s = realloc(p->plugins, (p->n_plugins + 1) * sizeof(*s));
     if (!s)
@@ -606,9 +607,9 @@ int kp_player_load_media(kp_player *p, const json_t *media_info)
     p->provider_req = kp_net_fetch(p->net, &req, on_provider, p);
     if (!p->provider_req) {
         p->loading_media = false;
-        raise_error(p, kp_perror_load_failed(kp_perror_new(
-                           KP_SEVERITY_CRITICAL, KP_PROVCAT_NETWORK, KP_PROVCODE_HTTP_ERROR,
-                           json_pack("{s:s}", "url", url))));
+        raise_error(p, kp_perror_load_failed(kp_perror_new(KP_SEVERITY_CRITICAL, KP_PROVCAT_NETWORK,
+                                                           KP_PROVCODE_HTTP_ERROR,
+                                                           json_pack("{s:s}", "url", url))));
     }
     free(text);
     free(url);
@@ -627,8 +628,9 @@ void kp_player_play(kp_player *p)
         return;
     }
     if (!p->engine) {
-        raise_error(p, kp_perror_new(KP_SEVERITY_CRITICAL, KP_PCAT_PLAYER,
-                                     KP_PCODE_NO_SOURCE_PROVIDED, json_string("No Source Provided")));
+        raise_error(p,
+                    kp_perror_new(KP_SEVERITY_CRITICAL, KP_PCAT_PLAYER, KP_PCODE_NO_SOURCE_PROVIDED,
+                                  json_string("No Source Provided")));
         return;
     }
     kp_sched_after(p->sched, 0, middleware_play, p);

@@ -25,7 +25,6 @@ const char *kp_state_name(kp_state s);
  * playing+waiting), `prev` the state before `cur` (decides loading+seeked), `critical` whether
  * an `error` event is CRITICAL (RECOVERABLE errors change nothing). Returns cur when the
  * event causes no transition. */
-kp_state kp_state_next(kp_state cur, kp_state prev, kp_event_type ev, bool seeking,
-                       bool critical);
+kp_state kp_state_next(kp_state cur, kp_state prev, kp_event_type ev, bool seeking, bool critical);
 
 #endif

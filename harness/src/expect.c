@@ -101,15 +101,16 @@ char *hx_event_text(const kp_recorded *ev, bool with_payload)
 typedef struct matcher {
     const hx_seq *seq;
     const hx_view *view;
-    uint8_t *failed; /* (item, event) pairs known not to match the rest */
-    size_t best_item, best_event; /* deepest failure point */
+    uint8_t *failed;              /* (item, event) pairs known not to match the rest */
+    size_t best_item, best_event; /* furthest failure point */
     bool have_best;
 } matcher;
 
 static void note_failure(matcher *m, size_t item, size_t event)
 {
-    if (!m->have_best || event > m->best_event ||
-        (event == m->best_event && item > m->best_item)) {
+    /* the furthest the expectation got (then the furthest in the recording): with "..."
+     * items the recording index alone would point at hopeless late attempts */
+    if (!m->have_best || item > m->best_item || (item == m->best_item && event > m->best_event)) {
         m->best_item = item;
         m->best_event = event;
         m->have_best = true;

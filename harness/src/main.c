@@ -24,8 +24,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define EXIT_PASSED 0
-#define EXIT_FAILED 1
+#define EXIT_PASSED  0
+#define EXIT_FAILED  1
 #define EXIT_INVALID 2
 
 static void usage(FILE *f)
@@ -145,8 +145,8 @@ static void check_unique(hx_result *rs, size_t n)
     for (size_t i = 0; i + 1 < n; i++) {
         if (rs[i].status == HX_INVALID || !rs[i].name || strcmp(rs[i].name, r->name) != 0)
             continue;
-        char *msg = kp_asprintf("%s:1:1: name '%s' is already used by %s", r->file, r->name,
-                                rs[i].file);
+        char *msg =
+            kp_asprintf("%s:1:1: name '%s' is already used by %s", r->file, r->name, rs[i].file);
         char **d = realloc(r->diagnostics, (r->n_diagnostics + 1) * sizeof(*d));
         if (d && msg) {
             r->diagnostics = d;

@@ -250,8 +250,8 @@ int hx_record_file(const char *path, const char *output, mbe_media_cache *media,
         const char *dest = output ? output : path;
         rc = out ? kp_write_file_atomic(dest, out, strlen(out)) : KP_ENOMEM;
         if (rc == KP_OK)
-            snprintf(msg, msglen, "%s: recorded %zu events into the expect block of %s",
-                     sc->name, json_array_size(res.trace), dest);
+            snprintf(msg, msglen, "%s: recorded %zu events into the expect block of %s", sc->name,
+                     json_array_size(res.trace), dest);
         else
             snprintf(msg, msglen, "cannot write %s", dest);
     }

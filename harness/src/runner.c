@@ -18,7 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-
 const char *hx_status_name(hx_status s)
 {
     static const char *const names[] = {"passed", "failed", "timeout", "invalid"};
@@ -44,10 +43,10 @@ void hx_result_free(hx_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-static void add_failure(hx_result *r, const char *file, hx_loc loc, char *detail,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void add_failure(hx_result *r, const char *file, hx_loc loc, char *detail,
-                        const char *fmt, ...)
+static void add_failure(hx_result *r, const char *file, hx_loc loc, char *detail, const char *fmt,
+                        ...) __attribute__((format(printf, 5, 6)));
+static void add_failure(hx_result *r, const char *file, hx_loc loc, char *detail, const char *fmt,
+                        ...)
 {
     hx_failure *f = realloc(r->failures, (r->n_failures + 1) * sizeof(*f));
     if (!f) {
@@ -143,7 +142,8 @@ static bool wait_for(run_ctx *c, const hx_step *st, size_t first_event)
             if (pos >= st->number)
                 return true;
             kp_time next = kp_sched_next_time(c->sched);
-            if (strcmp(kp_player_state(c->player), "playing") == 0 && !kp_player_paused(c->player)) {
+            if (strcmp(kp_player_state(c->player), "playing") == 0 &&
+                !kp_player_paused(c->player)) {
                 /* the playhead moves continuously: stop the clock where it reaches the mark */
                 kp_time reach = kp_sched_now(c->sched) + (kp_time)ceil((st->number - pos) * 1e6);
                 if ((next < 0 || reach <= next) && reach <= deadline) {
@@ -236,8 +236,7 @@ static void record_step_failure(run_ctx *c, size_t i, const hx_step *st)
 
 /* ---- expectations ---- */
 
-static void check_sequence(run_ctx *c, const hx_seq *seq, size_t from, size_t to,
-                           const char *what)
+static void check_sequence(run_ctx *c, const hx_seq *seq, size_t from, size_t to, const char *what)
 {
     hx_view v;
     if (hx_view_make(c->rec, from, to, c->sc->expect.ignore, c->sc->expect.n_ignore, &v) != 0)
@@ -395,8 +394,8 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
     c.player = c.net ? kp_player_new(c.sched, c.net, cfg, opts->log) : NULL;
     json_decref(cfg);
     void *rec_state = NULL;
-    if (!c.player || kp_player_add_plugin(c.player, &kp_recorder_plugin, NULL, NULL,
-                                          &rec_state) != KP_OK) {
+    if (!c.player ||
+        kp_player_add_plugin(c.player, &kp_recorder_plugin, NULL, NULL, &rec_state) != KP_OK) {
         add_failure(res, sc->file, (hx_loc){1, 1}, NULL, "out of memory starting the player");
         rc = KP_ENOMEM;
         goto done;

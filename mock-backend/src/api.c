@@ -51,10 +51,10 @@ static json_t *check_ks(mbe_server *s, const json_t *params)
     int rc = mbe_ks_check(ks, s->partner_id, s->secret, s->epoch);
     if (rc == MBE_KS_OK)
         return NULL;
-    return mbe_exception("INVALID_KS",
-                         json_pack("{s:s, s:i, s:s}", "KSID", ks, "ERR_CODE", rc, "ERR_DESC",
-                                   mbe_ks_error_desc(rc)),
-                         "Invalid KS \"%s\", Error \"%d,%s\"", ks, rc, mbe_ks_error_desc(rc));
+    return mbe_exception(
+        "INVALID_KS",
+        json_pack("{s:s, s:i, s:s}", "KSID", ks, "ERR_CODE", rc, "ERR_DESC", mbe_ks_error_desc(rc)),
+        "Invalid KS \"%s\", Error \"%d,%s\"", ks, rc, mbe_ks_error_desc(rc));
 }
 
 static json_t *start_widget_session(mbe_server *s, const json_t *params)
@@ -70,11 +70,11 @@ static json_t *start_widget_session(mbe_server *s, const json_t *params)
     pthread_mutex_unlock(&s->lock);
     char rand[48];
     snprintf(rand, sizeof(rand), "%lld.%04llu", s->epoch, n % 10000);
-    char *ks = mbe_ks_make(s->partner_id, s->secret, s->epoch + 86400, 0, rand, "0",
-                           "view:*,widget:1");
-    json_t *r = json_pack("{s:I, s:s, s:i, s:s}", "partnerId", (json_int_t)s->partner_id, "ks",
-                          ks ? ks : "", "userId", 0, "objectType",
-                          "KalturaStartWidgetSessionResponse");
+    char *ks =
+        mbe_ks_make(s->partner_id, s->secret, s->epoch + 86400, 0, rand, "0", "view:*,widget:1");
+    json_t *r =
+        json_pack("{s:I, s:s, s:i, s:s}", "partnerId", (json_int_t)s->partner_id, "ks",
+                  ks ? ks : "", "userId", 0, "objectType", "KalturaStartWidgetSessionResponse");
     free(ks);
     return r;
 }
@@ -99,9 +99,9 @@ static json_t *entry_object(const mbe_server *s, const mbe_ientry *e)
         " s:I, s:i, s:s, s:i, s:i, s:s, s:s, s:s, s:i, s:s}",
         "id", e->id, "name", e->name, "description", "", "partnerId", (json_int_t)s->partner_id,
         "userId", "kpsim", "creatorId", "kpsim", "tags", "", "adminTags", "", "status",
-        status_code(e->status), "moderationStatus", 6, "type", 1, "createdAt",
-        (json_int_t)created, "updatedAt", (json_int_t)created, "thumbnailUrl", thumb ? thumb : "",
-        "dataUrl", data ? data : "", "duration", (json_int_t)(e->duration + 0.5), "msDuration",
+        status_code(e->status), "moderationStatus", 6, "type", 1, "createdAt", (json_int_t)created,
+        "updatedAt", (json_int_t)created, "thumbnailUrl", thumb ? thumb : "", "dataUrl",
+        data ? data : "", "duration", (json_int_t)(e->duration + 0.5), "msDuration",
         (json_int_t)(e->duration * 1000.0 + 0.5), "mediaType", 1, "flavorParamsIds",
         fp.data ? fp.data : "", "plays", 0, "views", 0, "rootEntryId", e->id, "capabilities", "",
         "downloadUrl", data ? data : "", "dvrStatus", 0, "objectType", "KalturaMediaEntry");
@@ -221,8 +221,8 @@ static json_t *playback_context(mbe_server *s, const json_t *params)
         return err;
     const char *id = kp_json_str(params, "entryId", NULL);
     if (!id)
-        return mbe_exception("MISSING_MANDATORY_PARAMETER", json_pack("{s:s}", "PARAM_NAME",
-                                                                      "entryId"),
+        return mbe_exception("MISSING_MANDATORY_PARAMETER",
+                             json_pack("{s:s}", "PARAM_NAME", "entryId"),
                              "Missing parameter \"entryId\"");
     const mbe_ientry *e = mbe_find_entry(s, id);
     if (!e || strcmp(e->status, "deleted") == 0)
@@ -234,10 +234,9 @@ static json_t *playback_context(mbe_server *s, const json_t *params)
         /* constructPlaybackContextResult returns early: no sources, flavors or captions */
         json_array_append_new(actions, json_pack("{s:i, s:s}", "type", 1, "objectType",
                                                  "KalturaAccessControlBlockAction"));
-        json_array_append_new(messages,
-                              json_pack("{s:s, s:s, s:s}", "message", restriction_message(e->block),
-                                        "code", e->block, "objectType",
-                                        "KalturaAccessControlMessage"));
+        json_array_append_new(messages, json_pack("{s:s, s:s, s:s}", "message",
+                                                  restriction_message(e->block), "code", e->block,
+                                                  "objectType", "KalturaAccessControlMessage"));
     } else if (strcmp(e->status, "ready") == 0) {
         char *base = base_path(s);
         kp_buf ids;
@@ -254,12 +253,11 @@ static json_t *playback_context(mbe_server *s, const json_t *params)
                     base, e->id, ids.data, source_formats[k].delivery_profile,
                     source_formats[k].name, source_formats[k].ext);
                 json_array_append_new(
-                    sources, json_pack("{s:i, s:s, s:i, s:s, s:s, s:s, s:[], s:s}",
-                                       "deliveryProfileId", source_formats[k].delivery_profile,
-                                       "format", source_formats[k].name, "priority", 0,
-                                       "protocols", "http,https", "flavorIds", ids.data, "url",
-                                       url ? url : "", "drm", "objectType",
-                                       "KalturaPlaybackSource"));
+                    sources,
+                    json_pack("{s:i, s:s, s:i, s:s, s:s, s:s, s:[], s:s}", "deliveryProfileId",
+                              source_formats[k].delivery_profile, "format", source_formats[k].name,
+                              "priority", 0, "protocols", "http,https", "flavorIds", ids.data,
+                              "url", url ? url : "", "drm", "objectType", "KalturaPlaybackSource"));
                 free(url);
             }
         }
@@ -272,12 +270,12 @@ static json_t *playback_context(mbe_server *s, const json_t *params)
                           " s:s, s:s, s:I, s:s, s:I, s:I, s:s}",
                           "id", fl->id, "flavorParamsId", fl->r.height, "width", fl->r.width,
                           "height", fl->r.height, "bitrate", fl->bitrate_kbps, "frameRate", 25.0,
-                          "isOriginal", 0, "isWeb", 1, "containerFormat", "mpeg-4",
-                          "videoCodecId", "avc1", "status", 2, "language", "Undefined",
-                          "fileExt", "mp4", "tags", "mobile,web,mbr,iphone,ipad", "entryId",
-                          e->id, "partnerId", (json_int_t)s->partner_id, "version", "1",
-                          "createdAt", (json_int_t)created, "updatedAt", (json_int_t)created,
-                          "objectType", "KalturaFlavorAsset"));
+                          "isOriginal", 0, "isWeb", 1, "containerFormat", "mpeg-4", "videoCodecId",
+                          "avc1", "status", 2, "language", "Undefined", "fileExt", "mp4", "tags",
+                          "mobile,web,mbr,iphone,ipad", "entryId", e->id, "partnerId",
+                          (json_int_t)s->partner_id, "version", "1", "createdAt",
+                          (json_int_t)created, "updatedAt", (json_int_t)created, "objectType",
+                          "KalturaFlavorAsset"));
         }
         kp_buf_free(&ids);
         free(base);

@@ -7,12 +7,7 @@
 #define MBE_KS_H
 
 /* kSessionBase error codes (ERR_CODE, ERR_DESC of INVALID_KS). */
-enum {
-    MBE_KS_OK = 0,
-    MBE_KS_INVALID_STR = -1,
-    MBE_KS_INVALID_PARTNER = -2,
-    MBE_KS_EXPIRED = -5
-};
+enum { MBE_KS_OK = 0, MBE_KS_INVALID_STR = -1, MBE_KS_INVALID_PARTNER = -2, MBE_KS_EXPIRED = -5 };
 
 char *mbe_ks_make(long long partner_id, const char *secret, long long expiry, int type,
                   const char *rand, const char *user_id, const char *privileges);

@@ -15,8 +15,7 @@
 #include <jansson.h>
 
 /* Runs one call; returns its result (a new reference), or a KalturaAPIException object. */
-typedef json_t *(*mbe_call_fn)(void *ud, const char *service, const char *action,
-                               json_t *params);
+typedef json_t *(*mbe_call_fn)(void *ud, const char *service, const char *action, json_t *params);
 
 /* Returns the array of results (new reference). When calls_out is not NULL it receives an
  * array of {"service","action","params"} with the params as executed (resolved). */

@@ -27,15 +27,14 @@ static void add_common_headers(mbe_server *s, struct MHD_Response *resp, unsigne
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
     MHD_add_response_header(resp, "Access-Control-Allow-Headers", "content-type, x-kaltura-ks");
     MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-    MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-                            "X-Kaltura-Session, X-Me");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "X-Kaltura-Session, X-Me");
     MHD_add_response_header(resp, "X-Kaltura-Session", session);
     MHD_add_response_header(resp, "X-Me", "kpsim-mock-backend");
 }
 
-static enum MHD_Result queue(struct MHD_Connection *c, mbe_server *s, int status,
-                             const char *type, const void *data, size_t len, bool persistent,
-                             unsigned long long seq, const char *location)
+static enum MHD_Result queue(struct MHD_Connection *c, mbe_server *s, int status, const char *type,
+                             const void *data, size_t len, bool persistent, unsigned long long seq,
+                             const char *location)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         len, (void *)data, persistent ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
@@ -80,8 +79,8 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
     if (!json_is_object(body)) {
         answer = mbe_exception("INVALID_JSON", NULL, "Invalid JSON request body: %s",
                                body ? "not an object" : jerr.text);
-        json_object_set_new(rec, "body", json_stringn(rc->body.data ? rc->body.data : "",
-                                                      rc->body.len));
+        json_object_set_new(rec, "body",
+                            json_stringn(rc->body.data ? rc->body.data : "", rc->body.len));
     } else {
         json_object_set(rec, "body", body);
         const char *rest = url + strlen("/api_v3/service/");
@@ -98,8 +97,8 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
             } else {
                 json_t *params = json_deep_copy(body);
                 answer = mbe_api_call(s, svc, act, params);
-                calls = json_pack("[{s:s, s:s, s:O}]", "service", svc, "action", act, "params",
-                                  params);
+                calls =
+                    json_pack("[{s:s, s:s, s:O}]", "service", svc, "action", act, "params", params);
                 json_decref(params);
             }
             free(svc);
@@ -115,8 +114,8 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
     json_object_set_new(rec, "bytes", json_integer((json_int_t)len));
     unsigned long long seq = next_seq_peek(s);
     mbe_journal_add(s, rec);
-    enum MHD_Result r = queue(c, s, 200, "application/json", text ? text : "", len, false, seq,
-                              NULL);
+    enum MHD_Result r =
+        queue(c, s, 200, "application/json", text ? text : "", len, false, seq, NULL);
     free(text);
     (void)method;
     return r;
@@ -149,8 +148,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     json_t *rec = json_pack("{s:s, s:s, s:o}", "method", method, "path", url, "query", query);
     unsigned long long seq = next_seq_peek(s);
     if (strcmp(method, "OPTIONS") == 0) {
-        json_object_set_new(rec, "server", json_string(kp_str_starts(url, "/api_v3/") ? "api"
-                                                                                       : "cdn"));
+        json_object_set_new(rec, "server",
+                            json_string(kp_str_starts(url, "/api_v3/") ? "api" : "cdn"));
         json_object_set_new(rec, "status", json_integer(204));
         mbe_journal_add(s, rec);
         return queue(c, s, 204, NULL, "", 0, true, seq, NULL);
@@ -158,8 +157,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (kp_str_starts(url, "/api_v3/service/")) {
         json_object_set_new(rec, "server", json_string("api"));
         if (rc->too_large || strcmp(method, "POST") != 0) {
-            const char *msg = rc->too_large ? "request body too large\n"
-                                            : "the API takes POST requests\n";
+            const char *msg =
+                rc->too_large ? "request body too large\n" : "the API takes POST requests\n";
             int status = rc->too_large ? 413 : 405;
             json_object_set_new(rec, "status", json_integer(status));
             mbe_journal_add(s, rec);
@@ -322,19 +321,19 @@ int mbe_server_start(const mbe_config *cfg, mbe_server **out)
         addr.sin_family = AF_INET;
         addr.sin_port = htons(cfg->port);
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        s->daemon = MHD_start_daemon(
-            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, cfg->port, NULL, NULL, handler,
-            s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
-            completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)30, MHD_OPTION_END);
+        s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, cfg->port,
+                                     NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR,
+                                     (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
+                                     completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
         if (!s->daemon) {
             KP_LOG_E(s->log, "mbe", "cannot listen on 127.0.0.1:%u", cfg->port);
             rc = KP_ESERVER;
         }
     }
     if (rc == KP_OK) {
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon,
-                                                               MHD_DAEMON_INFO_BIND_PORT);
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
         s->port = info ? info->port : cfg->port;
         snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%u", s->port);
         KP_LOG_I(s->log, "mbe", "mock back-end at %s (partner %lld, %zu entries)", s->url,

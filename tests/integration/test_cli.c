@@ -150,9 +150,9 @@ static void test_suite_with_bad_scenarios(void **state)
     assert_int_equal(code, 2);
     assert_non_null(strstr(out.data, "suite/b-syntax.yaml:3:1: YAML syntax error: did not find "
                                      "expected ',' or ']'"));
-    assert_non_null(
-        strstr(out.data, "suite/c-unknown-key.yaml:4:1: unknown top-level key 'expcet' (did you mean "
-                         "'expect'?)"));
+    assert_non_null(strstr(
+        out.data, "suite/c-unknown-key.yaml:4:1: unknown top-level key 'expcet' (did you mean "
+                  "'expect'?)"));
     assert_non_null(strstr(out.data, "PASS    good one"));
     assert_non_null(strstr(out.data, "FAIL    failing one"));
     assert_non_null(strstr(out.data, "suite/d-failing.yaml:15:9: expect.events.sequence[1]: "
@@ -168,7 +168,8 @@ static void test_suite_with_bad_scenarios(void **state)
                         "invalid");
     const json_t *bad = scenario_by_file(res, "c-unknown-key.yaml");
     assert_string_equal(kp_json_str(bad, "status", ""), "invalid");
-    assert_true(kp_str_starts(kp_json_str(bad, "diagnostics.0", ""), "suite/c-unknown-key.yaml:4:1:"));
+    assert_true(
+        kp_str_starts(kp_json_str(bad, "diagnostics.0", ""), "suite/c-unknown-key.yaml:4:1:"));
     const json_t *f = scenario_by_file(res, "d-failing.yaml");
     assert_string_equal(kp_json_str(f, "status", ""), "failed");
     assert_int_equal(kp_json_int(f, "failures.0.line", 0), 15);

@@ -398,8 +398,7 @@ static void compare(const char *scenario_rel, const char *oracle_name)
     for (size_t s = 0; s < real.n; s++)
         kp_buf_printf(&labels_b, ">%s ", real.seg[s].label);
     if (strcmp(labels_a.data, labels_b.data) != 0)
-        fail_msg("%s: actions differ: ours %s, real %s", oracle_name, labels_a.data,
-                 labels_b.data);
+        fail_msg("%s: actions differ: ours %s, real %s", oracle_name, labels_a.data, labels_b.data);
 
     for (size_t s = 0; s < ours.n; s++) {
         segment *a = &ours.seg[s], *b = &real.seg[s];

@@ -11,21 +11,21 @@
 #ifndef KP_ERR_H
 #define KP_ERR_H
 
-#define KP_ERR_MAP(XX)                                              \
-    XX(ENOMEM, "out of memory")                                     \
-    XX(EINVAL, "invalid argument")                                  \
-    XX(EIO, "input/output error")                                   \
-    XX(ENOENT, "no such item")                                      \
-    XX(EPARSE, "malformed input")                                   \
-    XX(EHTTP, "HTTP transfer failed")                               \
-    XX(ETIMEDOUT, "timed out")                                      \
-    XX(ENOTSUP, "not supported")                                    \
-    XX(EMEDIA, "media library failure")                             \
-    XX(ESTATE, "call not valid in the current state")               \
-    XX(EEXIST, "already exists")                                    \
-    XX(EBUSY, "resource busy")                                      \
-    XX(ECRYPTO, "cryptographic library failure")                    \
-    XX(ERANGE, "value out of range")                                \
+#define KP_ERR_MAP(XX)                                \
+    XX(ENOMEM, "out of memory")                       \
+    XX(EINVAL, "invalid argument")                    \
+    XX(EIO, "input/output error")                     \
+    XX(ENOENT, "no such item")                        \
+    XX(EPARSE, "malformed input")                     \
+    XX(EHTTP, "HTTP transfer failed")                 \
+    XX(ETIMEDOUT, "timed out")                        \
+    XX(ENOTSUP, "not supported")                      \
+    XX(EMEDIA, "media library failure")               \
+    XX(ESTATE, "call not valid in the current state") \
+    XX(EEXIST, "already exists")                      \
+    XX(EBUSY, "resource busy")                        \
+    XX(ECRYPTO, "cryptographic library failure")      \
+    XX(ERANGE, "value out of range")                  \
     XX(ESERVER, "server could not start")
 
 enum kp_err_index_ {

@@ -27,25 +27,25 @@ typedef struct kp_net_profile {
 } kp_net_profile;
 
 typedef struct kp_http_request {
-    const char *method;          /* "GET" (default when NULL) or "POST" */
+    const char *method; /* "GET" (default when NULL) or "POST" */
     const char *url;
-    const char *const *headers;  /* "Name: value" lines, NULL-terminated; may be NULL */
-    const void *body;            /* POST body */
+    const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
+    const void *body;           /* POST body */
     size_t body_len;
 } kp_http_request;
 
 typedef struct kp_http_response {
-    int error;            /* KP_OK, or a negative KP_E* code: no HTTP answer arrived */
-    char *error_text;     /* libcurl's message when error != 0 */
-    int status;           /* HTTP status of the final answer; 0 when error != 0 */
+    int error;        /* KP_OK, or a negative KP_E* code: no HTTP answer arrived */
+    char *error_text; /* libcurl's message when error != 0 */
+    int status;       /* HTTP status of the final answer; 0 when error != 0 */
     kp_buf body;
-    char **headers;       /* "name: value" of the final answer, names lower-cased, in order */
+    char **headers; /* "name: value" of the final answer, names lower-cased, in order */
     size_t n_headers;
-    char *url;            /* the requested URL */
-    char *effective_url;  /* after redirects */
+    char *url;           /* the requested URL */
+    char *effective_url; /* after redirects */
     int redirects;
-    kp_time started;      /* virtual */
-    kp_time finished;     /* virtual */
+    kp_time started;  /* virtual */
+    kp_time finished; /* virtual */
 } kp_http_response;
 
 typedef void (*kp_http_fn)(void *ud, const kp_http_response *resp);

@@ -13,25 +13,25 @@
 
 enum { KP_SEVERITY_RECOVERABLE = 1, KP_SEVERITY_CRITICAL = 2 };
 
-#define KP_PCATEGORY_MAP(XX)                                                                       \
-    XX(NETWORK, 1)                                                                                 \
-    XX(TEXT, 2)                                                                                    \
-    XX(MEDIA, 3)                                                                                   \
-    XX(MANIFEST, 4)                                                                                \
-    XX(STREAMING, 5)                                                                               \
-    XX(DRM, 6)                                                                                     \
-    XX(PLAYER, 7)                                                                                  \
-    XX(ADS, 8)                                                                                     \
-    XX(STORAGE, 9)                                                                                 \
-    XX(CAST, 10)                                                                                   \
-    XX(VR, 11)                                                                                     \
-    XX(MEDIA_NOT_READY, 12)                                                                        \
-    XX(GEO_LOCATION, 13)                                                                           \
-    XX(MEDIA_UNAVAILABLE, 14)                                                                      \
-    XX(IP_RESTRICTED, 15)                                                                          \
-    XX(SITE_RESTRICTED, 16)                                                                        \
-    XX(SCHEDULED_RESTRICTED, 17)                                                                   \
-    XX(ACCESS_CONTROL_BLOCKED, 18)                                                                 \
+#define KP_PCATEGORY_MAP(XX)       \
+    XX(NETWORK, 1)                 \
+    XX(TEXT, 2)                    \
+    XX(MEDIA, 3)                   \
+    XX(MANIFEST, 4)                \
+    XX(STREAMING, 5)               \
+    XX(DRM, 6)                     \
+    XX(PLAYER, 7)                  \
+    XX(ADS, 8)                     \
+    XX(STORAGE, 9)                 \
+    XX(CAST, 10)                   \
+    XX(VR, 11)                     \
+    XX(MEDIA_NOT_READY, 12)        \
+    XX(GEO_LOCATION, 13)           \
+    XX(MEDIA_UNAVAILABLE, 14)      \
+    XX(IP_RESTRICTED, 15)          \
+    XX(SITE_RESTRICTED, 16)        \
+    XX(SCHEDULED_RESTRICTED, 17)   \
+    XX(ACCESS_CONTROL_BLOCKED, 18) \
     XX(DELETED_ENTRY, 19)
 
 enum kp_pcategory {
@@ -41,24 +41,24 @@ enum kp_pcategory {
 };
 
 /* The core codes the reference player raises today (playkit-js src/error/code.ts). */
-#define KP_PCODE_MAP(XX)                                                                           \
-    XX(BAD_HTTP_STATUS, 1001)                                                                      \
-    XX(HTTP_ERROR, 1002)                                                                           \
-    XX(TIMEOUT, 1003)                                                                              \
-    XX(REQUEST_FILTER_ERROR, 1006)                                                                 \
-    XX(RESPONSE_FILTER_ERROR, 1007)                                                                \
-    XX(VIDEO_ERROR, 3016)                                                                          \
-    XX(HLS_FATAL_MEDIA_ERROR, 3018)                                                                \
-    XX(HLS_FRAG_PARSING_ERROR, 3019)                                                               \
-    XX(NATIVE_ADAPTER_LOAD_FAILED, 3022)                                                           \
-    XX(HLS_PLAYLIST_HEADER_MISSING, 4015)                                                          \
-    XX(INVALID_HLS_TAG, 4016)                                                                      \
-    XX(HLS_REQUIRED_ATTRIBUTE_MISSING, 4023)                                                       \
-    XX(HLS_REQUIRED_TAG_MISSING, 4024)                                                             \
-    XX(HLSJS_CANNOT_PARSE, 4030)                                                                   \
-    XX(LOAD_INTERRUPTED, 7000)                                                                     \
-    XX(LOAD_FAILED, 7002)                                                                          \
-    XX(NO_SOURCE_PROVIDED, 7006)                                                                   \
+#define KP_PCODE_MAP(XX)                     \
+    XX(BAD_HTTP_STATUS, 1001)                \
+    XX(HTTP_ERROR, 1002)                     \
+    XX(TIMEOUT, 1003)                        \
+    XX(REQUEST_FILTER_ERROR, 1006)           \
+    XX(RESPONSE_FILTER_ERROR, 1007)          \
+    XX(VIDEO_ERROR, 3016)                    \
+    XX(HLS_FATAL_MEDIA_ERROR, 3018)          \
+    XX(HLS_FRAG_PARSING_ERROR, 3019)         \
+    XX(NATIVE_ADAPTER_LOAD_FAILED, 3022)     \
+    XX(HLS_PLAYLIST_HEADER_MISSING, 4015)    \
+    XX(INVALID_HLS_TAG, 4016)                \
+    XX(HLS_REQUIRED_ATTRIBUTE_MISSING, 4023) \
+    XX(HLS_REQUIRED_TAG_MISSING, 4024)       \
+    XX(HLSJS_CANNOT_PARSE, 4030)             \
+    XX(LOAD_INTERRUPTED, 7000)               \
+    XX(LOAD_FAILED, 7002)                    \
+    XX(NO_SOURCE_PROVIDED, 7006)             \
     XX(NO_ENGINE_FOUND_TO_PLAY_THE_SOURCE, 7007)
 
 enum kp_pcode {
@@ -68,27 +68,27 @@ enum kp_pcode {
 };
 
 /* The provider's tables (categories NETWORK 1, SERVICE 2, PROVIDER 3). */
-#define KP_PROVIDER_CATEGORY_MAP(XX)                                                               \
-    XX(NETWORK, 1)                                                                                 \
-    XX(SERVICE, 2)                                                                                 \
+#define KP_PROVIDER_CATEGORY_MAP(XX) \
+    XX(NETWORK, 1)                   \
+    XX(SERVICE, 2)                   \
     XX(PROVIDER, 3)
 
-#define KP_PROVIDER_CODE_MAP(XX)                                                                   \
-    XX(UNSUPPORTED_SCHEME, 1000)                                                                   \
-    XX(BAD_HTTP_STATUS, 1001)                                                                      \
-    XX(HTTP_ERROR, 1002)                                                                           \
-    XX(TIMEOUT, 1003)                                                                              \
-    XX(MALFORMED_DATA_URI, 1004)                                                                   \
-    XX(BAD_SERVER_RESPONSE, 1005)                                                                  \
-    XX(MULTIREQUEST_API_ERROR, 1006)                                                               \
-    XX(API_RESPONSE_MISMATCH, 1007)                                                                \
-    XX(ERROR, 2000)                                                                                \
-    XX(BLOCK_ACTION, 2001)                                                                         \
-    XX(MEDIA_STATUS_NOT_READY, 2002)                                                               \
-    XX(SCHEDULED_RESTRICTED, 2003)                                                                 \
-    XX(DELETED_ENTRY, 2004)                                                                        \
-    XX(MISSING_MANDATORY_PARAMS, 3000)                                                             \
-    XX(MISSING_PLAY_SOURCE, 3001)                                                                  \
+#define KP_PROVIDER_CODE_MAP(XX)       \
+    XX(UNSUPPORTED_SCHEME, 1000)       \
+    XX(BAD_HTTP_STATUS, 1001)          \
+    XX(HTTP_ERROR, 1002)               \
+    XX(TIMEOUT, 1003)                  \
+    XX(MALFORMED_DATA_URI, 1004)       \
+    XX(BAD_SERVER_RESPONSE, 1005)      \
+    XX(MULTIREQUEST_API_ERROR, 1006)   \
+    XX(API_RESPONSE_MISMATCH, 1007)    \
+    XX(ERROR, 2000)                    \
+    XX(BLOCK_ACTION, 2001)             \
+    XX(MEDIA_STATUS_NOT_READY, 2002)   \
+    XX(SCHEDULED_RESTRICTED, 2003)     \
+    XX(DELETED_ENTRY, 2004)            \
+    XX(MISSING_MANDATORY_PARAMS, 3000) \
+    XX(MISSING_PLAY_SOURCE, 3001)      \
     XX(METHOD_NOT_IMPLEMENTED, 3002)
 
 enum kp_provider_category {

@@ -70,7 +70,7 @@ typedef struct kp_plugin_desc {
 /* Adds a plugin; its listeners go after the player's own (as in kaltura-player-js, where
  * plugins register after the player's bindings). Returns 0 and the state in *state_out
  * (may be NULL), or a negative KP_E* code. */
-int kp_player_add_plugin(kp_player *p, const kp_plugin_desc *desc, const json_t *config,
-                         void *arg, void **state_out);
+int kp_player_add_plugin(kp_player *p, const kp_plugin_desc *desc, const json_t *config, void *arg,
+                         void **state_out);
 
 #endif

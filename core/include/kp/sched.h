@@ -13,8 +13,8 @@
 
 typedef int64_t kp_time; /* microseconds of virtual time */
 
-#define KP_MS(x) ((kp_time)(x) * 1000)
-#define KP_SEC(x) ((kp_time)((x) * 1000000.0))
+#define KP_MS(x)  ((kp_time)(x)*1000)
+#define KP_SEC(x) ((kp_time)((x)*1000000.0))
 
 typedef struct kp_sched kp_sched;
 typedef void (*kp_task_fn)(void *ud);

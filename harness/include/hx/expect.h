@@ -28,9 +28,9 @@ int hx_view_make(const kp_recorder *rec, size_t from, size_t to, char *const *ex
 void hx_view_free(hx_view *v);
 
 typedef struct hx_mismatch {
-    size_t item;  /* index of the expected item where matching failed (n when extra events) */
-    size_t event; /* index into the view of the recorded event there (n when missing) */
-    hx_loc loc;   /* scenario location of that item (or of the sequence) */
+    size_t item;   /* index of the expected item where matching failed (n when extra events) */
+    size_t event;  /* index into the view of the recorded event there (n when missing) */
+    hx_loc loc;    /* scenario location of that item (or of the sequence) */
     char *message; /* one line, malloc'd */
     char *table;   /* expected | recorded, side by side, malloc'd */
 } hx_mismatch;

@@ -18,9 +18,9 @@
 
 typedef enum hx_status {
     HX_PASSED = 0,
-    HX_FAILED, /* an expectation or a step failed */
+    HX_FAILED,  /* an expectation or a step failed */
     HX_TIMEOUT, /* the wall-clock watchdog stopped it */
-    HX_INVALID /* the scenario could not be loaded */
+    HX_INVALID  /* the scenario could not be loaded */
 } hx_status;
 
 const char *hx_status_name(hx_status s); /* "passed", "failed", "timeout", "invalid" */
@@ -45,12 +45,12 @@ typedef struct hx_result {
     hx_status status;
     double wall_ms;
     long long virtual_ms;
-    json_t *trace;   /* array of trace objects (seq, t, pos, type, payload) */
+    json_t *trace; /* array of trace objects (seq, t, pos, type, payload) */
     hx_step_info *steps;
     size_t n_steps;
     hx_failure *failures;
     size_t n_failures;
-    json_t *journal; /* the mock back-end's request journal */
+    json_t *journal;    /* the mock back-end's request journal */
     char **diagnostics; /* loader messages when invalid */
     size_t n_diagnostics;
 } hx_result;

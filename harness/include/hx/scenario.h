@@ -73,7 +73,7 @@ typedef struct hx_step {
     /* load_media */
     char *entry_id; /* exactly one of entry_id / reference_id is set */
     char *reference_id;
-    bool missing;       /* load_media {missing: true}: the id is deliberately not on the
+    bool missing; /* load_media {missing: true}: the id is deliberately not on the
                            back-end (to test "entry not found") */
     /* seek (seconds), wait_for {position} (seconds), set_volume (0..1) */
     double number;

@@ -34,8 +34,8 @@ typedef struct mbe_entry {
     size_t n_formats;
     const char *const *renditions; /* "360p" ... */
     size_t n_renditions;
-    const char *status;       /* ready | import | preconvert | deleted (NULL: ready) */
-    const char *block;        /* NULL, or an access-control restriction code */
+    const char *status; /* ready | import | preconvert | deleted (NULL: ready) */
+    const char *block;  /* NULL, or an access-control restriction code */
 } mbe_entry;
 
 typedef struct mbe_config {
@@ -44,8 +44,8 @@ typedef struct mbe_config {
     size_t n_entries;
     mbe_media_cache *media; /* borrowed; NULL: the server makes one with the default dir */
     kp_log *log;
-    uint16_t port;          /* 0: an ephemeral port */
-    long long epoch;        /* the back-end's "now" in Unix seconds (KS expiry, timestamps);
+    uint16_t port;            /* 0: an ephemeral port */
+    long long epoch;          /* the back-end's "now" in Unix seconds (KS expiry, timestamps);
                                0: 1767225600 (2026-01-01T00:00:00Z), so answers are stable */
     const char *admin_secret; /* KS signing secret; NULL: derived from the partner id */
 } mbe_config;
