@@ -341,21 +341,31 @@ static void load_next(hls *h)
              json_pack("{s:s, s:s}", "name", "fragLoadError", "url", req.url));
 }
 
-static void on_level(void *ud, const kp_http_response *r)
+/* The common part of a playlist answer: the request is over; a failed transfer or a playlist
+ * that does not parse fails the engine (NULL), else the parsed playlist (the caller owns it). */
+static kp_m3u8 *playlist_answer(hls *h, const kp_http_response *r, const char *load_error)
 {
-    hls *h = ud;
     h->req = 0;
     h->stage = ST_IDLE;
     if (r->error || r->status != 200) {
-        fail_http(h, r, "levelLoadError");
-        return;
+        fail_http(h, r, load_error);
+        return NULL;
     }
     kp_m3u8 *pl = NULL;
     kp_m3u8_error e;
     if (kp_m3u8_parse(r->body.data, r->body.len, r->url, &pl, &e) != KP_OK) {
         fail_parse(h, r, &e);
-        return;
+        return NULL;
     }
+    return pl;
+}
+
+static void on_level(void *ud, const kp_http_response *r)
+{
+    hls *h = ud;
+    kp_m3u8 *pl = playlist_answer(h, r, "levelLoadError");
+    if (!pl)
+        return;
     if (pl->is_master) {
         kp_m3u8_free(pl);
         kp_m3u8_error me = {.line = 0, .pcode = KP_PCODE_INVALID_HLS_TAG};
@@ -385,18 +395,9 @@ static int cmp_levels(const void *a, const void *b)
 static void on_master(void *ud, const kp_http_response *r)
 {
     hls *h = ud;
-    h->req = 0;
-    h->stage = ST_IDLE;
-    if (r->error || r->status != 200) {
-        fail_http(h, r, "manifestLoadError");
+    kp_m3u8 *pl = playlist_answer(h, r, "manifestLoadError");
+    if (!pl)
         return;
-    }
-    kp_m3u8 *pl = NULL;
-    kp_m3u8_error e;
-    if (kp_m3u8_parse(r->body.data, r->body.len, r->url, &pl, &e) != KP_OK) {
-        fail_parse(h, r, &e);
-        return;
-    }
     if (pl->is_master) {
         h->master = pl;
         h->n_levels = pl->n_variants;
