@@ -45,8 +45,8 @@ static int cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int run_once(const hx_scenario *sc, mbe_media_cache *cache, double *wall,
-                    long long *virt, size_t *events)
+static int run_once(const hx_scenario *sc, mbe_media_cache *cache, double *wall, long long *virt,
+                    size_t *events)
 {
     hx_run_opts opts = {.media = cache, .check_expectations = true};
     hx_result r;

@@ -117,7 +117,8 @@ void kp_bus_emit(kp_bus *bus, kp_event_type type, json_t *payload)
         json_decref(payload);
         return;
     }
-    memcpy(snap, bus->list, n * sizeof(*snap));
+    if (n) /* bus->list is NULL before the first listener */
+        memcpy(snap, bus->list, n * sizeof(*snap));
     bus->depth++;
     for (size_t i = 0; i < n; i++) {
         if (snap[i].removed || (snap[i].type >= 0 && snap[i].type != (int)type))

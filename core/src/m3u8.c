@@ -8,10 +8,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define MIXED_MSG "the playlist mixes EXT-X-STREAM-INF variants and media segments"
 
 typedef struct parser {
     kp_m3u8 *pl;
@@ -79,7 +82,7 @@ static bool parse_double(const char *s, double *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || v < 0)
+    if (end == s || errno || !isfinite(v) || v < 0)
         return false;
     while (*end == ' ')
         end++;
@@ -123,8 +126,7 @@ static int on_stream_inf(parser *p, const char *attrs, kp_m3u8_variant *v)
         if (parse_long(abw, &n))
             v->average_bandwidth = (long)n;
         else
-            rc = fail(p, KP_PCODE_INVALID_HLS_TAG, "AVERAGE-BANDWIDTH '%s' is not an integer",
-                      abw);
+            rc = fail(p, KP_PCODE_INVALID_HLS_TAG, "AVERAGE-BANDWIDTH '%s' is not an integer", abw);
     }
     if (rc == KP_OK && res && sscanf(res, "%dx%d", &v->width, &v->height) != 2)
         rc = fail(p, KP_PCODE_INVALID_HLS_TAG, "RESOLUTION '%s' is not WIDTHxHEIGHT", res);
@@ -134,6 +136,10 @@ static int on_stream_inf(parser *p, const char *attrs, kp_m3u8_variant *v)
     free(abw);
     free(res);
     free(fr);
+    if (rc != KP_OK) {
+        free(v->codecs);
+        v->codecs = NULL;
+    }
     return rc;
 }
 
@@ -197,6 +203,7 @@ static int parse_lines(parser *p, const char *text, size_t len)
     kp_m3u8 *pl = p->pl;
     bool have_header = false, have_target = false;
     bool pending_inf = false, pending_stream = false, disc = false;
+    int pending_line = 0; /* line of the tag waiting for its URI line */
     double inf_duration = 0;
     kp_m3u8_variant var = {0};
     int rc = KP_OK;
@@ -230,14 +237,22 @@ static int parse_lines(parser *p, const char *text, size_t len)
             const char *colon = strchr(line, ':');
             const char *val = colon ? colon + 1 : "";
             if (strncmp(tag, "EXTINF:", 7) == 0) {
-                if (!parse_double(val, &inf_duration))
+                if (pl->is_master)
+                    rc = fail(p, KP_PCODE_INVALID_HLS_TAG, MIXED_MSG);
+                else if (!parse_double(val, &inf_duration))
                     rc = fail(p, KP_PCODE_INVALID_HLS_TAG, "EXTINF duration '%s' is not a number",
                               val);
                 pending_inf = true;
+                pending_line = p->line;
             } else if (strncmp(tag, "EXT-X-STREAM-INF:", 17) == 0) {
+                free(var.codecs); /* a previous STREAM-INF still waiting for its URI */
                 memset(&var, 0, sizeof(var));
-                rc = on_stream_inf(p, val, &var);
+                if (pl->n_segments || pending_inf)
+                    rc = fail(p, KP_PCODE_INVALID_HLS_TAG, MIXED_MSG);
+                else
+                    rc = on_stream_inf(p, val, &var);
                 pending_stream = rc == KP_OK;
+                pending_line = p->line;
                 pl->is_master = true;
             } else if (strncmp(tag, "EXT-X-TARGETDURATION:", 21) == 0) {
                 if (!parse_double(val, &pl->target_duration))
@@ -249,7 +264,8 @@ static int parse_lines(parser *p, const char *text, size_t len)
                 if (!parse_long(val, &v))
                     rc = fail(p, KP_PCODE_INVALID_HLS_TAG, "EXT-X-VERSION '%s' is not an integer",
                               val);
-                pl->version = (int)v;
+                else
+                    pl->version = (int)v;
             } else if (strncmp(tag, "EXT-X-MEDIA-SEQUENCE:", 21) == 0) {
                 if (!parse_long(val, &pl->media_sequence))
                     rc = fail(p, KP_PCODE_INVALID_HLS_TAG,
@@ -320,12 +336,11 @@ static int parse_lines(parser *p, const char *text, size_t len)
         p->line = 0;
         return fail(p, KP_PCODE_HLS_PLAYLIST_HEADER_MISSING, "empty playlist (no #EXTM3U)");
     }
-    if (pending_inf || pending_stream)
-        return fail(p, KP_PCODE_HLS_REQUIRED_TAG_MISSING, "the playlist ends after a tag that "
-                                                         "needs a URI line");
-    if (pl->is_master && pl->n_segments)
-        return fail(p, KP_PCODE_INVALID_HLS_TAG,
-                    "the playlist mixes EXT-X-STREAM-INF variants and media segments");
+    if (pending_inf || pending_stream) {
+        p->line = pending_line;
+        return fail(p, KP_PCODE_HLS_REQUIRED_TAG_MISSING,
+                    "the playlist ends after a tag that needs a URI line");
+    }
     if (pl->is_master && !pl->n_variants) {
         p->line = 0;
         return fail(p, KP_PCODE_HLS_REQUIRED_TAG_MISSING, "master playlist without variants");

@@ -66,7 +66,8 @@ char *kp_url_resolve(const char *base, const char *ref)
     if (ref[0] == '/') {
         kp_buf_puts(&b, ref);
     } else if (ref[0] == '?' || ref[0] == '#' || ref[0] == '\0') {
-        size_t plen = strcspn(path, ref[0] == '#' ? "#" : "?#");
+        /* "#f" and "" keep the base query (RFC 3986 §5.2.2); "?q" replaces it */
+        size_t plen = strcspn(path, ref[0] == '?' ? "?#" : "#");
         kp_buf_append(&b, path, plen);
         kp_buf_puts(&b, ref);
     } else {

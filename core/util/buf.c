@@ -4,7 +4,10 @@
 #include "kp/err.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +36,14 @@ void kp_buf_reset(kp_buf *b)
 
 int kp_buf_reserve(kp_buf *b, size_t extra)
 {
-    if (b->len + extra + 1 <= b->cap)
+    if (extra >= SIZE_MAX - b->len)
+        return KP_ENOMEM; /* len + extra + 1 would wrap around */
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
         return KP_OK;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     char *p = realloc(b->data, cap);
     if (!p)
         return KP_ENOMEM;
@@ -156,16 +162,40 @@ int kp_read_file(const char *path, kp_buf *out)
     return rc;
 }
 
+/* Creates a temporary file next to path, unique per call: the pid tells processes apart, the
+ * counter calls of one process (threads included), and O_EXCL guards against leftovers. Unlike
+ * mkstemp (mode 0600) the file gets the usual 0666 & ~umask. */
+static FILE *open_temp(const char *path, char **tmp_out)
+{
+    static atomic_ulong counter;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned long n = atomic_fetch_add(&counter, 1);
+        char *tmp = kp_asprintf("%s.tmp.%ld.%lu", path, (long)getpid(), n);
+        if (!tmp)
+            return NULL;
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            FILE *f = fdopen(fd, "wb");
+            if (f) {
+                *tmp_out = tmp;
+                return f;
+            }
+            close(fd);
+            unlink(tmp);
+        }
+        free(tmp);
+        if (fd >= 0 || errno != EEXIST)
+            return NULL;
+    }
+    return NULL;
+}
+
 int kp_write_file_atomic(const char *path, const void *data, size_t len)
 {
-    char *tmp = kp_asprintf("%s.tmp.%ld", path, (long)getpid());
-    if (!tmp)
-        return KP_ENOMEM;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(tmp);
-        return KP_EIO;
-    }
+    char *tmp = NULL;
+    FILE *f = open_temp(path, &tmp);
+    if (!f)
+        return errno == ENOMEM ? KP_ENOMEM : KP_EIO;
     int rc = KP_OK;
     if (len && fwrite(data, 1, len, f) != len)
         rc = KP_EIO;
@@ -185,8 +215,9 @@ int kp_mkdirs(const char *path)
     if (!p)
         return KP_ENOMEM;
     int rc = KP_OK;
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
+    /* every prefix that ends before a '/' (but not the root itself), then the whole path */
+    for (char *s = p; *s; s++) {
+        if (*s != '/' || s == p)
             continue;
         *s = '\0';
         if (mkdir(p, 0777) != 0 && errno != EEXIST)
@@ -195,8 +226,10 @@ int kp_mkdirs(const char *path)
         if (rc)
             break;
     }
-    if (rc == KP_OK && mkdir(p, 0777) != 0 && errno != EEXIST)
-        rc = KP_EIO;
+    struct stat st;
+    if (rc == KP_OK && mkdir(p, 0777) != 0 &&
+        (errno != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode)))
+        rc = KP_EIO; /* includes "" and an existing file that is not a directory */
     free(p);
     return rc;
 }

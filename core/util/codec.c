@@ -97,7 +97,7 @@ char *kp_url_escape(const char *s)
 uint64_t kp_fnv1a(const void *data, size_t len)
 {
     const unsigned char *p = data;
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = 14695981039346656037ULL; /* the FNV-1a 64-bit offset basis */
     for (size_t i = 0; i < len; i++) {
         h ^= p[i];
         h *= 1099511628211ULL;
@@ -126,7 +126,7 @@ uint64_t kp_rng_next(kp_rng *r)
 void kp_rng_uuid(kp_rng *r, char out[37])
 {
     uint64_t hi = kp_rng_next(r), lo = kp_rng_next(r);
-    hi = (hi & ~0xf000ULL) | 0x4000ULL;                           /* version 4 */
+    hi = (hi & ~0xf000ULL) | 0x4000ULL;                        /* version 4 */
     lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL; /* variant 10 */
     snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(hi >> 32),
              (unsigned)((hi >> 16) & 0xffff), (unsigned)(hi & 0xffff), (unsigned)(lo >> 48),

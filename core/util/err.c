@@ -6,8 +6,8 @@ const char *kp_err_name(int err)
     switch (err) {
     case KP_OK:
         return "KP_OK";
-#define XX(code, msg)                                                                              \
-    case KP_##code:                                                                                \
+#define XX(code, msg) \
+    case KP_##code:   \
         return "KP_" #code;
         KP_ERR_MAP(XX)
 #undef XX
@@ -21,8 +21,8 @@ const char *kp_strerror(int err)
     switch (err) {
     case KP_OK:
         return "success";
-#define XX(code, msg)                                                                              \
-    case KP_##code:                                                                                \
+#define XX(code, msg) \
+    case KP_##code:   \
         return msg;
         KP_ERR_MAP(XX)
 #undef XX

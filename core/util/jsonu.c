@@ -69,6 +69,8 @@ bool kp_json_subset(const json_t *want, const json_t *have)
         return true;
     if (!have)
         return false;
+    if (json_is_integer(want) && json_is_integer(have)) /* exact, even beyond 2^53 */
+        return json_integer_value(want) == json_integer_value(have);
     if (json_is_number(want) && json_is_number(have))
         return json_number_value(want) == json_number_value(have);
     if (json_typeof(want) != json_typeof(have))
@@ -112,11 +114,12 @@ int kp_json_merge(json_t *dst, const json_t *src)
     json_object_foreach((json_t *)src, k, v)
     {
         json_t *d = json_object_get(dst, k);
+        /* values are copied: sharing them would let a later merge into dst modify src */
         if (json_is_object(d) && json_is_object(v)) {
             int rc = kp_json_merge(d, v);
             if (rc < 0)
                 return rc;
-        } else if (json_object_set(dst, k, v) != 0) {
+        } else if (json_object_set_new(dst, k, json_deep_copy(v)) != 0) {
             return KP_ENOMEM;
         }
     }

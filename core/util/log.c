@@ -46,8 +46,7 @@ int kp_log_level_parse(const char *s)
     return -1;
 }
 
-void kp_vlogf(const kp_log *lg, kp_log_level level, const char *module, const char *fmt,
-              va_list ap)
+void kp_vlogf(const kp_log *lg, kp_log_level level, const char *module, const char *fmt, va_list ap)
 {
     if (!kp_log_enabled(lg, level))
         return;

@@ -503,8 +503,9 @@ int hx_run_file(const char *path, const hx_run_opts *opts, hx_result *out)
         free(copy);
         out->classname = dir_name(path);
         out->status = HX_INVALID;
-        out->diagnostics = diag.msgs;
+        out->diagnostics = diag.msgs; /* the result takes the messages over */
         out->n_diagnostics = diag.n;
+        free(diag.locs);
         return KP_OK;
     }
     hx_diag_free(&diag);

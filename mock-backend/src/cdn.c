@@ -87,7 +87,9 @@ static void master_playlist(mbe_server *s, const mbe_ientry *e, const char *flav
     kp_buf_puts(&b, "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     char *ids = kp_strdup(flavor_ids ? flavor_ids : "");
     int listed = 0;
-    for (char *tok = ids ? strtok(ids, ",") : NULL; tok; tok = strtok(NULL, ",")) {
+    char *save = NULL;
+    for (char *tok = ids ? strtok_r(ids, ",", &save) : NULL; tok;
+         tok = strtok_r(NULL, ",", &save)) {
         const mbe_flavor *f = find_flavor(e, tok);
         if (!f) {
             free(ids);

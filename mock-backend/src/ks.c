@@ -24,8 +24,8 @@ static char *sha1_hex(const char *a, const char *b)
 char *mbe_ks_make(long long partner_id, const char *secret, long long expiry, int type,
                   const char *rand, const char *user_id, const char *privileges)
 {
-    char *fields = kp_asprintf("%lld;%lld;%lld;%d;%s;%s;%s;;", partner_id, partner_id, expiry,
-                               type, rand, user_id ? user_id : "", privileges ? privileges : "");
+    char *fields = kp_asprintf("%lld;%lld;%lld;%d;%s;%s;%s;;", partner_id, partner_id, expiry, type,
+                               rand, user_id ? user_id : "", privileges ? privileges : "");
     char *sig = fields ? sha1_hex(secret, fields) : NULL;
     char *plain = sig ? kp_asprintf("%s|%s", sig, fields) : NULL;
     char *ks = plain ? kp_base64_encode(plain, strlen(plain)) : NULL;
@@ -57,7 +57,7 @@ int mbe_ks_check(const char *ks, long long partner_id, const char *secret, long 
                 sscanf(fields, "%lld;%*[^;];%lld;", &pid, &expiry) == 2) {
                 if (pid != partner_id)
                     rc = MBE_KS_INVALID_PARTNER;
-                else if (expiry < now)
+                else if (expiry <= now) /* kSessionBase::isValidBase: valid_until <= time() */
                     rc = MBE_KS_EXPIRED;
                 else
                     rc = MBE_KS_OK;

@@ -23,7 +23,9 @@ static char *value_at(const json_t *root, const char *path)
 {
     const json_t *cur = root;
     char *copy = kp_strdup(path ? path : "");
-    for (char *tok = copy && *copy ? strtok(copy, ":") : NULL; cur && tok; tok = strtok(NULL, ":")) {
+    char *save = NULL;
+    for (char *tok = copy && *copy ? strtok_r(copy, ":", &save) : NULL; cur && tok;
+         tok = strtok_r(NULL, ":", &save)) {
         if (json_is_object(cur)) {
             cur = json_object_get(cur, tok);
         } else if (json_is_array(cur)) {
@@ -73,7 +75,7 @@ char *mbe_multirequest_resolve(const char *s, json_t *const *results, size_t n_r
             p = open + 1;
             continue;
         }
-        const char *path = end[7] == ':' ? end + 8 : "";
+        const char *path = end[7] == ':' ? end + 8 : close; /* no path: "" */
         char *pathz = kp_strndup(path, (size_t)(close - path));
         const json_t *res = (size_t)n <= n_results ? results[n - 1] : NULL;
         char *val = (res && !mbe_is_exception(res)) ? value_at(res, pathz) : kp_strdup("");
@@ -179,8 +181,8 @@ json_t *mbe_multirequest_run(const json_t *body, mbe_call_fn fn, void *ud, json_
         json_object_del(resolved, "service");
         json_object_del(resolved, "action");
         json_t *res = fn(ud, svc, act, resolved);
-        json_array_append_new(calls, json_pack("{s:s, s:s, s:O}", "service", svc, "action", act,
-                                               "params", resolved));
+        json_array_append_new(
+            calls, json_pack("{s:s, s:s, s:O}", "service", svc, "action", act, "params", resolved));
         free(svc);
         free(act);
         json_decref(resolved);

@@ -11,8 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     kp_m3u8 *pl = NULL;
     kp_m3u8_error err;
-    int rc = kp_m3u8_parse((const char *)data, size, "http://127.0.0.1:8080/a/b/master.m3u8", &pl,
-                           &err);
+    int rc =
+        kp_m3u8_parse((const char *)data, size, "http://127.0.0.1:8080/a/b/master.m3u8", &pl, &err);
     if (rc == 0 && !pl)
         abort();
     if (rc != 0 && (pl || err.msg[0] == '\0' || err.pcode < 4000))

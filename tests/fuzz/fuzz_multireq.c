@@ -12,8 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static json_t *echo(void *ud, const char *service, const char *action, json_t *params)
 {
     /* a result with nested objects and arrays for references to walk */
-    return json_pack("{s:s, s:O, s:[{s:s}]}", "service", service, "params", params, "objects",
-                     "id", action);
+    return json_pack("{s:s, s:O, s:[{s:s}]}", "service", service, "params", params, "objects", "id",
+                     action);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
