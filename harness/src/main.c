@@ -77,7 +77,10 @@ static int collect_dir(const char *dir, file_list *out)
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
-        char *p = kp_asprintf("%s/%s", dir, de->d_name);
+        size_t dl = strlen(dir);
+        while (dl > 1 && dir[dl - 1] == '/')
+            dl--; /* "scenarios/" + "x.yaml" is "scenarios/x.yaml" */
+        char *p = kp_asprintf("%.*s/%s", (int)dl, dir, de->d_name);
         if (p)
             list_add(&local, p);
         free(p);
