@@ -47,53 +47,51 @@ static int parse_decimal(const char *s, const char **end, double *out)
     return KP_OK;
 }
 
-int hx_parse_duration(const char *s, kp_time *out)
+/* A decimal followed by one of the units (an empty suffix is the first unit's meaning);
+ * the result is the value times the unit's scale, below 9e18. */
+typedef struct unit {
+    const char *suffix;
+    double scale;
+} unit;
+
+static int parse_scaled(const char *s, const unit *units, size_t n_units, bool any_case,
+                        double *out)
 {
-    if (!s || !out)
+    if (!s)
         return KP_EPARSE;
     const char *p;
     double v;
     if (parse_decimal(s, &p, &v) < 0)
         return KP_EPARSE;
-    double scale; /* microseconds per unit */
-    if (*p == '\0' || strcmp(p, "s") == 0)
-        scale = 1e6;
-    else if (strcmp(p, "ms") == 0)
-        scale = 1e3;
-    else if (strcmp(p, "m") == 0)
-        scale = 60e6;
-    else if (strcmp(p, "h") == 0)
-        scale = 3600e6;
-    else
+    for (size_t i = 0; i < n_units; i++) {
+        bool same =
+            any_case ? strcasecmp(p, units[i].suffix) == 0 : strcmp(p, units[i].suffix) == 0;
+        if (same || (*p == '\0' && i == 0)) {
+            double r = v * units[i].scale;
+            if (!(r < 9.0e18))
+                return KP_EPARSE;
+            *out = r;
+            return KP_OK;
+        }
+    }
+    return KP_EPARSE;
+}
+
+int hx_parse_duration(const char *s, kp_time *out)
+{
+    static const unit units[] = {{"s", 1e6}, {"ms", 1e3}, {"m", 60e6}, {"h", 3600e6}};
+    double us;
+    if (!out || parse_scaled(s, units, sizeof(units) / sizeof(units[0]), false, &us) < 0)
         return KP_EPARSE;
-    double us = v * scale;
-    if (!(us < 9.0e18))
-        return KP_EPARSE;
-    *out = (kp_time)llround(us);
+    *out = (kp_time)llround(us); /* microseconds */
     return KP_OK;
 }
 
 int hx_parse_bandwidth(const char *s, long long *out)
 {
-    if (!s || !out)
-        return KP_EPARSE;
-    const char *p;
-    double v;
-    if (parse_decimal(s, &p, &v) < 0)
-        return KP_EPARSE;
-    double scale; /* bit/s per unit */
-    if (*p == '\0' || strcasecmp(p, "bps") == 0)
-        scale = 1;
-    else if (strcasecmp(p, "kbps") == 0)
-        scale = 1e3;
-    else if (strcasecmp(p, "mbps") == 0)
-        scale = 1e6;
-    else if (strcasecmp(p, "gbps") == 0)
-        scale = 1e9;
-    else
-        return KP_EPARSE;
-    double bps = v * scale;
-    if (!(bps < 9.0e18))
+    static const unit units[] = {{"bps", 1}, {"kbps", 1e3}, {"mbps", 1e6}, {"gbps", 1e9}};
+    double bps;
+    if (!out || parse_scaled(s, units, sizeof(units) / sizeof(units[0]), true, &bps) < 0)
         return KP_EPARSE;
     long long r = llround(bps);
     if (r <= 0)

@@ -227,6 +227,16 @@ static int drain(AVCodecContext *ctx, AVPacket *pkt, mbe__track *t, kp_log *log,
     }
 }
 
+/* Sends one frame (NULL: flush) and collects every packet it makes. */
+static int encode(AVCodecContext *ctx, AVFrame *frame, AVPacket *pkt, mbe__track *t, kp_log *log,
+                  const char *who)
+{
+    int ret = avcodec_send_frame(ctx, frame);
+    if (ret < 0)
+        return av_fail(log, frame ? "avcodec_send_frame" : "avcodec_send_frame(flush)", who, ret);
+    return drain(ctx, pkt, t, log, who);
+}
+
 /* H.264 extradata (Annex B SPS + PPS) copied from the first access unit, where x264 puts
  * them when no global header is requested (they repeat at every IDR, as MPEG-TS needs). */
 static int set_h264_extradata(mbe__track *t)
@@ -351,18 +361,10 @@ static int encode_video(const mbe__plan *plan, size_t index, mbe__track *t, kp_l
         mbe__draw_frame(frame->data, frame->linesize, r->width, r->height, i);
         frame->pts = i;
         frame->pict_type = i % plan->gop_frames == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-        ret = avcodec_send_frame(ctx, frame);
-        if (ret < 0) {
-            rc = av_fail(log, "avcodec_send_frame", who, ret);
-            break;
-        }
-        rc = drain(ctx, pkt, t, log, who);
+        rc = encode(ctx, frame, pkt, t, log, who);
     }
-    if (rc == KP_OK) {
-        ret = avcodec_send_frame(ctx, NULL);
-        rc = ret < 0 ? av_fail(log, "avcodec_send_frame(flush)", who, ret)
-                     : drain(ctx, pkt, t, log, who);
-    }
+    if (rc == KP_OK)
+        rc = encode(ctx, NULL, pkt, t, log, who);
     if (rc != KP_OK)
         goto out;
 
@@ -484,18 +486,10 @@ static int encode_audio(const mbe__plan *plan, mbe__track *t, kp_log *log)
         frame->nb_samples = n;
         tone((float *)frame->data[0], (float *)frame->data[1], s, n);
         frame->pts = s;
-        ret = avcodec_send_frame(ctx, frame);
-        if (ret < 0) {
-            rc = av_fail(log, "avcodec_send_frame", who, ret);
-            break;
-        }
-        rc = drain(ctx, pkt, t, log, who);
+        rc = encode(ctx, frame, pkt, t, log, who);
     }
-    if (rc == KP_OK) {
-        ret = avcodec_send_frame(ctx, NULL);
-        rc = ret < 0 ? av_fail(log, "avcodec_send_frame(flush)", who, ret)
-                     : drain(ctx, pkt, t, log, who);
-    }
+    if (rc == KP_OK)
+        rc = encode(ctx, NULL, pkt, t, log, who);
     if (rc != KP_OK)
         goto out;
     if (t->n_pkts == 0) {
