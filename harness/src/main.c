@@ -18,6 +18,9 @@
 
 #include <curl/curl.h>
 #include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +35,15 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: kpsim run [--report-dir DIR] [--log-level LEVEL] PATH...\n"
                "       kpsim record [--log-level LEVEL] [--output FILE] PATH\n"
+               "       kpsim serve [--port N] [--journal FILE] [--log-level LEVEL] SCENARIO\n"
                "       kpsim --version\n"
                "\n"
                "run     runs scenario files, or every *.yaml under the folders given; writes\n"
                "        junit.xml, results.json and traces/ into DIR (default: reports)\n"
                "record  runs one scenario and writes the events it recorded as its expect:\n"
                "        block (in place, or into FILE)\n"
+               "serve   runs the scenario's mock back-end on 127.0.0.1:N (default: any free\n"
+               "        port) until SIGINT/SIGTERM, for real players; FILE gets the journal\n"
                "LEVEL   error, warn (default), info, debug, trace\n"
                "exit    0 all passed, 1 some failed, 2 invalid scenario or command line\n");
 }
@@ -267,6 +273,100 @@ static int cmd_record(int argc, char **argv, kp_log *log, mbe_media_cache *media
     return EXIT_PASSED;
 }
 
+static int parse_port(const char *s, uint16_t *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < 0 || v > 65535)
+        return -1;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv, kp_log *log, mbe_media_cache *media)
+{
+    const char *path = NULL, *journal = NULL;
+    uint16_t port = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+            if (parse_port(argv[++i], &port) != 0) {
+                fprintf(stderr, "kpsim serve: --port takes 0..65535, got '%s'\n", argv[i]);
+                return EXIT_INVALID;
+            }
+        } else if (strcmp(argv[i], "--journal") == 0 && i + 1 < argc) {
+            journal = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            fprintf(stderr, "kpsim serve: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return EXIT_INVALID;
+        } else if (path) {
+            fprintf(stderr, "kpsim serve: one scenario at a time\n");
+            return EXIT_INVALID;
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return EXIT_INVALID;
+    }
+    hx_scenario *sc = NULL;
+    hx_diag diag = {0};
+    if (hx_scenario_load(path, &sc, &diag) != KP_OK) {
+        for (size_t i = 0; i < diag.n; i++)
+            fprintf(stderr, "%s\n", diag.msgs[i]);
+        hx_diag_free(&diag);
+        return EXIT_INVALID;
+    }
+    hx_diag_free(&diag);
+    /* SIGINT and SIGTERM are taken synchronously below; block them before the server's
+     * threads start, so that none of those threads receives them */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    mbe_server *srv = NULL;
+    int rc = hx_backend_start(sc, media, log, port, &srv);
+    if (rc != KP_OK) {
+        fprintf(stderr, "kpsim serve: the mock back-end could not start on 127.0.0.1:%u: %s\n",
+                port, kp_strerror(rc));
+        hx_scenario_free(sc);
+        return EXIT_FAILED;
+    }
+    const char *url = mbe_server_url(srv);
+    printf("kpsim serve: listening on %s\n", url);
+    printf("  scenario     %s (%s)\n", sc->name, sc->file);
+    printf("  serviceUrl   %s/api_v3\n", url);
+    printf("  partnerId    %lld\n", sc->backend.partner_id);
+    for (size_t i = 0; i < sc->backend.n_entries; i++)
+        printf("  entry        %s (%s, %.1f s)\n", sc->backend.entries[i].id,
+               sc->backend.entries[i].status, sc->backend.entries[i].duration);
+    printf("  SIGINT or SIGTERM stops it%s%s\n", journal ? "; the journal goes to " : "",
+           journal ? journal : "");
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    json_t *j = mbe_server_journal(srv);
+    mbe_server_stop(srv);
+    size_t n = json_array_size(j);
+    int code = EXIT_PASSED;
+    if (journal) {
+        char *text = json_dumps(j, JSON_INDENT(1));
+        if (!text || kp_write_file_atomic(journal, text, strlen(text)) != KP_OK) {
+            fprintf(stderr, "kpsim serve: cannot write the journal to %s\n", journal);
+            code = EXIT_FAILED;
+        }
+        free(text);
+    }
+    printf("kpsim serve: stopped by %s after %zu requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+           n);
+    json_decref(j);
+    hx_scenario_free(sc);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && (strcmp(argv[1], "--version") == 0)) {
@@ -277,7 +377,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return EXIT_PASSED;
     }
-    if (argc < 2 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "record") != 0)) {
+    if (argc < 2 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "record") != 0 &&
+                     strcmp(argv[1], "serve") != 0)) {
         usage(stderr);
         return EXIT_INVALID;
     }
@@ -309,6 +410,8 @@ int main(int argc, char **argv)
         code = EXIT_INVALID;
     } else if (strcmp(argv[1], "run") == 0) {
         code = cmd_run(n, rest, log, media);
+    } else if (strcmp(argv[1], "serve") == 0) {
+        code = cmd_serve(n, rest, log, media);
     } else {
         code = cmd_record(n, rest, log, media);
     }

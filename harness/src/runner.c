@@ -321,7 +321,8 @@ static json_t *player_config(const hx_scenario *sc, const char *base_url)
     return cfg;
 }
 
-static int start_backend(const hx_scenario *sc, const hx_run_opts *opts, mbe_server **out)
+int hx_backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
+                     mbe_server **out)
 {
     size_t n = sc->backend.n_entries;
     mbe_entry *entries = calloc(n ? n : 1, sizeof(*entries));
@@ -353,8 +354,9 @@ static int start_backend(const hx_scenario *sc, const hx_run_opts *opts, mbe_ser
     mbe_config cfg = {.partner_id = sc->backend.partner_id,
                       .entries = entries,
                       .n_entries = n,
-                      .media = opts->media,
-                      .log = opts->log};
+                      .media = media,
+                      .log = log,
+                      .port = port};
     int rc = mbe_server_start(&cfg, out);
     free(entries);
     free(formats);
@@ -379,7 +381,7 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
     run_ctx c = {.sc = sc, .res = res, .timeout_ms = sc->timeout_s * 1000.0};
     clock_gettime(CLOCK_MONOTONIC, &c.started);
 
-    int rc = start_backend(sc, opts, &c.srv);
+    int rc = hx_backend_start(sc, opts->media, opts->log, 0, &c.srv);
     if (rc != KP_OK) {
         add_failure(res, sc->file, (hx_loc){1, 1}, NULL,
                     "the mock back-end could not start: %s (see the log above)", kp_strerror(rc));

@@ -26,6 +26,15 @@ typedef struct mbe_ientry {
     const mbe_media *media; /* NULL when the entry has no playable media */
 } mbe_ientry;
 
+typedef struct mbe_override_rec {
+    char *method, *path, *content_type, *body;
+    size_t body_len;
+    char **headers;
+    size_t n_headers;
+    mbe_reply_kind kind;
+    int status;
+} mbe_override_rec;
+
 struct mbe_server {
     struct MHD_Daemon *daemon;
     char url[64];
@@ -41,6 +50,8 @@ struct mbe_server {
 
     pthread_mutex_t lock; /* guards everything below */
     json_t *journal;
+    mbe_override_rec *overrides;
+    size_t n_overrides;
     unsigned long long seq;
     unsigned long long ks_count;
 };

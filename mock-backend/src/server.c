@@ -121,6 +121,153 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
     return r;
 }
 
+/* The (service, action) pairs a multirequest body names, for the journal of an overridden
+ * request (the calls are not executed). */
+static json_t *named_calls(const json_t *body)
+{
+    json_t *calls = json_array();
+    for (int i = 1;; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "%d", i);
+        const json_t *sub = json_object_get(body, key);
+        const char *svc = kp_json_str(sub, "service", NULL),
+                   *act = kp_json_str(sub, "action", NULL);
+        if (!svc || !act)
+            break;
+        json_array_append_new(
+            calls, json_pack("{s:s, s:s, s:O}", "service", svc, "action", act, "params", sub));
+    }
+    return calls;
+}
+
+/* Answers with the newest matching override; false when none matches. */
+static bool apply_override(mbe_server *s, struct MHD_Connection *c, const char *method,
+                           const char *url, const req_ctx *rc, json_t *rec, unsigned long long seq,
+                           enum MHD_Result *result)
+{
+    /* the array may move when an override is added; the strings it points to do not until
+     * the server stops, so a copy of the record taken under the lock stays valid */
+    mbe_override_rec copy;
+    bool found = false;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = s->n_overrides; i-- > 0 && !found;) {
+        const mbe_override_rec *x = &s->overrides[i];
+        if ((!x->method || strcmp(x->method, method) == 0) && strcmp(x->path, url) == 0) {
+            copy = *x;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!found)
+        return false;
+    const mbe_override_rec *o = &copy;
+    json_object_set_new(rec, "override", json_true());
+    if (rc->body.len) {
+        json_t *body = json_loadb(rc->body.data, rc->body.len, 0, NULL);
+        if (body) {
+            json_object_set_new(rec, "calls", named_calls(body));
+            json_object_set_new(rec, "body", body);
+        } else {
+            json_object_set_new(rec, "body", json_stringn(rc->body.data, rc->body.len));
+        }
+    }
+    if (o->kind == MBE_REPLY_RESET) {
+        json_object_set_new(rec, "status", json_integer(0));
+        mbe_journal_add(s, rec);
+        *result = MHD_NO; /* libmicrohttpd closes the connection without an answer */
+        return true;
+    }
+    json_object_set_new(rec, "status", json_integer(o->status));
+    json_object_set_new(rec, "bytes", json_integer((json_int_t)o->body_len));
+    mbe_journal_add(s, rec);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        o->body_len, (void *)(o->body ? o->body : ""), MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        *result = MHD_NO;
+        return true;
+    }
+    if (o->content_type)
+        MHD_add_response_header(resp, "Content-Type", o->content_type);
+    add_common_headers(s, resp, seq);
+    for (size_t i = 0; i < o->n_headers; i++) {
+        const char *h = o->headers[i];
+        const char *colon = strchr(h, ':');
+        if (!colon)
+            continue;
+        char *name = kp_strndup(h, (size_t)(colon - h));
+        const char *value = colon + 1;
+        while (*value == ' ')
+            value++;
+        if (name) {
+            MHD_del_response_header(resp, name, NULL);
+            MHD_add_response_header(resp, name, value);
+        }
+        free(name);
+    }
+    *result = MHD_queue_response(c, (unsigned)o->status, resp);
+    MHD_destroy_response(resp);
+    return true;
+}
+
+static void override_free(mbe_override_rec *o)
+{
+    free(o->method);
+    free(o->path);
+    free(o->content_type);
+    free(o->body);
+    for (size_t i = 0; i < o->n_headers; i++)
+        free(o->headers[i]);
+    free(o->headers);
+}
+
+int mbe_server_override(mbe_server *s, const mbe_override *in)
+{
+    if (!in || !in->path)
+        return KP_EINVAL;
+    mbe_override_rec o = {.kind = in->kind, .status = in->status, .body_len = in->body_len};
+    o.method = kp_strdup(in->method);
+    o.path = kp_strdup(in->path);
+    o.content_type = kp_strdup(in->content_type);
+    o.body = malloc(in->body_len + 1);
+    o.headers = calloc(in->n_headers + 1, sizeof(char *));
+    bool ok = o.path && o.body && o.headers && (!in->method || o.method) &&
+              (!in->content_type || o.content_type);
+    if (o.body) {
+        if (in->body_len)
+            memcpy(o.body, in->body, in->body_len);
+        o.body[in->body_len] = '\0';
+    }
+    for (size_t i = 0; ok && i < in->n_headers; i++) {
+        o.headers[i] = kp_strdup(in->headers[i]);
+        ok = o.headers[i] != NULL;
+        o.n_headers = i + 1;
+    }
+    pthread_mutex_lock(&s->lock);
+    mbe_override_rec *grown =
+        ok ? realloc(s->overrides, (s->n_overrides + 1) * sizeof(*grown)) : NULL;
+    if (grown) {
+        s->overrides = grown;
+        s->overrides[s->n_overrides++] = o;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!grown) {
+        override_free(&o);
+        return KP_ENOMEM;
+    }
+    return KP_OK;
+}
+
+static void clear_overrides(mbe_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->n_overrides; i++)
+        override_free(&s->overrides[i]);
+    free(s->overrides);
+    s->overrides = NULL;
+    s->n_overrides = 0;
+    pthread_mutex_unlock(&s->lock);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
@@ -147,15 +294,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, query);
     json_t *rec = json_pack("{s:s, s:s, s:o}", "method", method, "path", url, "query", query);
     unsigned long long seq = next_seq_peek(s);
+    json_object_set_new(rec, "server", json_string(kp_str_starts(url, "/api_v3/") ? "api" : "cdn"));
+    enum MHD_Result over;
+    if (apply_override(s, c, method, url, rc, rec, seq, &over))
+        return over;
     if (strcmp(method, "OPTIONS") == 0) {
-        json_object_set_new(rec, "server",
-                            json_string(kp_str_starts(url, "/api_v3/") ? "api" : "cdn"));
         json_object_set_new(rec, "status", json_integer(204));
         mbe_journal_add(s, rec);
         return queue(c, s, 204, NULL, "", 0, true, seq, NULL);
     }
     if (kp_str_starts(url, "/api_v3/service/")) {
-        json_object_set_new(rec, "server", json_string("api"));
         if (rc->too_large || strcmp(method, "POST") != 0) {
             const char *msg =
                 rc->too_large ? "request body too large\n" : "the API takes POST requests\n";
@@ -166,7 +314,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         return handle_api(s, c, url, method, rc, rec);
     }
-    json_object_set_new(rec, "server", json_string("cdn"));
     mbe_reply r = {0};
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         r.status = 405;
@@ -354,6 +501,7 @@ void mbe_server_stop(mbe_server *s)
     free_entries(s);
     if (s->own_media)
         mbe_media_cache_free(s->media);
+    clear_overrides(s);
     json_decref(s->journal);
     free(s->secret);
     pthread_mutex_destroy(&s->lock);

@@ -10,6 +10,7 @@
 #include "hx/scenario.h"
 #include "kp/log.h"
 #include "kp/recorder.h"
+#include "mbe/mbe.h"
 #include "mbe/media.h"
 
 #include <jansson.h>
@@ -69,6 +70,10 @@ typedef struct hx_run_opts {
 /* Runs a loaded scenario. Returns 0 (the outcome is in out->status) or a negative KP_E*
  * code when the run could not happen at all (out->status is then HX_FAILED with a message). */
 int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *out);
+
+/* Starts the scenario's mock back-end on 127.0.0.1:port (0: an ephemeral port). */
+int hx_backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
+                     mbe_server **out);
 
 /* Loads and runs one file; a scenario that does not load gives an HX_INVALID result. */
 int hx_run_file(const char *path, const hx_run_opts *opts, hx_result *out);

@@ -62,6 +62,31 @@ void mbe_server_stop(mbe_server *s);
 const char *mbe_server_url(const mbe_server *s);
 uint16_t mbe_server_port(const mbe_server *s);
 
+/* ---- canned replies ----
+ * A request whose method and path match an override gets the override's reply instead of the
+ * normal answer (it is still journaled, with "override": true). This serves a recorded back-end
+ * answer verbatim (the provider conformance corpus) and is the base of fault injection. */
+typedef enum mbe_reply_kind {
+    MBE_REPLY_HTTP = 0, /* answer with status, headers and body */
+    MBE_REPLY_RESET     /* close the connection without an answer */
+} mbe_reply_kind;
+
+typedef struct mbe_override {
+    const char *method; /* NULL: any method */
+    const char *path;   /* exact path, without the query */
+    mbe_reply_kind kind;
+    int status;                 /* HTTP status (MBE_REPLY_HTTP) */
+    const char *content_type;   /* NULL: none */
+    const char *const *headers; /* extra "Name: value" lines */
+    size_t n_headers;
+    const char *body;
+    size_t body_len;
+} mbe_override;
+
+/* Adds an override (copied; kept until the server stops); later matches win over earlier
+ * ones. Safe while requests are served. Returns 0, KP_EINVAL (no path) or KP_ENOMEM. */
+int mbe_server_override(mbe_server *s, const mbe_override *o);
+
 /* The journal: a new JSON array, one object per request in arrival order:
  *   {"seq":N, "server":"api"|"cdn", "method":..., "path":..., "query":{...},
  *    "status":N, "bytes":N, "body":<parsed JSON or string, API only>,
