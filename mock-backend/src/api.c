@@ -5,6 +5,7 @@
 #include "mbe_internal.h"
 
 #include "kp/buf.h"
+#include "kp/codec.h"
 #include "kp/jsonu.h"
 
 #include <stdarg.h>
@@ -214,6 +215,200 @@ static const struct {
     {MBE_FORMAT_PROGRESSIVE, "url", "mp4", 1003},
 };
 
+/* A caption asset id: the entry's partition, "_", then a hash of entry and index. */
+static void caption_id(const char *entry, size_t index, char out[24])
+{
+    char key[160];
+    snprintf(key, sizeof(key), "%s/caption/%zu", entry, index);
+    uint64_t h = kp_fnv1a(key, strlen(key));
+    static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    size_t plen = strcspn(entry, "_");
+    if (plen > 8)
+        plen = 8;
+    memcpy(out, entry, plen);
+    out[plen] = '_';
+    for (int i = 0; i < 8; i++) {
+        out[plen + 1 + i] = alphabet[h % 36];
+        h /= 36;
+    }
+    out[plen + 9] = '\0';
+}
+
+/* KalturaCaptionPlaybackPluginData: format "3" is WEBVTT, "1" SRT. */
+static json_t *playback_captions(const mbe_server *s, const mbe_ientry *e)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < e->n_captions; i++) {
+        const mbe_caption *c = &e->captions[i];
+        char id[24];
+        caption_id(e->id, i, id);
+        char *url = kp_asprintf("%s/api_v3/index.php/service/caption_captionAsset/action/serve/"
+                                "captionAssetId/%s/v/1",
+                                s->url, id);
+        char *vtt = kp_asprintf("%s/api_v3/index.php/service/caption_captionAsset/action/"
+                                "serveWebVTT/captionAssetId/%s/segmentIndex/-1/version/1/"
+                                "captions.vtt",
+                                s->url, id);
+        json_array_append_new(
+            list,
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "label", c->label, "format",
+                      strcmp(c->format, "srt") == 0 ? "1" : "3", "language", c->label, "webVttUrl",
+                      vtt ? vtt : "", "url", url ? url : "", "isDefault", c->is_default,
+                      "languageCode", c->lang, "objectType", "KalturaCaptionPlaybackPluginData"));
+        free(url);
+        free(vtt);
+    }
+    return list;
+}
+
+/* The text of a caption asset: one cue per 2 s of the entry, in WebVTT or SRT. */
+static char *caption_text(const mbe_ientry *e, const mbe_caption *c, bool webvtt)
+{
+    kp_buf b;
+    kp_buf_init(&b);
+    if (webvtt)
+        kp_buf_puts(&b, "WEBVTT\n\n");
+    int n = 0;
+    for (double t = 0; t < e->duration; t += 2.0, n++) {
+        double end = t + 2.0 < e->duration ? t + 2.0 : e->duration;
+        int a = (int)(t * 1000), z = (int)(end * 1000);
+        char sep = webvtt ? '.' : ',';
+        if (!webvtt)
+            kp_buf_printf(&b, "%d\n", n + 1);
+        kp_buf_printf(&b, "%02d:%02d:%02d%c%03d --> %02d:%02d:%02d%c%03d\n%s %d\n\n", a / 3600000,
+                      a / 60000 % 60, a / 1000 % 60, sep, a % 1000, z / 3600000, z / 60000 % 60,
+                      z / 1000 % 60, sep, z % 1000, c->label, n + 1);
+    }
+    return kp_buf_steal(&b);
+}
+
+/* GET under /api_v3/: caption assets (serve, serveWebVTT) and, on an OTT back-end, the
+ * Phoenix playManifest. Paths may carry "index.php/" after /api_v3/. */
+static const char caption_serve[] = "service/caption_captionAsset/action/serve/captionAssetId/";
+static const char caption_vtt[] = "service/caption_captionAsset/action/serveWebVTT/captionAssetId/";
+static const char ott_manifest[] = "service/assetFile/action/playManifest/";
+
+static const char *after_api(const char *path)
+{
+    const char *p = path + strlen("/api_v3/");
+    return kp_str_starts(p, "index.php/") ? p + strlen("index.php/") : p;
+}
+
+bool mbe_api_is_resource(const mbe_server *s, const char *path, bool get)
+{
+    const char *p = after_api(path);
+    return get && (kp_str_starts(p, caption_serve) || kp_str_starts(p, caption_vtt) ||
+                   (s->kind == MBE_OTT && kp_str_starts(p, ott_manifest)));
+}
+
+void mbe_api_get(mbe_server *s, const char *path, mbe_reply *r, json_t *rec)
+{
+    const char *p = after_api(path);
+    if (kp_str_starts(p, ott_manifest) && s->kind == MBE_OTT) {
+        mbe_ott_play_manifest(s, path, r, rec);
+        return;
+    }
+    bool webvtt = kp_str_starts(p, caption_vtt);
+    if (webvtt || kp_str_starts(p, caption_serve)) {
+        const char *id = p + strlen(webvtt ? caption_vtt : caption_serve);
+        size_t idlen = strcspn(id, "/");
+        for (size_t i = 0; i < s->n_entries; i++) {
+            const mbe_ientry *e = &s->entries[i];
+            for (size_t k = 0; k < e->n_captions; k++) {
+                char cid[24];
+                caption_id(e->id, k, cid);
+                if (strlen(cid) != idlen || strncmp(cid, id, idlen) != 0)
+                    continue;
+                bool as_vtt = webvtt || strcmp(e->captions[k].format, "srt") != 0;
+                r->status = 200;
+                r->content_type = as_vtt ? "text/vtt" : "application/x-subrip";
+                r->body = caption_text(e, &e->captions[k], as_vtt);
+                r->len = r->body ? strlen(r->body) : 0;
+                json_object_set_new(rec, "kind", json_string("caption"));
+                json_object_set_new(rec, "entryId", json_string(e->id));
+                return;
+            }
+        }
+    }
+    r->status = 404;
+    r->content_type = "text/plain";
+    r->body = kp_strdup("404 Not Found: no such API resource\n");
+    r->len = r->body ? strlen(r->body) : 0;
+    if (!json_object_get(rec, "kind"))
+        json_object_set_new(rec, "kind", json_string("unknown"));
+}
+
+/* The KalturaPlaybackSource list of a ready entry: one source per offered format, over all
+ * its flavors. */
+static json_t *entry_sources(const mbe_server *s, const mbe_ientry *e)
+{
+    json_t *sources = json_array();
+    char *base = base_path(s);
+    kp_buf ids;
+    kp_buf_init(&ids);
+    for (size_t i = 0; i < e->n_flavors; i++)
+        kp_buf_printf(&ids, "%s%s", i ? "," : "", e->flavors[i].id);
+    for (size_t f = 0; f < e->n_formats; f++) {
+        for (size_t k = 0; k < sizeof(source_formats) / sizeof(source_formats[0]); k++) {
+            if (source_formats[k].format != e->formats[f])
+                continue;
+            char *url = kp_asprintf("%s/playManifest/entryId/%s/flavorIds/%s/deliveryProfileId/"
+                                    "%d/protocol/http/format/%s/a.%s",
+                                    base, e->id, ids.data ? ids.data : "",
+                                    source_formats[k].delivery_profile, source_formats[k].name,
+                                    source_formats[k].ext);
+            json_array_append_new(
+                sources, json_pack("{s:i, s:s, s:i, s:s, s:s, s:s, s:[], s:s}", "deliveryProfileId",
+                                   source_formats[k].delivery_profile, "format",
+                                   source_formats[k].name, "priority", 0, "protocols", "http,https",
+                                   "flavorIds", ids.data ? ids.data : "", "url", url ? url : "",
+                                   "drm", "objectType", "KalturaPlaybackSource"));
+            free(url);
+        }
+    }
+    kp_buf_free(&ids);
+    free(base);
+    return sources;
+}
+
+static json_t *flavor_assets(const mbe_server *s, const mbe_ientry *e)
+{
+    json_t *flavors = json_array();
+    long long created = s->epoch - 86400;
+    for (size_t i = 0; i < e->n_flavors; i++) {
+        const mbe_flavor *fl = &e->flavors[i];
+        json_array_append_new(
+            flavors,
+            json_pack("{s:s, s:i, s:i, s:i, s:i, s:f, s:b, s:b, s:s, s:s, s:i, s:s, s:s,"
+                      " s:s, s:s, s:I, s:s, s:I, s:I, s:s}",
+                      "id", fl->id, "flavorParamsId", fl->r.height, "width", fl->r.width, "height",
+                      fl->r.height, "bitrate", fl->bitrate_kbps, "frameRate", 25.0, "isOriginal", 0,
+                      "isWeb", 1, "containerFormat", "mpeg-4", "videoCodecId", "avc1", "status", 2,
+                      "language", "Undefined", "fileExt", "mp4", "tags",
+                      "mobile,web,mbr,iphone,ipad", "entryId", e->id, "partnerId",
+                      (json_int_t)s->partner_id, "version", "1", "createdAt", (json_int_t)created,
+                      "updatedAt", (json_int_t)created, "objectType", "KalturaFlavorAsset"));
+    }
+    return flavors;
+}
+
+/* KalturaBumper: the bumper entry's progressive sources (the server fills bumperData only
+ * when the bumper has sources). */
+static json_t *bumper_data(const mbe_server *s, const mbe_ientry *e)
+{
+    json_t *list = json_array();
+    const mbe_ientry *b = e->bumper_entry ? mbe_find_entry(s, e->bumper_entry) : NULL;
+    if (!b || strcmp(b->status, "ready") != 0 || b->block)
+        return list;
+    json_t *sources = entry_sources(s, b);
+    if (json_array_size(sources))
+        json_array_append_new(list, json_pack("{s:s, s:s, s:O, s:s}", "entryId", b->id, "url",
+                                              e->bumper_click, "sources", sources, "objectType",
+                                              "KalturaBumper"));
+    json_decref(sources);
+    return list;
+}
+
 static json_t *playback_context(mbe_server *s, const json_t *params)
 {
     json_t *err = check_ks(s, params);
@@ -228,8 +423,8 @@ static json_t *playback_context(mbe_server *s, const json_t *params)
     if (!e || strcmp(e->status, "deleted") == 0)
         return mbe_exception("ENTRY_ID_NOT_FOUND", json_pack("{s:s}", "ENTRY_ID", id),
                              "Entry id \"%s\" not found", id);
-    json_t *sources = json_array(), *flavors = json_array();
     json_t *actions = json_array(), *messages = json_array();
+    json_t *sources, *flavors, *captions, *bumpers;
     if (e->block) {
         /* constructPlaybackContextResult returns early: no sources, flavors or captions */
         json_array_append_new(actions, json_pack("{s:i, s:s}", "type", 1, "objectType",
@@ -237,53 +432,52 @@ static json_t *playback_context(mbe_server *s, const json_t *params)
         json_array_append_new(messages, json_pack("{s:s, s:s, s:s}", "message",
                                                   restriction_message(e->block), "code", e->block,
                                                   "objectType", "KalturaAccessControlMessage"));
+        sources = json_array();
+        flavors = json_array();
+        captions = json_array();
+        bumpers = json_array();
     } else if (strcmp(e->status, "ready") == 0) {
-        char *base = base_path(s);
-        kp_buf ids;
-        kp_buf_init(&ids);
-        for (size_t i = 0; i < e->n_flavors; i++)
-            kp_buf_printf(&ids, "%s%s", i ? "," : "", e->flavors[i].id);
-        for (size_t f = 0; f < e->n_formats; f++) {
-            for (size_t k = 0; k < sizeof(source_formats) / sizeof(source_formats[0]); k++) {
-                if (source_formats[k].format != e->formats[f])
-                    continue;
-                char *url = kp_asprintf(
-                    "%s/playManifest/entryId/%s/flavorIds/%s/deliveryProfileId/%d/protocol/http/"
-                    "format/%s/a.%s",
-                    base, e->id, ids.data, source_formats[k].delivery_profile,
-                    source_formats[k].name, source_formats[k].ext);
-                json_array_append_new(
-                    sources,
-                    json_pack("{s:i, s:s, s:i, s:s, s:s, s:s, s:[], s:s}", "deliveryProfileId",
-                              source_formats[k].delivery_profile, "format", source_formats[k].name,
-                              "priority", 0, "protocols", "http,https", "flavorIds", ids.data,
-                              "url", url ? url : "", "drm", "objectType", "KalturaPlaybackSource"));
-                free(url);
-            }
-        }
-        long long created = s->epoch - 86400;
-        for (size_t i = 0; i < e->n_flavors; i++) {
-            const mbe_flavor *fl = &e->flavors[i];
-            json_array_append_new(
-                flavors,
-                json_pack("{s:s, s:i, s:i, s:i, s:i, s:f, s:b, s:b, s:s, s:s, s:i, s:s, s:s,"
-                          " s:s, s:s, s:I, s:s, s:I, s:I, s:s}",
-                          "id", fl->id, "flavorParamsId", fl->r.height, "width", fl->r.width,
-                          "height", fl->r.height, "bitrate", fl->bitrate_kbps, "frameRate", 25.0,
-                          "isOriginal", 0, "isWeb", 1, "containerFormat", "mpeg-4", "videoCodecId",
-                          "avc1", "status", 2, "language", "Undefined", "fileExt", "mp4", "tags",
-                          "mobile,web,mbr,iphone,ipad", "entryId", e->id, "partnerId",
-                          (json_int_t)s->partner_id, "version", "1", "createdAt",
-                          (json_int_t)created, "updatedAt", (json_int_t)created, "objectType",
-                          "KalturaFlavorAsset"));
-        }
-        kp_buf_free(&ids);
-        free(base);
+        sources = entry_sources(s, e);
+        flavors = flavor_assets(s, e);
+        captions = playback_captions(s, e);
+        bumpers = bumper_data(s, e);
+    } else {
+        /* import / preconvert: the context is empty, as the real server answers */
+        sources = json_array();
+        flavors = json_array();
+        captions = json_array();
+        bumpers = json_array();
     }
-    /* import / preconvert: the context is empty, as the real server answers */
-    return json_pack("{s:o, s:[], s:o, s:o, s:o, s:[], s:s}", "sources", sources,
-                     "playbackCaptions", "flavorAssets", flavors, "actions", actions, "messages",
-                     messages, "bumperData", "objectType", "KalturaPlaybackContext");
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "sources", sources, "playbackCaptions",
+                     captions, "flavorAssets", flavors, "actions", actions, "messages", messages,
+                     "bumperData", bumpers, "objectType", "KalturaPlaybackContext");
+}
+
+/* The metadata XML of an entry's custom metadata: <metadata><Key>value</Key>...</metadata>. */
+static char *metadata_xml(const json_t *meta)
+{
+    kp_buf b;
+    kp_buf_init(&b);
+    kp_buf_puts(&b, "<?xml version=\"1.0\"?>\n<metadata>");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)meta, k, v)
+    {
+        kp_buf_printf(&b, "<%s>", k);
+        for (const char *p = json_is_string(v) ? json_string_value(v) : ""; *p; p++) {
+            if (*p == '<')
+                kp_buf_puts(&b, "&lt;");
+            else if (*p == '>')
+                kp_buf_puts(&b, "&gt;");
+            else if (*p == '&')
+                kp_buf_puts(&b, "&amp;");
+            else
+                kp_buf_putc(&b, *p);
+        }
+        kp_buf_printf(&b, "</%s>", k);
+    }
+    kp_buf_puts(&b, "</metadata>");
+    return kp_buf_steal(&b);
 }
 
 static json_t *metadata_list(mbe_server *s, const json_t *params)
@@ -291,8 +485,92 @@ static json_t *metadata_list(mbe_server *s, const json_t *params)
     json_t *err = check_ks(s, params);
     if (err)
         return err;
-    return json_pack("{s:[], s:i, s:s}", "objects", "totalCount", 0, "objectType",
+    const mbe_ientry *e = mbe_find_entry(s, kp_json_str(params, "filter.objectIdEqual", NULL));
+    json_t *objects = json_array();
+    if (e && e->metadata && json_object_size(e->metadata)) {
+        char *xml = metadata_xml(e->metadata);
+        long long t = s->epoch - 86400;
+        json_array_append_new(
+            objects, json_pack("{s:i, s:i, s:i, s:i, s:s, s:i, s:I, s:I, s:i, s:s, s:s}", "id", 1,
+                               "metadataProfileId", 1, "metadataProfileVersion", 1,
+                               "metadataObjectType", 1, "objectId", e->id, "version", 1,
+                               "createdAt", (json_int_t)t, "updatedAt", (json_int_t)t, "status", 1,
+                               "xml", xml ? xml : "", "objectType", "KalturaMetadata"));
+        free(xml);
+    }
+    return json_pack("{s:o, s:I, s:s}", "objects", objects, "totalCount",
+                     (json_int_t)json_array_size(objects), "objectType",
                      "KalturaMetadataListResponse");
+}
+
+static json_t *playlist_get(mbe_server *s, const json_t *params)
+{
+    json_t *err = check_ks(s, params);
+    if (err)
+        return err;
+    const char *id = kp_json_str(params, "id", "");
+    const mbe_iplaylist *p = mbe_find_playlist(s, id);
+    if (!p)
+        return mbe_exception("ENTRY_ID_NOT_FOUND", json_pack("{s:s}", "ENTRY_ID", id),
+                             "Entry id \"%s\" not found", id);
+    char *base = base_path(s);
+    char *thumb = kp_asprintf("%s/thumbnail/entry_id/%s/version/100000", base, p->id);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s}", "id", p->id, "name", p->name,
+                          "description", p->description, "thumbnailUrl", thumb ? thumb : "",
+                          "playlistType", 3, "type", 5, "objectType", "KalturaPlaylist");
+    apply_profile(o, json_object_get(params, "responseProfile"));
+    free(base);
+    free(thumb);
+    return o;
+}
+
+/* playlist.execute answers a bare array of its entries (those not deleted). */
+static json_t *playlist_execute(mbe_server *s, const json_t *params)
+{
+    json_t *err = check_ks(s, params);
+    if (err)
+        return err;
+    const char *id = kp_json_str(params, "id", "");
+    const mbe_iplaylist *p = mbe_find_playlist(s, id);
+    if (!p)
+        return mbe_exception("ENTRY_ID_NOT_FOUND", json_pack("{s:s}", "ENTRY_ID", id),
+                             "Entry id \"%s\" not found", id);
+    json_t *list = json_array();
+    const json_t *profile = json_object_get(params, "responseProfile");
+    for (size_t i = 0; i < p->n_entries; i++) {
+        const mbe_ientry *e = mbe_find_entry(s, p->entries[i]);
+        if (!e || strcmp(e->status, "deleted") == 0)
+            continue;
+        json_t *o = entry_object(s, e);
+        apply_profile(o, profile);
+        json_array_append_new(list, o);
+    }
+    return list;
+}
+
+/* No view history is kept: an empty KalturaUserEntryListResponse. */
+static json_t *user_entry_list(mbe_server *s, const json_t *params)
+{
+    json_t *err = check_ks(s, params);
+    if (err)
+        return err;
+    return json_pack("{s:[], s:i, s:s}", "objects", "totalCount", 0, "objectType",
+                     "KalturaUserEntryListResponse");
+}
+
+/* user.get: the KS's user; a session without one has none. */
+static json_t *user_get(mbe_server *s, const json_t *params)
+{
+    json_t *err = check_ks(s, params);
+    if (err)
+        return err;
+    char user[128] = "";
+    mbe_ks_user(kp_json_str(params, "ks", ""), user, sizeof(user));
+    if (!user[0] || strcmp(user, "0") == 0)
+        return mbe_exception("INVALID_USER_ID", NULL, "Invalid user id");
+    return json_pack("{s:s, s:I, s:s, s:i, s:s}", "id", user, "partnerId",
+                     (json_int_t)s->partner_id, "screenName", user, "status", 1, "objectType",
+                     "KalturaUser");
 }
 
 json_t *mbe_api_call(mbe_server *s, const char *service, const char *action, json_t *params)
@@ -305,8 +583,17 @@ json_t *mbe_api_call(mbe_server *s, const char *service, const char *action, jso
         return playback_context(s, params);
     if (strcmp(service, "metadata_metadata") == 0 && strcmp(action, "list") == 0)
         return metadata_list(s, params);
-    static const char *const services[] = {"session", "baseEntry", "metadata_metadata"};
-    for (size_t i = 0; i < 3; i++)
+    if (strcmp(service, "playlist") == 0 && strcmp(action, "get") == 0)
+        return playlist_get(s, params);
+    if (strcmp(service, "playlist") == 0 && strcmp(action, "execute") == 0)
+        return playlist_execute(s, params);
+    if (strcmp(service, "userEntry") == 0 && strcmp(action, "list") == 0)
+        return user_entry_list(s, params);
+    if (strcmp(service, "user") == 0 && strcmp(action, "get") == 0)
+        return user_get(s, params);
+    static const char *const services[] = {"session",  "baseEntry", "metadata_metadata",
+                                           "playlist", "userEntry", "user"};
+    for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
         if (strcmp(service, services[i]) == 0)
             return mbe_exception("ACTION_DOES_NOT_EXISTS",
                                  json_pack("{s:s, s:s}", "ACTION", action, "SERVICE", service),

@@ -82,3 +82,26 @@ const char *mbe_ks_error_desc(int code)
         return "OK";
     }
 }
+
+void mbe_ks_user(const char *ks, char *out, size_t cap)
+{
+    out[0] = '\0';
+    size_t n = ks ? strlen(ks) : 0;
+    unsigned char *raw = n ? malloc(n + 1) : NULL;
+    int len = raw ? kp_base64_decode(ks, raw, n) : -1;
+    if (len > 0) {
+        raw[len] = '\0';
+        /* sig|pid;pid;expiry;type;rand;user;... : the user is the sixth field */
+        const char *f = strchr((char *)raw, '|');
+        for (int i = 0; f && i < 5; i++)
+            f = strchr(f + 1, ';');
+        if (f) {
+            size_t ulen = strcspn(f + 1, ";");
+            if (ulen < cap) {
+                memcpy(out, f + 1, ulen);
+                out[ulen] = '\0';
+            }
+        }
+    }
+    free(raw);
+}

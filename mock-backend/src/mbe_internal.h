@@ -24,7 +24,19 @@ typedef struct mbe_ientry {
     mbe_flavor *flavors;
     size_t n_flavors;
     const mbe_media *media; /* NULL when the entry has no playable media */
+    /* entries.c */
+    mbe_caption *captions; /* strings owned */
+    size_t n_captions;
+    json_t *metadata; /* {"Key": "value"} or NULL */
+    char *bumper_entry, *bumper_click;
+    long long ott_file_base; /* OTT: asset file ids are ott_file_base + format index */
 } mbe_ientry;
+
+typedef struct mbe_iplaylist {
+    char *id, *name, *description;
+    char **entries;
+    size_t n_entries;
+} mbe_iplaylist;
 
 typedef struct mbe_override_rec {
     char *method, *path, *content_type, *body;
@@ -43,8 +55,12 @@ struct mbe_server {
     long long epoch;
     char *secret;
     kp_log *log;
+    int kind; /* MBE_OVP or MBE_OTT */
+    bool ott_bare_item_errors;
     mbe_ientry *entries;
     size_t n_entries;
+    mbe_iplaylist *playlists;
+    size_t n_playlists;
     mbe_media_cache *media;
     bool own_media;
 
@@ -73,6 +89,24 @@ typedef struct mbe_reply {
     char *location;  /* redirect target, malloc'd */
 } mbe_reply;
 void mbe_cdn_get(mbe_server *s, const char *path, mbe_reply *r, json_t *record);
+
+/* entries.c: the parts of an entry beyond its media (captions, metadata, bumper) and the
+ * playlists; copied from the configuration, freed with the server. */
+int mbe_entry_extras(mbe_server *s, const mbe_entry *in, mbe_ientry *e);
+void mbe_entry_extras_free(mbe_ientry *e);
+int mbe_playlists_init(mbe_server *s, const mbe_config *cfg);
+void mbe_playlists_free(mbe_server *s);
+const mbe_iplaylist *mbe_find_playlist(const mbe_server *s, const char *id);
+
+/* ott.c: the Phoenix API (OTT) */
+json_t *mbe_ott_call(mbe_server *s, const char *service, const char *action, json_t *params);
+/* GET /api_v3/service/assetFile/action/playManifest/...: redirects to the asset's media */
+void mbe_ott_play_manifest(mbe_server *s, const char *path, mbe_reply *r, json_t *record);
+
+/* api.c: GET requests under /api_v3/ for resources rather than API calls (caption assets,
+ * the OTT playManifest): mbe_api_is_resource tells which, mbe_api_get answers them. */
+bool mbe_api_is_resource(const mbe_server *s, const char *path, bool get);
+void mbe_api_get(mbe_server *s, const char *path, mbe_reply *r, json_t *record);
 
 /* journal.c */
 void mbe_journal_add(mbe_server *s, json_t *record); /* steals record; sets "seq" */

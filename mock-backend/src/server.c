@@ -8,6 +8,7 @@
 #include "kp/jsonu.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -67,45 +68,183 @@ static unsigned long long next_seq_peek(mbe_server *s)
 
 static json_t *api_call_cb(void *ud, const char *service, const char *action, json_t *params)
 {
-    return mbe_api_call(ud, service, action, params);
+    mbe_server *s = ud;
+    return s->kind == MBE_OTT ? mbe_ott_call(s, service, action, params)
+                              : mbe_api_call(s, service, action, params);
+}
+
+/* Phoenix wraps every answer: {"result": <answer>, "executionTime": t}; an error inside a
+ * multirequest is {"error": {...}} (or, configured so, the bare exception), a failed single
+ * request {"result": {"error": {...}}}. */
+static json_t *ott_envelope(const mbe_server *s, json_t *answer, bool multi)
+{
+    if (multi && json_is_array(answer) && !s->ott_bare_item_errors) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(answer, i, item)
+        {
+            if (mbe_is_exception(item))
+                json_array_set_new(answer, i, json_pack("{s:O}", "error", item));
+        }
+    } else if (!multi && mbe_is_exception(answer)) {
+        json_t *wrapped = json_pack("{s:O}", "error", answer);
+        json_decref(answer);
+        answer = wrapped;
+    }
+    return json_pack("{s:o, s:f}", "result", answer, "executionTime", 0.001);
+}
+
+/* ---- API parameters ----
+ * As the real front controller takes them: the query string, plus the body when it is
+ * application/json (a JSON object) or application/x-www-form-urlencoded ("1:filter:idEqual=x"
+ * keys, split on ':' into nested objects). A body of any other type is not read. */
+
+static char *url_decode(const char *s, size_t n)
+{
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+') {
+            out[o++] = ' ';
+        } else if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+                   isxdigit((unsigned char)s[i + 2])) {
+            char hex[3] = {s[i + 1], s[i + 2], '\0'};
+            out[o++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Sets "a:b:c" = value in obj as obj.a.b.c (creating objects; a non-object in the way is
+ * replaced, as PHP's array building does). */
+static void set_flat(json_t *obj, const char *key, const char *value)
+{
+    char *copy = kp_strdup(key), *save = NULL;
+    json_t *cur = obj;
+    char *tok = copy ? strtok_r(copy, ":", &save) : NULL;
+    while (tok) {
+        char *next = strtok_r(NULL, ":", &save);
+        if (!next) {
+            json_object_set_new(cur, tok, json_string(value));
+            break;
+        }
+        json_t *child = json_object_get(cur, tok);
+        if (!json_is_object(child)) {
+            child = json_object();
+            json_object_set_new(cur, tok, child);
+        }
+        cur = child;
+        tok = next;
+    }
+    free(copy);
+}
+
+static void parse_form(json_t *params, const char *body, size_t len)
+{
+    const char *p = body, *end = body + len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *pair_end = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(pair_end - p));
+        char *k = url_decode(p, (size_t)((eq ? eq : pair_end) - p));
+        char *v = eq ? url_decode(eq + 1, (size_t)(pair_end - eq - 1)) : kp_strdup("");
+        if (k && v && *k)
+            set_flat(params, k, v);
+        free(k);
+        free(v);
+        p = pair_end + 1;
+    }
+}
+
+static enum MHD_Result query_to_params(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    set_flat(cls, key, value ? value : "");
+    return MHD_YES;
+}
+
+/* The request's parameters, or NULL with *error set (a JSON body that does not parse). */
+static json_t *api_params(struct MHD_Connection *c, const req_ctx *rc, json_t **error)
+{
+    json_t *params = json_object();
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_to_params, params);
+    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (!rc->body.len || !type)
+        return params;
+    if (strcasestr(type, "application/json")) {
+        json_error_t jerr;
+        json_t *body = json_loadb(rc->body.data, rc->body.len, 0, &jerr);
+        if (!json_is_object(body)) {
+            *error = mbe_exception("INVALID_JSON", NULL, "Invalid JSON request body: %s",
+                                   body ? "not an object" : jerr.text);
+            json_decref(body);
+            json_decref(params);
+            return NULL;
+        }
+        json_object_update(params, body);
+        json_decref(body);
+    } else if (strcasestr(type, "application/x-www-form-urlencoded")) {
+        parse_form(params, rc->body.data, rc->body.len);
+    }
+    return params;
+}
+
+/* service and action from /api_v3/service/<s>[/action/<a>] or the query's service/action. */
+static void service_action(const char *url, const json_t *params, char **svc, char **act)
+{
+    const char *rest = strstr(url, "/service/");
+    if (rest) {
+        rest += strlen("/service/");
+        *svc = kp_strndup(rest, strcspn(rest, "/"));
+        const char *a = strstr(rest, "/action/");
+        *act = a ? kp_strndup(a + 8, strcspn(a + 8, "/")) : NULL;
+    } else {
+        *svc = kp_strdup(kp_json_str(params, "service", NULL));
+        *act = NULL;
+    }
+    if (!*act && kp_json_str(params, "action", NULL))
+        *act = kp_strdup(kp_json_str(params, "action", NULL));
 }
 
 static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const char *url,
-                                  const char *method, req_ctx *rc, json_t *rec)
+                                  req_ctx *rc, json_t *rec)
 {
-    json_error_t jerr;
-    json_t *body = rc->body.len ? json_loadb(rc->body.data, rc->body.len, 0, &jerr) : json_object();
     json_t *answer = NULL, *calls = NULL;
-    if (!json_is_object(body)) {
-        answer = mbe_exception("INVALID_JSON", NULL, "Invalid JSON request body: %s",
-                               body ? "not an object" : jerr.text);
+    json_t *params = api_params(c, rc, &answer);
+    if (!params) {
         json_object_set_new(rec, "body",
                             json_stringn(rc->body.data ? rc->body.data : "", rc->body.len));
     } else {
-        json_object_set(rec, "body", body);
-        const char *rest = url + strlen("/api_v3/service/");
-        if (strcmp(rest, "multirequest") == 0) {
-            answer = mbe_multirequest_run(body, api_call_cb, s, &calls);
+        json_object_set(rec, "body", params);
+        char *svc = NULL, *act = NULL;
+        service_action(url, params, &svc, &act);
+        if (svc && strcmp(svc, "multirequest") == 0) {
+            answer = mbe_multirequest_run(params, api_call_cb, s, &calls);
+            if (s->kind == MBE_OTT)
+                answer = ott_envelope(s, answer, true);
+        } else if (!svc || !*svc || !act || !*act) {
+            answer = mbe_exception(
+                "MISSING_MANDATORY_PARAMETER",
+                json_pack("{s:s}", "PARAM_NAME", !svc || !*svc ? "service" : "action"),
+                "Missing parameter \"%s\"", !svc || !*svc ? "service" : "action");
         } else {
-            /* /api_v3/service/<service>/action/<action> */
-            char *svc = kp_strndup(rest, strcspn(rest, "/"));
-            const char *a = strstr(rest, "/action/");
-            char *act = a ? kp_strdup(a + 8) : NULL;
-            if (!svc || !act || !*act) {
-                answer = mbe_exception("MISSING_MANDATORY_PARAMETER", NULL,
-                                       "Missing parameter \"action\"");
-            } else {
-                json_t *params = json_deep_copy(body);
-                answer = mbe_api_call(s, svc, act, params);
-                calls =
-                    json_pack("[{s:s, s:s, s:O}]", "service", svc, "action", act, "params", params);
-                json_decref(params);
-            }
-            free(svc);
-            free(act);
+            json_object_del(params, "service");
+            json_object_del(params, "action");
+            answer = api_call_cb(s, svc, act, params);
+            if (s->kind == MBE_OTT)
+                answer = ott_envelope(s, answer, false);
+            calls = json_pack("[{s:s, s:s, s:O}]", "service", svc, "action", act, "params", params);
         }
+        free(svc);
+        free(act);
+        json_decref(params);
     }
-    json_decref(body);
     char *text = json_dumps(answer, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(answer);
     json_object_set_new(rec, "calls", calls ? calls : json_array());
@@ -117,7 +256,6 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
     enum MHD_Result r =
         queue(c, s, 200, "application/json", text ? text : "", len, false, seq, NULL);
     free(text);
-    (void)method;
     return r;
 }
 
@@ -303,8 +441,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         mbe_journal_add(s, rec);
         return queue(c, s, 204, NULL, "", 0, true, seq, NULL);
     }
-    if (kp_str_starts(url, "/api_v3/service/")) {
-        if (rc->too_large || strcmp(method, "POST") != 0) {
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (kp_str_starts(url, "/api_v3/") && !mbe_api_is_resource(s, url, get)) {
+        if (rc->too_large || (strcmp(method, "POST") != 0 && !get)) {
             const char *msg =
                 rc->too_large ? "request body too large\n" : "the API takes POST requests\n";
             int status = rc->too_large ? 413 : 405;
@@ -312,10 +451,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             mbe_journal_add(s, rec);
             return queue(c, s, status, "text/plain", msg, strlen(msg), true, seq, NULL);
         }
-        return handle_api(s, c, url, method, rc, rec);
+        return handle_api(s, c, url, rc, rec);
     }
     mbe_reply r = {0};
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+    if (get && kp_str_starts(url, "/api_v3/")) {
+        mbe_api_get(s, url, &r, rec);
+    } else if (!get) {
         r.status = 405;
         r.content_type = "text/plain";
         r.body = kp_strdup("405 Method Not Allowed\n");
@@ -382,6 +523,7 @@ static void free_entries(mbe_server *s)
         free(e->status);
         free(e->block);
         free(e->flavors);
+        mbe_entry_extras_free(e);
     }
     free(s->entries);
     s->entries = NULL;
@@ -420,6 +562,8 @@ static int prepare_entry(mbe_server *s, const mbe_entry *in, mbe_ientry *e)
         fl->bitrate_kbps = rs[i].video_kbps + 64;
     }
     e->n_flavors = in->n_renditions;
+    if (rc == KP_OK)
+        rc = mbe_entry_extras(s, in, e);
     bool playable = strcmp(e->status, "ready") == 0 && !e->block && e->n_formats > 0;
     if (rc == KP_OK && playable) {
         mbe_media_spec spec = {.duration_s = in->duration,
@@ -443,6 +587,8 @@ int mbe_server_start(const mbe_config *cfg, mbe_server **out)
         return KP_ENOMEM;
     pthread_mutex_init(&s->lock, NULL);
     s->journal = json_array();
+    s->kind = cfg->kind;
+    s->ott_bare_item_errors = cfg->ott_bare_item_errors != 0;
     s->partner_id = cfg->partner_id;
     s->epoch = cfg->epoch ? cfg->epoch : 1767225600;
     s->log = cfg->log;
@@ -461,7 +607,10 @@ int mbe_server_start(const mbe_config *cfg, mbe_server **out)
     for (size_t i = 0; rc == KP_OK && i < cfg->n_entries; i++) {
         s->n_entries = i + 1;
         rc = prepare_entry(s, &cfg->entries[i], &s->entries[i]);
+        s->entries[i].ott_file_base = 700000 + 10 * (long long)i;
     }
+    if (rc == KP_OK)
+        rc = mbe_playlists_init(s, cfg);
     if (rc == KP_OK) {
         struct sockaddr_in addr;
         memset(&addr, 0, sizeof(addr));
@@ -499,6 +648,7 @@ void mbe_server_stop(mbe_server *s)
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     free_entries(s);
+    mbe_playlists_free(s);
     if (s->own_media)
         mbe_media_cache_free(s->media);
     clear_overrides(s);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "demux.h"
+#include "http_client.h"
 #include "kp/buf.h"
 #include "kp/codec.h"
 #include "kp/jsonu.h"
@@ -82,51 +83,8 @@ static int teardown(void **state)
     return 0;
 }
 
-typedef struct reply {
-    long status;
-    kp_buf body;
-    kp_buf headers;
-} reply;
-
-static size_t on_data(char *p, size_t s, size_t n, void *ud)
-{
-    kp_buf_append(ud, p, s * n);
-    return s * n;
-}
-
-static void http(const char *method, const char *url, const char *body, reply *r)
-{
-    kp_buf_init(&r->body);
-    kp_buf_init(&r->headers);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    } else if (strcmp(method, "GET") != 0) {
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    }
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    kp_buf_reserve(&r->body, 0);
-    kp_buf_reserve(&r->headers, 0);
-}
-
-static void reply_free(reply *r)
-{
-    kp_buf_free(&r->body);
-    kp_buf_free(&r->headers);
-}
-
 /* POSTs the provider's own getMediaConfig multirequest; returns the parsed answer. */
-static json_t *media_request(fixture *f, const char *entry, const char *ks, reply *r)
+static json_t *media_request(fixture *f, const char *entry, const char *ks, test_reply *r)
 {
     kp_provider_opts o;
     kp_provider_opts_init(&o);
@@ -139,7 +97,7 @@ static json_t *media_request(fixture *f, const char *entry, const char *ks, repl
     json_t *body = NULL, *err = NULL;
     assert_int_equal(kp_ovp_media_request(&o, &mi, &url, &body, &err), 0);
     char *text = json_dumps(body, JSON_COMPACT);
-    http("POST", url, text, r);
+    test_http("POST", url, text, NULL, NULL, r);
     assert_int_equal(r->status, 200); /* API errors travel inside HTTP 200 */
     json_error_t e;
     json_t *answer = json_loadb(r->body.data, r->body.len, 0, &e);
@@ -160,7 +118,7 @@ static void test_loopback_only(void **state)
 static void test_anonymous_media_request(void **state)
 {
     fixture *f = *state;
-    reply r;
+    test_reply r;
     json_t *a = media_request(f, "0_ready001", NULL, &r);
     assert_true(json_is_array(a));
     assert_int_equal(json_array_size(a), 4);
@@ -195,7 +153,7 @@ static void test_anonymous_media_request(void **state)
     assert_non_null(strstr(r.headers.data, "X-Kaltura-Session: "));
     assert_non_null(strstr(r.headers.data, "Access-Control-Allow-Origin: *"));
     json_decref(a);
-    reply_free(&r);
+    test_reply_free(&r);
     /* the journal saw one API request with four calls */
     json_t *m = json_pack("{s:s, s:s}", "service", "baseEntry", "action", "getPlaybackContext");
     assert_int_equal(mbe_server_count(f->srv, "api", m), 1);
@@ -205,7 +163,7 @@ static void test_anonymous_media_request(void **state)
 static void test_provider_reads_the_answer(void **state)
 {
     fixture *f = *state;
-    reply r;
+    test_reply r;
     json_t *a = media_request(f, "0_ready001", NULL, &r);
     json_decref(a);
     kp_provider_opts o;
@@ -229,13 +187,13 @@ static void test_provider_reads_the_answer(void **state)
     assert_int_equal(json_array_size(kp_json_path(config, "sources.progressive")), 2);
     free(want);
     json_decref(config);
-    reply_free(&r);
+    test_reply_free(&r);
 }
 
 static void test_unknown_entry(void **state)
 {
     fixture *f = *state;
-    reply r;
+    test_reply r;
     json_t *a = media_request(f, "0_nothere", NULL, &r);
     assert_string_equal(kp_json_str(a, "1.code", ""), "INVALID_ENTRY_ID");
     assert_string_equal(kp_json_str(a, "1.message", ""), "Invalid entry id [\"0_nothere\"]");
@@ -245,68 +203,73 @@ static void test_unknown_entry(void **state)
     assert_string_equal(kp_json_str(a, "2.message", ""), "Entry id \"\" not found");
     assert_int_equal(kp_json_int(a, "3.totalCount", -1), 0);
     json_decref(a);
-    reply_free(&r);
+    test_reply_free(&r);
 }
 
 static void test_statuses_and_access(void **state)
 {
     fixture *f = *state;
-    reply r;
+    test_reply r;
     json_t *a = media_request(f, "0_import01", NULL, &r);
     assert_int_equal(kp_json_int(a, "1.objects.0.status", -1), 0);
     assert_int_equal(json_array_size(kp_json_path(a, "2.sources")), 0);
     json_decref(a);
-    reply_free(&r);
+    test_reply_free(&r);
     a = media_request(f, "0_deleted1", NULL, &r);
     assert_int_equal(kp_json_int(a, "1.objects.0.status", -1), 3);
     assert_string_equal(kp_json_str(a, "2.code", ""), "ENTRY_ID_NOT_FOUND");
     json_decref(a);
-    reply_free(&r);
+    test_reply_free(&r);
     a = media_request(f, "0_blocked1", NULL, &r);
     assert_int_equal(kp_json_int(a, "2.actions.0.type", 0), 1);
     assert_string_equal(kp_json_str(a, "2.messages.0.code", ""), "COUNTRY_RESTRICTED");
     assert_true(kp_str_starts(kp_json_str(a, "2.messages.0.message", ""), "Un authorized country"));
     assert_int_equal(json_array_size(kp_json_path(a, "2.sources")), 0);
     json_decref(a);
-    reply_free(&r);
+    test_reply_free(&r);
 }
 
 static void test_bad_ks_and_bad_requests(void **state)
 {
     fixture *f = *state;
-    reply r;
+    test_reply r;
     json_t *a = media_request(f, "0_ready001", "bm90IGEga3M=", &r);
     assert_string_equal(kp_json_str(a, "0.code", ""), "INVALID_KS");
     assert_string_equal(kp_json_str(a, "0.message", ""),
                         "Invalid KS \"bm90IGEga3M=\", Error \"-1,INVALID_STR\"");
     json_decref(a);
-    reply_free(&r);
+    test_reply_free(&r);
     char *url = kp_asprintf("%s/service/multirequest", f->service);
-    http("POST", url, "{not json", &r);
+    test_http("POST", url, "{not json", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body.data, "\"code\":\"INVALID_JSON\""));
-    reply_free(&r);
-    http("POST", url, "{\"1\":{\"service\":\"nope\",\"action\":\"x\"}}", &r);
+    test_reply_free(&r);
+    test_http("POST", url, "{\"1\":{\"service\":\"nope\",\"action\":\"x\"}}", NULL, NULL, &r);
     assert_non_null(strstr(r.body.data, "\"code\":\"SERVICE_DOES_NOT_EXISTS\""));
-    reply_free(&r);
-    http("GET", url, NULL, &r);
+    test_reply_free(&r);
+    /* a GET without parameters is a multirequest with no calls: an empty list */
+    test_http("GET", url, NULL, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.data, "[]");
+    test_reply_free(&r);
+    test_http("PUT", url, NULL, NULL, NULL, &r);
     assert_int_equal(r.status, 405);
-    reply_free(&r);
+    test_reply_free(&r);
     free(url);
 }
 
 static void test_manifest_playlists_segments(void **state)
 {
     fixture *f = *state;
-    reply r;
+    test_reply r;
     json_t *a = media_request(f, "0_ready001", NULL, &r);
     char *manifest =
         kp_asprintf("%s/p/4242/sp/424200/playManifest/entryId/0_ready001/protocol/"
                     "http/format/applehttp/flavorIds/%s/a.m3u8",
                     mbe_server_url(f->srv), kp_json_str(a, "2.sources.0.flavorIds", ""));
     json_decref(a);
-    reply_free(&r);
-    http("GET", manifest, NULL, &r);
+    test_reply_free(&r);
+    test_http("GET", manifest, NULL, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     kp_m3u8 *master = NULL;
     kp_m3u8_error e;
@@ -316,8 +279,8 @@ static void test_manifest_playlists_segments(void **state)
     assert_int_equal(master->variants[0].height, 360);
     assert_int_equal(master->variants[1].height, 180);
     assert_true(master->variants[0].bandwidth > master->variants[1].bandwidth);
-    reply_free(&r);
-    http("GET", master->variants[1].uri, NULL, &r);
+    test_reply_free(&r);
+    test_http("GET", master->variants[1].uri, NULL, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     kp_m3u8 *media = NULL;
     assert_int_equal(kp_m3u8_parse(r.body.data, r.body.len, master->variants[1].uri, &media, &e),
@@ -325,8 +288,8 @@ static void test_manifest_playlists_segments(void **state)
     assert_int_equal(media->n_segments, 3);
     assert_true(media->endlist);
     assert_true(media->total_duration > 5.99 && media->total_duration < 6.01);
-    reply_free(&r);
-    http("GET", media->segments[1].uri, NULL, &r);
+    test_reply_free(&r);
+    test_http("GET", media->segments[1].uri, NULL, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.headers.data, "Content-Type: video/MP2T"));
     kp_demux_info info;
@@ -339,17 +302,17 @@ static void test_manifest_playlists_segments(void **state)
     assert_int_equal(v->frames, 50);
     assert_true(v->starts_with_key);
     assert_non_null(kp_demux_track_of(&info, KP_TRACK_AUDIO));
-    reply_free(&r);
+    test_reply_free(&r);
     /* out of range segment, unknown flavor, unknown path, non-HLS format: 404 */
     char *bad = kp_strdup(media->segments[2].uri);
     strcpy(strstr(bad, "seg-3-"), "seg-4-v1-a1.ts");
-    http("GET", bad, NULL, &r);
+    test_http("GET", bad, NULL, NULL, NULL, &r);
     assert_int_equal(r.status, 404);
-    reply_free(&r);
+    test_reply_free(&r);
     char *other = kp_asprintf("%s/nothing/here", mbe_server_url(f->srv));
-    http("GET", other, NULL, &r);
+    test_http("GET", other, NULL, NULL, NULL, &r);
     assert_int_equal(r.status, 404);
-    reply_free(&r);
+    test_reply_free(&r);
     json_t *m = json_pack("{s:s, s:i}", "kind", "segment", "status", 200);
     assert_int_equal(mbe_server_count(f->srv, "cdn", m), 1);
     json_decref(m);

@@ -25,6 +25,13 @@
 
 enum { MBE_FORMAT_HLS = 1, MBE_FORMAT_DASH = 2, MBE_FORMAT_PROGRESSIVE = 4 };
 
+typedef struct mbe_caption {
+    const char *lang;   /* "en" (languageCode) */
+    const char *label;  /* "English" */
+    const char *format; /* "vtt" or "srt" */
+    int is_default;
+} mbe_caption;
+
 typedef struct mbe_entry {
     const char *id;
     const char *name;         /* NULL: the id */
@@ -35,13 +42,35 @@ typedef struct mbe_entry {
     const char *const *renditions; /* "360p" ... */
     size_t n_renditions;
     const char *status; /* ready | import | preconvert | deleted (NULL: ready) */
-    const char *block;  /* NULL, or an access-control restriction code */
+    const char *block;  /* NULL, or an access-control restriction code (OTT: a Phoenix message
+                           code such as ConcurrencyLimitation) */
+    const mbe_caption *captions;
+    size_t n_captions;
+    const json_t *metadata;   /* custom metadata {"Key": "value"} (borrowed), or NULL */
+    const char *bumper_entry; /* the entry played as this entry's bumper, or NULL */
+    const char *bumper_click; /* the bumper's click-through URL */
 } mbe_entry;
 
+typedef struct mbe_playlist {
+    const char *id;
+    const char *name;
+    const char *description;
+    const char *const *entries; /* entry ids, in order */
+    size_t n_entries;
+} mbe_playlist;
+
+enum { MBE_OVP = 0, MBE_OTT = 1 };
+
 typedef struct mbe_config {
+    int kind; /* MBE_OVP (default) or MBE_OTT (Phoenix: entries are assets, ids numeric) */
     long long partner_id;
     const mbe_entry *entries;
     size_t n_entries;
+    const mbe_playlist *playlists;
+    size_t n_playlists;
+    /* OTT only: per-item errors of a multirequest as {"error": {...}} (0, the default) or as a
+     * bare KalturaAPIException object (1); the provider accepts both */
+    int ott_bare_item_errors;
     mbe_media_cache *media; /* borrowed; NULL: the server makes one with the default dir */
     kp_log *log;
     uint16_t port;            /* 0: an ephemeral port */
@@ -57,6 +86,12 @@ typedef struct mbe_server mbe_server;
 int mbe_server_start(const mbe_config *cfg, mbe_server **out);
 /* Stops serving and frees everything. */
 void mbe_server_stop(mbe_server *s);
+
+/* A KS of this back-end (malloc'd, caller frees): signed with its secret, for `user_id`
+ * (NULL or "": none) with `privileges` (NULL: "view:*"), valid for `expires_in` seconds from
+ * the back-end's clock (negative: already expired). NULL when out of memory. */
+char *mbe_server_make_ks(const mbe_server *s, const char *user_id, const char *privileges,
+                         long long expires_in);
 
 /* "http://127.0.0.1:<port>" (borrowed). */
 const char *mbe_server_url(const mbe_server *s);
