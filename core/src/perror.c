@@ -47,6 +47,15 @@ json_t *kp_perror_load_failed(const json_t *provider_error)
     return e;
 }
 
+json_t *kp_perror_playlist_failed(const json_t *provider_error)
+{
+    json_t *e = kp_perror_new(KP_SEVERITY_CRITICAL, KP_PCAT_PLAYER, KP_PCODE_LOAD_FAILED,
+                              json_incref((json_t *)provider_error));
+    if (e)
+        json_object_set_new(e, "errorDetails", json_object());
+    return e;
+}
+
 const char *kp_pcode_name(int code)
 {
     switch (code) {

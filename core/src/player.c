@@ -8,11 +8,9 @@
  * promise chains) is modelled as tasks with the delays in the table below, measured on the
  * real player (conformance/oracle traces); docs/model.md lists every such choice.
  */
-#include "kp/player.h"
+#include "player_priv.h"
 
 #include "engine.h"
-#include "media.h"
-#include "state.h"
 
 #include "kp/buf.h"
 #include "kp/codec.h"
@@ -37,57 +35,11 @@
 /* The page the reference player is embedded in (its base64 is the playManifest referrer). */
 #define PAGE_URL "http://127.0.0.1/kpsim/player.html"
 
-typedef struct plugin_slot {
-    const kp_plugin_desc *desc;
-    void *state;
-} plugin_slot;
-
-struct kp_player {
-    kp_sched *sched;
-    kp_net *net;
-    kp_log *log;
-    json_t *config;
-    kp_bus *bus;
-    kp_media *media;
-    kp_rng rng;
-    char session_uuid[37];
-
-    plugin_slot *plugins;
-    size_t n_plugins;
-
-    /* provider */
-    kp_provider_opts popts;
-    char *client_tag;
-    uint64_t provider_req;
-    kp_media_info minfo;
-    char *minfo_entry, *minfo_ref, *minfo_ks;
-    bool loading_media;
-
-    /* per media */
-    bool had_media;   /* a loadMedia happened before: the next one resets */
-    bool first_media; /* the current media is the instance's first */
-    json_t *media_config;
-    const kp_engine_ops *engine_ops;
-    void *engine;
-    json_t *selected_source;
-    bool engine_loading, ready, play_after_ready, play_requested;
-    bool playback_start_fired, first_play_fired, first_playing_fired;
-    bool percent_on;
-    bool percent_fired[5];
-    kp_task_id tasks[4]; /* post-source tasks: layout, visibility, autoplay, playbackended */
-
-    bool muted;
-    double volume;
-    kp_state state, prev_state;
-    kp_task_id waiting_task;
-    bool error_preset;
-};
-
 static const kp_engine_ops *const engines[] = {&kp_engine_hls};
 
 /* ---- events ---- */
 
-static void emit(kp_player *p, kp_event_type type, json_t *payload)
+void kp__player_emit(kp_player *p, kp_event_type type, json_t *payload)
 {
     kp_bus_emit(p->bus, type, payload);
 }
@@ -107,8 +59,9 @@ static void state_on(kp_player *p, kp_event_type type, bool critical)
     kp_state old = p->state;
     p->prev_state = old;
     p->state = next;
-    emit(p, KP_EV_PLAYER_STATE_CHANGED,
-         json_pack("{s:o, s:o}", "oldState", state_json(old), "newState", state_json(next)));
+    kp__player_emit(
+        p, KP_EV_PLAYER_STATE_CHANGED,
+        json_pack("{s:o, s:o}", "oldState", state_json(old), "newState", state_json(next)));
 }
 
 static void ui_error_preset(void *ud)
@@ -117,16 +70,17 @@ static void ui_error_preset(void *ud)
     if (p->error_preset)
         return;
     p->error_preset = true;
-    emit(p, KP_EV_UI_PRESET_CHANGE, json_pack("{s:s, s:s}", "from", "Playback", "to", "Error"));
+    kp__player_emit(p, KP_EV_UI_PRESET_CHANGE,
+                    json_pack("{s:s, s:s}", "from", "Playback", "to", "Error"));
 }
 
 /* An `error` event: the state machine first, then the event, then the UI's preset switch
  * (the UI re-renders asynchronously). */
-static void raise_error(kp_player *p, json_t *err)
+void kp__player_raise_error(kp_player *p, json_t *err)
 {
     bool critical = kp_json_int(err, "severity", 2) == KP_SEVERITY_CRITICAL;
     state_on(p, KP_EV_ERROR, critical);
-    emit(p, KP_EV_ERROR, err);
+    kp__player_emit(p, KP_EV_ERROR, err);
     if (critical)
         kp_sched_after(p->sched, 0, ui_error_preset, p);
 }
@@ -148,7 +102,7 @@ static void check_percent(kp_player *p)
         bool reached = percent_marks[i] == 100 ? pct == 100.0 : pct >= percent_marks[i];
         if (reached && !p->percent_fired[i]) {
             p->percent_fired[i] = true;
-            emit(p, percent_events[i], NULL);
+            kp__player_emit(p, percent_events[i], NULL);
         }
     }
 }
@@ -157,26 +111,27 @@ static void playback_ended(void *ud)
 {
     kp_player *p = ud;
     p->tasks[3] = 0;
-    emit(p, KP_EV_PLAYBACK_ENDED, NULL);
+    kp__player_emit(p, KP_EV_PLAYBACK_ENDED, NULL);
+    kp__playlist_playback_ended(p); /* the playlist manager listens after everyone else */
 }
 
 /* A media element event, as playkit's Html5 engine relays it to the Player. */
 static void handle_media_event(kp_player *p, kp_event_type type)
 {
     state_on(p, type, false);
-    emit(p, type, NULL);
+    kp__player_emit(p, type, NULL);
     switch (type) {
     case KP_EV_PLAY:
         if (!p->first_play_fired) {
             p->first_play_fired = true;
             p->percent_on = true;
-            emit(p, KP_EV_FIRST_PLAY, NULL);
+            kp__player_emit(p, KP_EV_FIRST_PLAY, NULL);
         }
         break;
     case KP_EV_PLAYING:
         if (!p->first_playing_fired) {
             p->first_playing_fired = true;
-            emit(p, KP_EV_FIRST_PLAYING, NULL);
+            kp__player_emit(p, KP_EV_FIRST_PLAYING, NULL);
         }
         break;
     case KP_EV_TIME_UPDATE:
@@ -224,7 +179,7 @@ static double bus_pos(void *ud)
 
 static void host_emit(void *ud, kp_event_type type, json_t *payload)
 {
-    emit(ud, type, payload);
+    kp__player_emit(ud, type, payload);
 }
 
 static void start_play(kp_player *p)
@@ -240,11 +195,11 @@ static void host_loaded(void *ud, json_t *tracks)
      * media of an instance: medialoaded then trackschanged; afterwards the reverse */
     json_t *payload = json_pack("{s:o}", "tracks", tracks);
     if (p->first_media) {
-        emit(p, KP_EV_MEDIA_LOADED, NULL);
-        emit(p, KP_EV_TRACKS_CHANGED, payload);
+        kp__player_emit(p, KP_EV_MEDIA_LOADED, NULL);
+        kp__player_emit(p, KP_EV_TRACKS_CHANGED, payload);
     } else {
-        emit(p, KP_EV_TRACKS_CHANGED, payload);
-        emit(p, KP_EV_MEDIA_LOADED, NULL);
+        kp__player_emit(p, KP_EV_TRACKS_CHANGED, payload);
+        kp__player_emit(p, KP_EV_MEDIA_LOADED, NULL);
     }
     p->ready = true;
     if (p->play_after_ready)
@@ -255,7 +210,7 @@ static void host_fail(void *ud, json_t *error)
 {
     kp_player *p = ud;
     KP_LOG_I(p->log, "player", "engine error %lld", kp_json_int(error, "code", 0));
-    raise_error(p, error);
+    kp__player_raise_error(p, error);
 }
 
 static void load_engine(kp_player *p)
@@ -338,7 +293,7 @@ static void post_layout(void *ud)
 {
     kp_player *p = ud;
     p->tasks[0] = 0;
-    emit(p, KP_EV_RESIZE, NULL);
+    kp__player_emit(p, KP_EV_RESIZE, NULL);
     /* the element receives the playback attributes now; the DOM volumechange follows */
     kp_media_set_muted(p->media, p->muted);
     kp_media_set_volume(p->media, p->volume);
@@ -348,7 +303,7 @@ static void post_visibility(void *ud)
 {
     kp_player *p = ud;
     p->tasks[1] = 0;
-    emit(p, KP_EV_VISIBILITY_CHANGE, json_pack("{s:b}", "visible", 1));
+    kp__player_emit(p, KP_EV_VISIBILITY_CHANGE, json_pack("{s:b}", "visible", 1));
 }
 
 static void autoplay(void *ud)
@@ -366,21 +321,22 @@ static void set_sources(kp_player *p, const json_t *sources)
     for (size_t i = 0; i < p->n_plugins; i++)
         if (!p->plugins[i].desc->instrument)
             json_array_append_new(names, json_string(p->plugins[i].desc->name));
-    emit(p, KP_EV_REGISTERED_PLUGINS_LIST, names);
-    emit(p, KP_EV_CHANGE_SOURCE_STARTED, NULL);
+    kp__player_emit(p, KP_EV_REGISTERED_PLUGINS_LIST, names);
+    kp__player_emit(p, KP_EV_CHANGE_SOURCE_STARTED, NULL);
     if (!select_source(p, sources)) {
-        raise_error(p, kp_perror_new(KP_SEVERITY_CRITICAL, KP_PCAT_PLAYER,
-                                     KP_PCODE_NO_ENGINE_FOUND_TO_PLAY_THE_SOURCE,
-                                     json_string("No Engine Found To Play The Source")));
+        kp__player_raise_error(p, kp_perror_new(KP_SEVERITY_CRITICAL, KP_PCAT_PLAYER,
+                                                KP_PCODE_NO_ENGINE_FOUND_TO_PLAY_THE_SOURCE,
+                                                json_string("No Engine Found To Play The Source")));
         return;
     }
-    emit(p, KP_EV_SOURCE_SELECTED, json_pack("{s:O}", "selectedSource", p->selected_source));
-    emit(p, KP_EV_MUTE_CHANGE, json_pack("{s:b}", "mute", p->muted));
-    emit(p, KP_EV_CHANGE_SOURCE_ENDED, NULL);
+    kp__player_emit(p, KP_EV_SOURCE_SELECTED,
+                    json_pack("{s:O}", "selectedSource", p->selected_source));
+    kp__player_emit(p, KP_EV_MUTE_CHANGE, json_pack("{s:b}", "mute", p->muted));
+    kp__player_emit(p, KP_EV_CHANGE_SOURCE_ENDED, NULL);
     p->tasks[0] = kp_sched_after(p->sched, LAYOUT_DELAY, post_layout, p);
     p->tasks[1] = kp_sched_after(p->sched, VISIBILITY_DELAY, post_visibility, p);
     const json_t *ap = kp_json_path(p->config, "playback.autoplay");
-    if (json_is_true(ap)) {
+    if (json_is_true(ap) || p->force_autoplay) {
         p->tasks[2] = kp_sched_after(p->sched, AUTOPLAY_CHECK, autoplay, p);
     } else if (p->play_requested) {
         kp_sched_after(p->sched, 0, middleware_play, p);
@@ -417,12 +373,9 @@ static void add_kaltura_params(kp_player *p, json_t *sources)
     free(ref64);
 }
 
-static void on_provider(void *ud, const kp_http_response *r)
+void kp__player_outcome(const kp_http_response *r, kp_http_outcome *h)
 {
-    kp_player *p = ud;
-    p->provider_req = 0;
-    p->loading_media = false;
-    kp_http_outcome h = {
+    *h = (kp_http_outcome){
         .transport_error = r->error,
         .transport_text = r->error_text,
         .status = r->status,
@@ -432,14 +385,71 @@ static void on_provider(void *ud, const kp_http_response *r)
         .headers = (const char *const *)r->headers,
         .n_headers = r->n_headers,
         .attempt = 1,
+        .elapsed_ms = (long long)((r->finished - r->started) / 1000),
     };
+}
+
+/* The provider's view of the stored mediaInfo (strings borrowed from it). */
+static void ovp_info(const json_t *mi, kp_media_info *out)
+{
+    *out = (kp_media_info){.entry_id = kp_json_str(mi, "entryId", NULL),
+                           .reference_id = kp_json_str(mi, "referenceId", NULL),
+                           .ks = kp_json_str(mi, "ks", NULL),
+                           .redirect_from_entry_id = -1};
+}
+
+#define MAX_OTT_FORMATS 16
+
+static void ott_info(const json_t *mi, kp_ott_media_info *out, const char **formats)
+{
+    const json_t *id = json_object_get(mi, "entryId");
+    *out = (kp_ott_media_info){
+        .entry_id = kp_json_str(mi, "entryId", NULL),
+        .entry_id_is_number = false,
+        .ks = kp_json_str(mi, "ks", NULL),
+        .media_type = kp_json_str(mi, "mediaType", NULL),
+        .context_type = kp_json_str(mi, "contextType", NULL),
+        .protocol = kp_json_str(mi, "protocol", NULL),
+        .file_ids = kp_json_str(mi, "fileIds", NULL),
+        .streamer_type = kp_json_str(mi, "streamerType", NULL),
+        .url_type = kp_json_str(mi, "urlType", NULL),
+        .adapter_data = json_object_get(mi, "adapterData"),
+        .asset_reference_type = kp_json_str(mi, "assetReferenceType", NULL),
+        .formats = formats,
+    };
+    /* OTT applications usually pass the asset id as a number */
+    out->entry_id_is_number = json_is_string(id) && out->entry_id[0] &&
+                              out->entry_id[strspn(out->entry_id, "0123456789")] == '\0';
+    const json_t *f = json_object_get(mi, "formats");
+    for (size_t i = 0; i < json_array_size(f) && out->n_formats < MAX_OTT_FORMATS; i++)
+        if (json_is_string(json_array_get(f, i)))
+            formats[out->n_formats++] = json_string_value(json_array_get(f, i));
+}
+
+static void on_provider(void *ud, const kp_http_response *r)
+{
+    kp_player *p = ud;
+    p->provider_req = 0;
+    p->loading_media = false;
+    kp_http_outcome h;
+    kp__player_outcome(r, &h);
     json_t *config = NULL, *error = NULL;
-    if (kp_ovp_media_parse(&p->popts, &p->minfo, &h, &config, &error) != KP_OK) {
-        error = kp_perror_new(KP_SEVERITY_CRITICAL, KP_PROVCAT_PROVIDER, KP_PROVCODE_ERROR, NULL);
+    int rc;
+    if (p->provider_kind == KP_PROVIDER_OTT) {
+        const char *formats[MAX_OTT_FORMATS];
+        kp_ott_media_info mi;
+        ott_info(p->media_info, &mi, formats);
+        rc = kp_ott_media_parse(&p->popts, &mi, &h, &config, &error);
+    } else {
+        kp_media_info mi;
+        ovp_info(p->media_info, &mi);
+        rc = kp_ovp_media_parse(&p->popts, &mi, &h, &config, &error);
     }
+    if (rc != KP_OK)
+        error = kp_perror_new(KP_SEVERITY_CRITICAL, KP_PROVCAT_PROVIDER, KP_PROVCODE_ERROR, NULL);
     if (error) {
         KP_LOG_I(p->log, "player", "provider error %lld", kp_json_int(error, "code", 0));
-        raise_error(p, kp_perror_load_failed(error));
+        kp__player_raise_error(p, kp_perror_load_failed(error));
         json_decref(error);
         return;
     }
@@ -447,6 +457,21 @@ static void on_provider(void *ud, const kp_http_response *r)
     json_t *sources = json_object_get(config, "sources");
     add_kaltura_params(p, sources);
     set_sources(p, sources);
+    kp__playlist_media_loaded(p);
+}
+
+uint64_t kp__player_post(kp_player *p, const char *url, const json_t *body, kp_http_fn cb)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    kp_http_request req = {.method = "POST",
+                           .url = url,
+                           .headers = headers,
+                           .body = text,
+                           .body_len = text ? strlen(text) : 0};
+    uint64_t id = text ? kp_net_fetch(p->net, &req, cb, p) : 0;
+    free(text);
+    return id;
 }
 
 /* ---- lifecycle ---- */
@@ -530,9 +555,8 @@ void kp_player_free(kp_player *p)
     kp_bus_free(p->bus);
     json_decref(p->config);
     free(p->client_tag);
-    free(p->minfo_entry);
-    free(p->minfo_ref);
-    free(p->minfo_ks);
+    json_decref(p->media_info);
+    kp__playlist_free(p);
     free(p);
 }
 
@@ -559,78 +583,90 @@ int kp_player_add_plugin(kp_player *p, const kp_plugin_desc *desc, const json_t 
 
 /* ---- API ---- */
 
-int kp_player_load_media(kp_player *p, const json_t *media_info)
+int kp__player_load(kp_player *p, const json_t *media_info)
 {
     const char *entry = kp_json_str(media_info, "entryId", NULL);
     const char *ref = kp_json_str(media_info, "referenceId", NULL);
-    if (!entry && !ref)
+    if (!json_is_object(media_info) || (!entry && !ref))
         return KP_EINVAL;
     if (p->had_media) {
         /* KalturaPlayer.reset(): plugins first, then the player */
         for (size_t i = 0; i < p->n_plugins; i++)
             if (p->plugins[i].desc->reset)
                 p->plugins[i].desc->reset(p->plugins[i].state);
-        emit(p, KP_EV_PLAYER_RESET, json_pack("{s:b}", "isChangeMedia", 0));
+        kp__player_emit(p, KP_EV_PLAYER_RESET, json_pack("{s:b}", "isChangeMedia", 0));
     }
     clear_media(p);
     p->first_media = !p->had_media;
     p->had_media = true;
-    free(p->minfo_entry);
-    free(p->minfo_ref);
-    free(p->minfo_ks);
-    p->minfo_entry = kp_strdup(entry);
-    p->minfo_ref = kp_strdup(ref);
-    p->minfo_ks = kp_strdup(kp_json_str(media_info, "ks", NULL));
-    p->minfo = (kp_media_info){.entry_id = p->minfo_entry,
-                               .reference_id = p->minfo_ref,
-                               .ks = p->minfo_ks,
-                               .redirect_from_entry_id = -1};
+    json_t *copy = json_deep_copy(media_info);
+    json_decref(p->media_info);
+    p->media_info = copy;
+    if (!copy)
+        return KP_ENOMEM;
     char *url = NULL;
     json_t *body = NULL, *error = NULL;
-    int rc = kp_ovp_media_request(&p->popts, &p->minfo, &url, &body, &error);
+    int rc;
+    if (p->provider_kind == KP_PROVIDER_OTT) {
+        const char *formats[MAX_OTT_FORMATS];
+        kp_ott_media_info mi;
+        ott_info(p->media_info, &mi, formats);
+        rc = kp_ott_media_request(&p->popts, &mi, &url, &body, &error);
+    } else {
+        kp_media_info mi;
+        ovp_info(p->media_info, &mi);
+        rc = kp_ovp_media_request(&p->popts, &mi, &url, &body, &error);
+    }
     if (rc != KP_OK) {
         if (!error)
             error = kp_perror_new(KP_SEVERITY_CRITICAL, KP_PROVCAT_PROVIDER,
                                   KP_PROVCODE_MISSING_MANDATORY_PARAMS, NULL);
-        raise_error(p, kp_perror_load_failed(error));
+        kp__player_raise_error(p, kp_perror_load_failed(error));
         json_decref(error);
         return KP_OK;
     }
-    char *text = json_dumps(body, JSON_COMPACT);
-    const char *headers[] = {"Content-Type: application/json", NULL};
-    kp_http_request req = {.method = "POST",
-                           .url = url,
-                           .headers = headers,
-                           .body = text,
-                           .body_len = text ? strlen(text) : 0};
     p->loading_media = true;
-    p->provider_req = kp_net_fetch(p->net, &req, on_provider, p);
+    p->provider_req = kp__player_post(p, url, body, on_provider);
     if (!p->provider_req) {
         p->loading_media = false;
-        raise_error(p, kp_perror_load_failed(kp_perror_new(KP_SEVERITY_CRITICAL, KP_PROVCAT_NETWORK,
-                                                           KP_PROVCODE_HTTP_ERROR,
-                                                           json_pack("{s:s}", "url", url))));
+        kp__player_raise_error(p, kp_perror_load_failed(kp_perror_new(
+                                      KP_SEVERITY_CRITICAL, KP_PROVCAT_NETWORK,
+                                      KP_PROVCODE_HTTP_ERROR, json_pack("{s:s}", "url", url))));
     }
-    free(text);
     free(url);
     json_decref(body);
     return KP_OK;
+}
+
+int kp_player_load_media(kp_player *p, const json_t *media_info)
+{
+    kp__playlist_free(p); /* loadMedia ends any playlist */
+    return kp__player_load(p, media_info);
+}
+
+void kp_player_set_provider(kp_player *p, kp_provider_kind kind)
+{
+    p->provider_kind = kind;
+    /* the OTT provider sends a clientTag only when its option says so */
+    p->popts.client_tag = kind == KP_PROVIDER_OTT
+                              ? kp_json_str(p->config, "provider.clientTag", NULL)
+                              : p->client_tag;
 }
 
 void kp_player_play(kp_player *p)
 {
     if (!p->playback_start_fired) {
         p->playback_start_fired = true;
-        emit(p, KP_EV_PLAYBACK_START, NULL);
+        kp__player_emit(p, KP_EV_PLAYBACK_START, NULL);
     }
     if (p->loading_media) {
         p->play_requested = true; /* played once the source is selected */
         return;
     }
     if (!p->engine) {
-        raise_error(p,
-                    kp_perror_new(KP_SEVERITY_CRITICAL, KP_PCAT_PLAYER, KP_PCODE_NO_SOURCE_PROVIDED,
-                                  json_string("No Source Provided")));
+        kp__player_raise_error(p, kp_perror_new(KP_SEVERITY_CRITICAL, KP_PCAT_PLAYER,
+                                                KP_PCODE_NO_SOURCE_PROVIDED,
+                                                json_string("No Source Provided")));
         return;
     }
     kp_sched_after(p->sched, 0, middleware_play, p);
@@ -658,7 +694,7 @@ void kp_player_set_muted(kp_player *p, bool muted)
 {
     p->muted = muted;
     kp_media_set_muted(p->media, muted);
-    emit(p, KP_EV_MUTE_CHANGE, json_pack("{s:b}", "mute", muted));
+    kp__player_emit(p, KP_EV_MUTE_CHANGE, json_pack("{s:b}", "mute", muted));
 }
 
 void kp_player_set_volume(kp_player *p, double volume)

@@ -1,8 +1,9 @@
 /* provider_ovp.c: the OVP provider's getMediaConfig as pure functions (kp/provider.h):
  * the multirequest it sends (reference/kaltura-provider.md §1.3), and the HTTP outcome turned
- * into the media config or the provider error object (§1.1, §1.2, §3). The media config itself
- * is built in provider_ovp_config.c. Every string and JSON value returned is owned by the
- * caller.
+ * into the media config or the provider error object (§1.1, §1.2, §3); also user.get. The media
+ * config itself is built in provider_ovp_config.c, the outcome decoded in provider_outcome.c
+ * (shared with OTT); playlists and entry lists are in provider_ovp_list.c. Every string and
+ * JSON value returned is owned by the caller.
  *
  * Where kpsim differs from the real provider (playkit-js-providers 2.46.0), and why
  * -------------------------------------------------------------------------------
@@ -16,8 +17,9 @@
  * 3. session.isAnonymous with a KS in the provider options. The real provider sets it from
  *    an asynchronous user.get (undefined until it answers; true when the KS has no user).
  *    These functions are synchronous, so it is false whenever opts->ks is set, unless the
- *    caller made the user.get itself and passes its answer in opts->is_anonymous. A KS given
- *    only in mediaInfo does not change it (it stays true), as in the real provider.
+ *    caller made the user.get itself (kp_ovp_user_get_request/_parse, below; the client in
+ *    provider_client.c does) and passes its answer in opts->is_anonymous. A KS given only in
+ *    mediaInfo does not change it (it stays true), as in the real provider.
  * 4. eCDN ping. When the REQUEST_HOST_REGEX action has checkAliveTimeoutMs > 0 the real
  *    provider GETs a ping URL and rewrites the URLs only on a 200. kp_ovp_media_parse cannot
  *    do network: it keeps the original URLs, and kp_ovp_ecdn_ping()/kp_ovp_ecdn_apply() let
@@ -55,17 +57,17 @@
 #include "kp/provider.h"
 
 #include "provider_ovp_priv.h"
+#include "provider_priv.h"
 
 #include "kp/err.h"
 #include "kp/perror.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define G kp_ovp__get
 
-static const char *const k_response_profile_fields =
+const char *const kp_ovp__entry_fields =
     "id,referenceId,name,description,thumbnailUrl,dataUrl,duration,msDuration,flavorParamsIds,"
     "mediaType,type,tags,dvrStatus,externalSourceType,status,createdAt,updatedAt,endDate,plays,"
     "views,downloadUrl,creatorId,userId,rootEntryId,capabilities,adminTags";
@@ -77,12 +79,12 @@ void kp_provider_opts_init(kp_provider_opts *o)
     o->is_anonymous = -1;
 }
 
-static const char *service_url(const kp_provider_opts *o)
+const char *kp_ovp__service_url(const kp_provider_opts *o)
 {
     return o->service_url && *o->service_url ? o->service_url : KP_PROVIDER_DEFAULT_SERVICE_URL;
 }
 
-static const char *cdn_url(const kp_provider_opts *o)
+const char *kp_ovp__cdn_url(const kp_provider_opts *o)
 {
     return o->cdn_url ? o->cdn_url : KP_PROVIDER_DEFAULT_CDN_URL;
 }
@@ -97,7 +99,7 @@ static const char *effective_ks(const kp_provider_opts *o, const kp_media_info *
 
 static json_t *provider_error(int category, int code, json_t *data)
 {
-    return kp_perror_new(KP_SEVERITY_CRITICAL, category, code, data);
+    return kp_prov__error(category, code, data);
 }
 
 /* ---- the request ---------------------------------------------------------------------------- */
@@ -141,11 +143,10 @@ static json_t *request_body(const kp_provider_opts *o, const kp_media_info *mi)
     snprintf(key, sizeof(key), "%d", n++);
     if (rc >= 0)
         rc = add(body, key,
-                 filter
-                     ? json_pack("{s:s, s:s, s:s, s:o, s:{s:i, s:s}}", "service", "baseEntry",
-                                 "action", "list", "ks", ks_param, "filter", filter,
-                                 "responseProfile", "type", 1, "fields", k_response_profile_fields)
-                     : NULL);
+                 filter ? json_pack("{s:s, s:s, s:s, s:o, s:{s:i, s:s}}", "service", "baseEntry",
+                                    "action", "list", "ks", ks_param, "filter", filter,
+                                    "responseProfile", "type", 1, "fields", kp_ovp__entry_fields)
+                        : NULL);
     else
         json_decref(filter);
 
@@ -204,7 +205,7 @@ int kp_ovp_media_request(const kp_provider_opts *o, const kp_media_info *mi, cha
                                 json_pack("{s:s}", "message", "missing entry id"));
         return *error ? KP_EINVAL : KP_ENOMEM;
     }
-    *url = kp_asprintf("%s/service/multirequest", service_url(o));
+    *url = kp_asprintf("%s/service/multirequest", kp_ovp__service_url(o));
     *body = *url ? request_body(o, mi) : NULL;
     if (!*body) {
         free(*url);
@@ -216,192 +217,8 @@ int kp_ovp_media_request(const kp_provider_opts *o, const kp_media_info *mi, cha
 
 /* ---- the outcome ---------------------------------------------------------------------------- */
 
-typedef struct header_kv {
-    char *name;
-    kp_buf value;
-} header_kv;
-
-static int cmp_header(const void *a, const void *b)
-{
-    return strcmp(((const header_kv *)a)->name, ((const header_kv *)b)->name);
-}
-
-/* XHR getAllResponseHeaders().split('\n') filtered on the "x-" prefix: lower-case names,
- * same-name headers combined with ", ", sorted by name, each line keeping its "\r". */
-static json_t *xhr_headers(const kp_http_outcome *h)
-{
-    json_t *out = json_array();
-    if (!out || !h->headers || !h->n_headers)
-        return out;
-    header_kv *kv = calloc(h->n_headers, sizeof(*kv));
-    size_t n = 0;
-    int rc = kv ? 0 : KP_ENOMEM;
-    for (size_t i = 0; rc >= 0 && i < h->n_headers; i++) {
-        const char *line = h->headers[i];
-        const char *colon = line ? strchr(line, ':') : NULL;
-        if (!colon)
-            continue;
-        const char *ns = line, *ne = colon;
-        while (ns < ne && (*ns == ' ' || *ns == '\t'))
-            ns++;
-        while (ne > ns && (ne[-1] == ' ' || ne[-1] == '\t'))
-            ne--;
-        const char *vs = colon + 1, *ve = colon + strlen(colon);
-        while (vs < ve && (*vs == ' ' || *vs == '\t'))
-            vs++;
-        while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r' || ve[-1] == '\n'))
-            ve--;
-        char *name = kp_strndup(ns, (size_t)(ne - ns));
-        if (!name) {
-            rc = KP_ENOMEM;
-            break;
-        }
-        for (char *p = name; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        size_t j = 0;
-        while (j < n && strcmp(kv[j].name, name) != 0)
-            j++;
-        if (j < n) {
-            free(name);
-            rc = kp_buf_puts(&kv[j].value, ", ");
-        } else {
-            kv[n].name = name;
-            kp_buf_init(&kv[n].value);
-            rc = kp_buf_puts(&kv[n].value, "");
-            j = n++;
-        }
-        if (rc >= 0)
-            rc = kp_buf_append(&kv[j].value, vs, (size_t)(ve - vs));
-    }
-    if (rc >= 0)
-        qsort(kv, n, sizeof(*kv), cmp_header);
-    for (size_t i = 0; rc >= 0 && i < n; i++) {
-        if (strncmp(kv[i].name, "x-", 2) != 0)
-            continue;
-        char *line = kp_asprintf("%s: %s\r", kv[i].name, kv[i].value.data ? kv[i].value.data : "");
-        json_t *s = line ? json_string(line) : NULL;
-        free(line);
-        rc = s && json_array_append_new(out, s) == 0 ? 0 : KP_ENOMEM;
-    }
-    for (size_t i = 0; kv && i < n; i++) {
-        free(kv[i].name);
-        kp_buf_free(&kv[i].value);
-    }
-    free(kv);
-    if (rc < 0) {
-        json_decref(out);
-        return NULL;
-    }
-    return out;
-}
-
-/* The body as XHR's responseText: UTF-8 decoded, a leading BOM removed. */
-static void body_bytes(const kp_http_outcome *h, const char **p, size_t *n)
-{
-    *p = h->body ? h->body : "";
-    *n = h->body ? h->body_len : 0;
-    if (*n >= 3 && memcmp(*p, "\xEF\xBB\xBF", 3) == 0) {
-        *p += 3;
-        *n -= 3;
-    }
-}
-
-static json_t *body_text(const kp_http_outcome *h)
-{
-    const char *p;
-    size_t n;
-    body_bytes(h, &p, &n);
-    return kp_ovp__string_bytes(p, n);
-}
-
-/* The multirequest answer as MultiRequestResult sees it. */
-typedef struct ovp_decoded {
-    json_t *root;    /* the parsed body */
-    json_t *items;   /* array of raw result items (new reference) */
-    json_t *results; /* [{hasError, data} | {hasError, error:{code, message}}] */
-    size_t n_errors;
-} ovp_decoded;
-
-static void decoded_free(ovp_decoded *d)
-{
-    json_decref(d->root);
-    json_decref(d->items);
-    json_decref(d->results);
-    memset(d, 0, sizeof(*d));
-}
-
-/* Returns 0, KP_EPARSE when the body is not JSON (or is `null`), KP_ENOMEM. */
-static int decode(const kp_http_outcome *h, ovp_decoded *d)
-{
-    memset(d, 0, sizeof(*d));
-    json_error_t jerr;
-    const char *p;
-    size_t n;
-    body_bytes(h, &p, &n);
-    d->root = json_loadb(p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (!d->root || json_is_null(d->root)) {
-        decoded_free(d);
-        return KP_EPARSE;
-    }
-    const json_t *result = d->root;
-    if (kp_ovp__truthy(G(d->root, "result")))
-        result = G(d->root, "result");
-    if (json_is_array(result)) {
-        d->items = json_incref((json_t *)result);
-    } else {
-        d->items = json_array();
-        if (d->items && json_array_append(d->items, (json_t *)result) != 0) {
-            decoded_free(d);
-            return KP_ENOMEM;
-        }
-    }
-    d->results = json_array();
-    if (!d->items || !d->results) {
-        decoded_free(d);
-        return KP_ENOMEM;
-    }
-    for (size_t i = 0; i < json_array_size(d->items); i++) {
-        const json_t *it = json_array_get(d->items, i);
-        const json_t *err = NULL;
-        if (kp_ovp__is_str(G(it, "objectType"), "KalturaAPIException"))
-            err = it;
-        else if (kp_ovp__is_str(G(G(it, "error"), "objectType"), "KalturaAPIException"))
-            err = G(it, "error");
-        json_t *r = json_object();
-        int rc = r ? add(r, "hasError", json_boolean(err != NULL)) : KP_ENOMEM;
-        if (rc >= 0 && err) {
-            json_t *e = json_object();
-            rc = e ? kp_ovp__set_raw(e, "code", G(err, "code")) : KP_ENOMEM;
-            if (rc >= 0)
-                rc = kp_ovp__set_raw(e, "message", G(err, "message"));
-            if (rc >= 0)
-                rc = add(r, "error", e);
-            else
-                json_decref(e);
-            d->n_errors++;
-        } else if (rc >= 0) {
-            rc = add(r, "data", json_deep_copy(it));
-        }
-        if (rc >= 0)
-            rc = json_array_append_new(d->results, r) == 0 ? 0 : KP_ENOMEM;
-        else
-            json_decref(r);
-        if (rc < 0) {
-            decoded_free(d);
-            return KP_ENOMEM;
-        }
-    }
-    return 0;
-}
-
-/* requestsMustSucceed: any error item (or no item at all) fails the whole request. */
-static bool decoded_failed(const ovp_decoded *d)
-{
-    return d->n_errors > 0 || d->n_errors == json_array_size(d->items);
-}
-
 /* The provider's rejection handler: DELETED_ENTRY when the list says status 3. */
-static bool deleted_entry(const ovp_decoded *d)
+static bool deleted_entry(const kp_prov__decoded *d)
 {
     for (size_t i = 0; i < json_array_size(d->results); i++) {
         const json_t *data = json_object_get(json_array_get(d->results, i), "data");
@@ -417,13 +234,13 @@ static bool deleted_entry(const ovp_decoded *d)
 
 /* Resolves what the media-config builder needs besides the data. `ks_buf` keeps a custom
  * widget's KS alive. */
-static int make_ctx(const kp_provider_opts *o, const kp_media_info *mi, const ovp_decoded *d,
+static int make_ctx(const kp_provider_opts *o, const kp_media_info *mi, const kp_prov__decoded *d,
                     kp_ovp__ctx *c, kp_buf *ks_buf)
 {
     memset(c, 0, sizeof(*c));
     c->o = o;
-    c->service_url = service_url(o);
-    c->cdn_url = cdn_url(o);
+    c->service_url = kp_ovp__service_url(o);
+    c->cdn_url = kp_ovp__cdn_url(o);
     c->base_protocol = kp_str_starts(c->cdn_url, "https:")  ? "https"
                        : kp_str_starts(c->cdn_url, "http:") ? "http"
                                                             : "https";
@@ -448,7 +265,7 @@ static int make_ctx(const kp_provider_opts *o, const kp_media_info *mi, const ov
 
 /* session {isAnonymous, partnerId, uiConfId?, ks?} */
 static json_t *session_json(const kp_provider_opts *o, const kp_media_info *mi,
-                            const ovp_decoded *d)
+                            const kp_prov__decoded *d)
 {
     bool anon_flag = o->is_anonymous >= 0 ? o->is_anonymous != 0 : !(o->ks && *o->ks);
     json_t *s = json_object();
@@ -472,15 +289,10 @@ static json_t *session_json(const kp_provider_opts *o, const kp_media_info *mi,
     return s;
 }
 
-static json_t *mismatch_error(const json_t *headers)
-{
-    return provider_error(KP_PROVCAT_NETWORK, KP_PROVCODE_API_RESPONSE_MISMATCH,
-                          json_pack("{s:O}", "headers", (json_t *)headers));
-}
-
 /* The loaders' slots: the session request (anonymous only), then list, context, metadata. */
-static void media_slots(const kp_provider_opts *o, const kp_media_info *mi, const ovp_decoded *d,
-                        const json_t **list, const json_t **pbc, const json_t **md)
+static void media_slots(const kp_provider_opts *o, const kp_media_info *mi,
+                        const kp_prov__decoded *d, const json_t **list, const json_t **pbc,
+                        const json_t **md)
 {
     size_t s = *effective_ks(o, mi) ? 0 : 1;
     *list = json_array_get(d->items, s);
@@ -488,8 +300,9 @@ static void media_slots(const kp_provider_opts *o, const kp_media_info *mi, cons
     *md = json_array_get(d->items, s + 2);
 }
 
-static int parse_success(const kp_provider_opts *o, const kp_media_info *mi, const ovp_decoded *d,
-                         const json_t *headers, json_t **config, json_t **error)
+static int parse_success(const kp_provider_opts *o, const kp_media_info *mi,
+                         const kp_prov__decoded *d, const json_t *headers, json_t **config,
+                         json_t **error)
 {
     const json_t *list, *pbc, *md;
     media_slots(o, mi, d, &list, &pbc, &md);
@@ -515,7 +328,7 @@ static int parse_success(const kp_provider_opts *o, const kp_media_info *mi, con
     kp_buf_free(&ks_buf);
     if (rc == KP_EPARSE) {
         json_decref(cfg);
-        *error = mismatch_error(headers);
+        *error = kp_prov__mismatch_error(headers);
         return *error ? 0 : KP_ENOMEM;
     }
     if (rc < 0 || *error) {
@@ -536,62 +349,29 @@ int kp_ovp_media_parse(const kp_provider_opts *o, const kp_media_info *mi, const
     char *own_url = NULL;
     const char *url = h->url;
     if (!url) {
-        own_url = kp_asprintf("%s/service/multirequest", service_url(o));
+        own_url = kp_asprintf("%s/service/multirequest", kp_ovp__service_url(o));
         if (!own_url)
             return KP_ENOMEM;
         url = own_url;
     }
-    json_t *headers = xhr_headers(h);
-    int attempt = h->attempt > 0 ? h->attempt : 1;
+    json_t *headers = kp_prov__headers(h);
     int rc = headers ? 0 : KP_ENOMEM;
-    ovp_decoded d;
+    kp_prov__decoded d;
     memset(&d, 0, sizeof(d));
 
     if (rc < 0) {
         /* fall through to cleanup */
-    } else if (h->transport_error) {
-        json_t *data;
-        if (h->transport_error == KP_ETIMEDOUT)
-            data = json_pack("{s:f, s:s, s:s, s:O, s:i}", "timeout", (double)h->elapsed_ms / 1000.0,
-                             "statusText", "", "url", url, "headers", headers, "attempt", attempt);
-        else
-            data = json_pack("{s:o, s:s, s:s, s:O, s:i}", "text", body_text(h), "statusText", "",
-                             "url", url, "headers", headers, "attempt", attempt);
-        *error = data ? provider_error(KP_PROVCAT_NETWORK,
-                                       h->transport_error == KP_ETIMEDOUT ? KP_PROVCODE_TIMEOUT
-                                                                          : KP_PROVCODE_HTTP_ERROR,
-                                       data)
-                      : NULL;
-        rc = *error ? 0 : KP_ENOMEM;
-    } else if (h->status != 200) {
-        json_t *data = json_pack("{s:s, s:i, s:O, s:o}", "url", url, "status", h->status, "headers",
-                                 headers, "text", body_text(h));
-        *error =
-            data ? provider_error(KP_PROVCAT_NETWORK, KP_PROVCODE_BAD_HTTP_STATUS, data) : NULL;
-        rc = *error ? 0 : KP_ENOMEM;
-    } else if ((rc = decode(h, &d)) == KP_EPARSE) {
-        json_t *data = json_pack("{s:o, s:s, s:O, s:i}", "text", body_text(h), "url", url,
-                                 "headers", headers, "attempt", attempt);
-        *error =
-            data ? provider_error(KP_PROVCAT_NETWORK, KP_PROVCODE_BAD_SERVER_RESPONSE, data) : NULL;
-        rc = *error ? 0 : KP_ENOMEM;
-    } else if (rc < 0) {
-        /* out of memory */
-    } else if (decoded_failed(&d)) {
-        if (deleted_entry(&d)) {
-            *error = provider_error(KP_PROVCAT_SERVICE, KP_PROVCODE_DELETED_ENTRY, NULL);
-        } else {
-            json_t *data =
-                json_pack("{s:s, s:O, s:O}", "url", url, "headers", headers, "results", d.results);
-            *error =
-                data ? provider_error(KP_PROVCAT_NETWORK, KP_PROVCODE_MULTIREQUEST_API_ERROR, data)
-                     : NULL;
-        }
+    } else if ((rc = kp_prov__outcome(h, url, headers, &d, error)) < 0 || *error) {
+        /* transport, status or format error (or out of memory) */
+    } else if (kp_prov__failed(&d, true)) {
+        *error = deleted_entry(&d)
+                     ? provider_error(KP_PROVCAT_SERVICE, KP_PROVCODE_DELETED_ENTRY, NULL)
+                     : kp_prov__api_error(url, headers, &d);
         rc = *error ? 0 : KP_ENOMEM;
     } else {
         rc = parse_success(o, mi, &d, headers, config, error);
     }
-    decoded_free(&d);
+    kp_prov__decoded_free(&d);
     json_decref(headers);
     free(own_url);
     if (rc < 0) {
@@ -608,18 +388,18 @@ int kp_ovp_media_parse(const kp_provider_opts *o, const kp_media_info *mi, const
 /* The regex action of a successful outcome, with the context to apply it. Returns 1 when
  * there is one (*d then owns the data), 0 when not, or KP_ENOMEM. */
 static int ecdn_action(const kp_provider_opts *o, const kp_media_info *mi, const kp_http_outcome *h,
-                       ovp_decoded *d, kp_ovp__ctx *c, kp_buf *ks_buf, const json_t **action)
+                       kp_prov__decoded *d, kp_ovp__ctx *c, kp_buf *ks_buf, const json_t **action)
 {
     *action = NULL;
     memset(d, 0, sizeof(*d));
-    if (h->transport_error || h->status != 200)
-        return 0;
-    int rc = decode(h, d);
-    if (rc == KP_EPARSE)
-        return 0;
-    if (rc < 0)
-        return rc;
-    if (decoded_failed(d))
+    json_t *error = NULL, *headers = json_array();
+    int rc = headers ? kp_prov__outcome(h, "", headers, d, &error) : KP_ENOMEM;
+    json_decref(headers);
+    if (rc < 0 || error) {
+        json_decref(error);
+        return rc < 0 ? rc : 0;
+    }
+    if (kp_prov__failed(d, true))
         return 0;
     const json_t *list, *pbc, *md;
     media_slots(o, mi, d, &list, &pbc, &md);
@@ -637,7 +417,7 @@ int kp_ovp_ecdn_ping(const kp_provider_opts *o, const kp_media_info *mi, const k
         return KP_EINVAL;
     *ping_url = NULL;
     *timeout_ms = 0;
-    ovp_decoded d;
+    kp_prov__decoded d;
     kp_ovp__ctx c;
     kp_buf ks_buf;
     kp_buf_init(&ks_buf);
@@ -652,7 +432,7 @@ int kp_ovp_ecdn_ping(const kp_provider_opts *o, const kp_media_info *mi, const k
             *timeout_ms = 0;
         }
     }
-    decoded_free(&d);
+    kp_prov__decoded_free(&d);
     kp_buf_free(&ks_buf);
     return rc;
 }
@@ -662,7 +442,7 @@ int kp_ovp_ecdn_apply(const kp_provider_opts *o, const kp_media_info *mi, const 
 {
     if (!o || !mi || !h || !json_is_object(config))
         return KP_EINVAL;
-    ovp_decoded d;
+    kp_prov__decoded d;
     kp_ovp__ctx c;
     kp_buf ks_buf;
     kp_buf_init(&ks_buf);
@@ -675,7 +455,44 @@ int kp_ovp_ecdn_apply(const kp_provider_opts *o, const kp_media_info *mi, const 
         else if (rc > 0)
             rc = 0;
     }
-    decoded_free(&d);
+    kp_prov__decoded_free(&d);
     kp_buf_free(&ks_buf);
     return rc;
+}
+
+/* ---- user.get ------------------------------------------------------------------------------- */
+
+int kp_ovp_user_get_request(const kp_provider_opts *o, const char *ks, char **url, json_t **body)
+{
+    if (!o || !ks || !url || !body)
+        return KP_EINVAL;
+    *url = kp_asprintf("%s/service/user/action/get", kp_ovp__service_url(o));
+    *body = json_pack("{s:s, s:i}", "ks", ks, "format", 1);
+    if (!*url || !*body) {
+        free(*url);
+        json_decref(*body);
+        *url = NULL;
+        *body = NULL;
+        return KP_ENOMEM;
+    }
+    return 0;
+}
+
+int kp_ovp_user_get_parse(const kp_http_outcome *h)
+{
+    if (!h || h->transport_error || h->status != 200)
+        return -1;
+    json_t *headers = json_array(), *error = NULL;
+    kp_prov__decoded d;
+    int rc = headers ? kp_prov__outcome(h, "", headers, &d, &error) : KP_ENOMEM;
+    json_decref(headers);
+    if (rc < 0 || error) {
+        json_decref(error);
+        return -1;
+    }
+    /* KalturaUserGetResponse: ['0', '', null, undefined].includes(response.id) */
+    const json_t *id = kp_ovp__get(d.root, "id");
+    int anon = !id || json_is_null(id) || kp_ovp__is_str(id, "0") || kp_ovp__is_str(id, "");
+    kp_prov__decoded_free(&d);
+    return anon;
 }

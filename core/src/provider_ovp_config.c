@@ -213,7 +213,7 @@ static int add_ks_to_url(const json_t *url, const char *ks, json_t **out)
 
 /* ---- sources -------------------------------------------------------------------------------- */
 
-static const char *drm_scheme(const json_t *scheme)
+const char *kp_ovp__drm_scheme(const json_t *scheme)
 {
     static const char *const map[][2] = {
         {"drm.PLAYREADY_CENC", "com.microsoft.playready"},
@@ -316,7 +316,7 @@ static int adaptive_source(const kp_ovp__ctx *c, const json_t *src, const json_t
             rc = o ? 0 : KP_ENOMEM;
             if (rc >= 0)
                 rc = kp_ovp__set_raw(o, "licenseUrl", G(d, "licenseURL"));
-            const char *scheme = drm_scheme(G(d, "scheme"));
+            const char *scheme = kp_ovp__drm_scheme(G(d, "scheme"));
             if (rc >= 0 && scheme)
                 rc = jset(o, "scheme", json_string(scheme));
             if (rc >= 0 && kp_ovp__truthy(G(d, "certificate")))
@@ -669,6 +669,14 @@ static int build_metadata(const json_t *entry, const json_t *pbc, const json_t *
         /* +"1.78" is a double even when integral in JS; keep integral ratios as integers, as
          * JSON.stringify does */
     }
+    if (!pbc) { /* playlist and entry-list items: no playback context */
+        if (rc < 0) {
+            json_decref(m);
+            return rc;
+        }
+        *out = m;
+        return 0;
+    }
     json_t *audio = rc >= 0 ? json_array() : NULL;
     if (rc >= 0 && !audio)
         rc = KP_ENOMEM;
@@ -809,47 +817,20 @@ static int bumper_plugin(const kp_ovp__ctx *c, const json_t *pbc, json_t *plugin
     return 0;
 }
 
-int kp_ovp__build_media(const kp_ovp__ctx *c, const json_t *list, const json_t *pbc,
-                        const json_t *md, json_t *cfg, json_t **error)
+/* _getSourcesObject(mediaEntry): the sources object of an entry, with the playback context
+ * and metadata list of the media-entry loader, or without both (pbc and md NULL: playlist
+ * and entry-list items, whose hls/dash/progressive stay empty). */
+static int sources_object(const kp_ovp__ctx *c, const json_t *entry, const json_t *pbc,
+                          const json_t *md, json_t **out)
 {
-    *error = NULL;
-    /* OVPMediaEntryLoader's response setter: list first, then the playback context */
-    if (!list || json_is_null(list) || !(kp_ovp__number(G(list, "totalCount")) > 0) ||
-        !array_of_non_null(G(list, "objects")) || !json_is_array(G(list, "objects")))
-        return KP_EPARSE;
-    if (!playback_context_ok(pbc))
-        return KP_EPARSE;
-    const json_t *objects = G(list, "objects");
-    const json_t *entry = json_array_size(objects) ? json_array_get(objects, 0) : NULL;
-
-    /* BLOCK, then SCHEDULED_RESTRICTED */
-    const json_t *actions = pbc_array(pbc, "actions");
-    for (size_t i = 0; i < asize(actions); i++) {
-        if (!kp_ovp__is_num(G(json_array_get(actions, i), "type"), 1))
-            continue;
-        json_t *msgs = messages_json(pbc);
-        json_t *data =
-            msgs ? json_pack("{s:{s:i}, s:o}", "action", "type", 1, "messages", msgs) : NULL;
-        *error = data ? service_error(KP_PROVCODE_BLOCK_ACTION, data) : NULL;
-        return *error ? 0 : KP_ENOMEM;
-    }
-    const json_t *msgs_raw = pbc_array(pbc, "messages");
-    for (size_t i = 0; i < asize(msgs_raw); i++) {
-        if (!kp_ovp__is_str(G(json_array_get(msgs_raw, i), "code"), "SCHEDULED_RESTRICTED"))
-            continue;
-        json_t *msgs = messages_json(pbc);
-        json_t *data = msgs ? json_pack("{s:o}", "messages", msgs) : NULL;
-        *error = data ? service_error(KP_PROVCODE_SCHEDULED_RESTRICTED, data) : NULL;
-        return *error ? 0 : KP_ENOMEM;
-    }
+    *out = NULL;
     if (!entry || json_is_null(entry))
-        return KP_EPARSE; /* getMediaEntry reads entry.id of undefined */
-
+        return KP_EPARSE; /* new KalturaMediaEntry(null) */
     json_t *hls = json_array(), *dash = json_array(), *prog = json_array(), *image = json_array(),
            *doc = json_array();
-    json_t *metadata = NULL, *captions = NULL, *sources = NULL, *plugins = NULL;
+    json_t *metadata = NULL, *captions = NULL, *sources = NULL;
     int rc = hls && dash && prog && image && doc ? 0 : KP_ENOMEM;
-    if (rc >= 0)
+    if (rc >= 0 && pbc)
         rc = parsed_sources(c, entry, pbc, hls, dash, &prog, image, doc);
     if (rc >= 0)
         rc = build_metadata(entry, pbc, md, &metadata);
@@ -857,7 +838,7 @@ int kp_ovp__build_media(const kp_ovp__ctx *c, const json_t *list, const json_t *
     if (rc >= 0 && kp_ovp__truthy(caps_raw) && !json_is_string(caps_raw))
         rc = KP_EPARSE; /* capabilities.split */
     const char *type = entry_type(entry);
-    if (rc >= 0 && strcmp(type, "Live") != 0 && c->o->use_api_captions &&
+    if (rc >= 0 && pbc && strcmp(type, "Live") != 0 && c->o->use_api_captions &&
         kp_ovp__truthy(G(pbc, "playbackCaptions")))
         rc = captions_config(G(pbc, "playbackCaptions"), c->url_ks, &captions);
 
@@ -956,6 +937,55 @@ int kp_ovp__build_media(const kp_ovp__ctx *c, const json_t *list, const json_t *
         json_decref(sources);
         return rc;
     }
+    *out = sources;
+    return 0;
+}
+
+int kp_ovp__entry_sources(const kp_ovp__ctx *c, const json_t *entry, json_t **sources)
+{
+    return sources_object(c, entry, NULL, NULL, sources);
+}
+
+int kp_ovp__build_media(const kp_ovp__ctx *c, const json_t *list, const json_t *pbc,
+                        const json_t *md, json_t *cfg, json_t **error)
+{
+    *error = NULL;
+    /* OVPMediaEntryLoader's response setter: list first, then the playback context */
+    if (!list || json_is_null(list) || !(kp_ovp__number(G(list, "totalCount")) > 0) ||
+        !array_of_non_null(G(list, "objects")) || !json_is_array(G(list, "objects")))
+        return KP_EPARSE;
+    if (!playback_context_ok(pbc))
+        return KP_EPARSE;
+    const json_t *objects = G(list, "objects");
+    const json_t *entry = json_array_size(objects) ? json_array_get(objects, 0) : NULL;
+
+    /* BLOCK, then SCHEDULED_RESTRICTED */
+    const json_t *actions = pbc_array(pbc, "actions");
+    for (size_t i = 0; i < asize(actions); i++) {
+        if (!kp_ovp__is_num(G(json_array_get(actions, i), "type"), 1))
+            continue;
+        json_t *msgs = messages_json(pbc);
+        json_t *data =
+            msgs ? json_pack("{s:{s:i}, s:o}", "action", "type", 1, "messages", msgs) : NULL;
+        *error = data ? service_error(KP_PROVCODE_BLOCK_ACTION, data) : NULL;
+        return *error ? 0 : KP_ENOMEM;
+    }
+    const json_t *msgs_raw = pbc_array(pbc, "messages");
+    for (size_t i = 0; i < asize(msgs_raw); i++) {
+        if (!kp_ovp__is_str(G(json_array_get(msgs_raw, i), "code"), "SCHEDULED_RESTRICTED"))
+            continue;
+        json_t *msgs = messages_json(pbc);
+        json_t *data = msgs ? json_pack("{s:o}", "messages", msgs) : NULL;
+        *error = data ? service_error(KP_PROVCODE_SCHEDULED_RESTRICTED, data) : NULL;
+        return *error ? 0 : KP_ENOMEM;
+    }
+    if (!entry || json_is_null(entry))
+        return KP_EPARSE; /* getMediaEntry reads entry.id of undefined */
+
+    json_t *sources;
+    int rc = sources_object(c, entry, pbc, md, &sources);
+    if (rc < 0)
+        return rc;
 
     /* _verifyMediaStatus, then _verifyHasSources */
     const json_t *status = G(entry, "status");
@@ -982,7 +1012,7 @@ int kp_ovp__build_media(const kp_ovp__ctx *c, const json_t *list, const json_t *
         return *error ? 0 : KP_ENOMEM;
     }
 
-    plugins = json_object();
+    json_t *plugins = json_object();
     rc = plugins ? bumper_plugin(c, pbc, plugins) : KP_ENOMEM;
     if (rc >= 0)
         rc = jset(cfg, "sources", sources);

@@ -62,7 +62,19 @@ bool kp_ovp__regex_test(const kp_ovp__regex *re, const char *s);
 int kp_ovp__regex_replace(const kp_ovp__regex *re, const char *s, const char *replacement,
                           char **out);
 
+/* ---- request pieces (provider_ovp.c) ---------------------------------------------------- */
+
+/* The 26 fields of the baseEntry response profile (base-entry-response-profile.ts). */
+extern const char *const kp_ovp__entry_fields;
+/* opts->service_url, or the default when NULL or "" (borrowed). */
+const char *kp_ovp__service_url(const kp_provider_opts *o);
+/* opts->cdn_url, or the default when NULL (borrowed). */
+const char *kp_ovp__cdn_url(const kp_provider_opts *o);
+
 /* ---- media config construction (provider_ovp_config.c) --------------------------------- */
+
+/* KalturaDrmPlaybackPluginData.Scheme[scheme]: the DRM scheme name, or NULL (undefined). */
+const char *kp_ovp__drm_scheme(const json_t *scheme);
 
 /* What the parser knows besides the back-end data. */
 typedef struct kp_ovp__ctx {
@@ -80,6 +92,12 @@ typedef struct kp_ovp__ctx {
  * loader (the caller reports 1007). */
 int kp_ovp__build_media(const kp_ovp__ctx *c, const json_t *list, const json_t *pbc,
                         const json_t *metadata, json_t *cfg, json_t **error);
+
+/* The sources object of a playlist or entry-list item (an entry of playlist.execute or
+ * baseEntry.list, without playback context): empty hls/dash/progressive/image/document, id,
+ * duration, type, poster, dvr, vr, metadata... Returns 0, KP_EPARSE where the JS would
+ * throw (a null entry, capabilities that is not a string), KP_ENOMEM. */
+int kp_ovp__entry_sources(const kp_ovp__ctx *c, const json_t *entry, json_t **sources);
 
 /* _parseMetadata() of a raw metadata_metadata.list result (NULL when the slot is missing)
  * into metadata (provider_ovp_xml.c). Returns 0, KP_EPARSE where the JS throws (an xml

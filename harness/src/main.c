@@ -6,6 +6,7 @@
  * Exit codes (SCENARIOS.md): 0 all passed, 1 some failed, 2 a scenario or the command line is
  * invalid.
  */
+#include "hx/cmd_provider.h"
 #include "hx/record.h"
 #include "hx/report.h"
 #include "hx/runner.h"
@@ -36,6 +37,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: kpsim run [--report-dir DIR] [--log-level LEVEL] PATH...\n"
                "       kpsim record [--log-level LEVEL] [--output FILE] PATH\n"
                "       kpsim serve [--port N] [--journal FILE] [--log-level LEVEL] SCENARIO\n"
+               "       kpsim provider --service-url URL --partner-id N (--entry-id ID |\n"
+               "             --reference-id REF | --playlist-id ID | --entry-list ID,...) [...]\n"
                "       kpsim --version\n"
                "\n"
                "run     runs scenario files, or every *.yaml under the folders given; writes\n"
@@ -44,6 +47,9 @@ static void usage(FILE *f)
                "        block (in place, or into FILE)\n"
                "serve   runs the scenario's mock back-end on 127.0.0.1:N (default: any free\n"
                "        port) until SIGINT/SIGTERM, for real players; FILE gets the journal\n"
+               "provider  asks a back-end (any, real or mock) for an entry, playlist or entry\n"
+               "        list as the player's provider does; prints the media config or the\n"
+               "        error object (kpsim provider --help: every option)\n"
                "LEVEL   error, warn (default), info, debug, trace\n"
                "exit    0 all passed, 1 some failed, 2 invalid scenario or command line\n");
 }
@@ -377,8 +383,13 @@ int main(int argc, char **argv)
         usage(stdout);
         return EXIT_PASSED;
     }
+    if (argc >= 3 && strcmp(argv[1], "provider") == 0 &&
+        (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+        fputs(hx_cmd_provider_usage(), stdout);
+        return EXIT_PASSED;
+    }
     if (argc < 2 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "record") != 0 &&
-                     strcmp(argv[1], "serve") != 0)) {
+                     strcmp(argv[1], "serve") != 0 && strcmp(argv[1], "provider") != 0)) {
         usage(stderr);
         return EXIT_INVALID;
     }
@@ -403,8 +414,16 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     kp_ffmpeg_set_log_level((kp_log_level)level);
     kp_log *log = kp_log_new((kp_log_level)level, stderr);
-    mbe_media_cache *media = mbe_media_cache_new(NULL, log);
     int code;
+    if (strcmp(argv[1], "provider") == 0) {
+        /* no media cache: nothing is served */
+        code = log ? hx_cmd_provider(n, rest, log) : EXIT_INVALID;
+        kp_log_free(log);
+        free(rest);
+        curl_global_cleanup();
+        return code;
+    }
+    mbe_media_cache *media = mbe_media_cache_new(NULL, log);
     if (!log || !media) {
         fprintf(stderr, "kpsim: cannot set up the media cache (see above)\n");
         code = EXIT_INVALID;

@@ -84,6 +84,13 @@ static void yaml_flow(kp_buf *b, const json_t *v)
     }
 }
 
+static json_t *error_triple(const json_t *err)
+{
+    return json_pack("{s:I, s:I, s:I}", "severity", (json_int_t)kp_json_int(err, "severity", 0),
+                     "category", (json_int_t)kp_json_int(err, "category", 0), "code",
+                     (json_int_t)kp_json_int(err, "code", 0));
+}
+
 /* The payload fields worth asserting for an event, or NULL for the name alone. */
 static json_t *meaningful_payload(const kp_recorded *e)
 {
@@ -93,10 +100,15 @@ static json_t *meaningful_payload(const kp_recorded *e)
         return json_pack("{s:{s:s}, s:{s:s}}", "oldState", "type",
                          kp_json_str(p, "oldState.type", ""), "newState", "type",
                          kp_json_str(p, "newState.type", ""));
-    case KP_EV_ERROR:
-        return json_pack("{s:I, s:I, s:I}", "severity", (json_int_t)kp_json_int(p, "severity", 0),
-                         "category", (json_int_t)kp_json_int(p, "category", 0), "code",
-                         (json_int_t)kp_json_int(p, "code", 0));
+    case KP_EV_ERROR: {
+        json_t *out = error_triple(p);
+        /* a player error wrapping the provider's (7002 LOAD_FAILED): assert that one too */
+        const json_t *inner = json_object_get(p, "data");
+        if (out && json_is_integer(json_object_get(inner, "code")))
+            json_object_set_new(out, "data", error_triple(inner));
+        return out;
+    }
+    case KP_EV_PLAYLIST_ITEM_CHANGED:
     case KP_EV_MUTE_CHANGE:
     case KP_EV_ABR_MODE_CHANGED:
     case KP_EV_VISIBILITY_CHANGE:

@@ -173,9 +173,25 @@ static int act(run_ctx *c, const hx_step *st)
     case HX_STEP_LOAD_MEDIA: {
         json_t *mi = st->entry_id ? json_pack("{s:s}", "entryId", st->entry_id)
                                   : json_pack("{s:s}", "referenceId", st->reference_id);
+        if (mi && st->media_info)
+            json_object_update(mi, st->media_info);
         kp_player_load_media(c->player, mi);
         json_decref(mi);
         return 1;
+    }
+    case HX_STEP_LOAD_PLAYLIST: {
+        json_t *info;
+        if (st->playlist_id) {
+            info = json_pack("{s:s}", "playlistId", st->playlist_id);
+        } else {
+            info = json_pack("{s:[]}", "entries");
+            for (size_t i = 0; info && i < st->n_list_entries; i++)
+                json_array_append_new(json_object_get(info, "entries"),
+                                      json_pack("{s:s}", "entryId", st->list_entries[i]));
+        }
+        int rc = info ? kp_player_load_playlist(c->player, info) : KP_ENOMEM;
+        json_decref(info);
+        return rc == KP_OK;
     }
     case HX_STEP_PLAY:
         kp_player_play(c->player);
@@ -304,6 +320,18 @@ static void check_requests(run_ctx *c)
 
 /* ---- setup ---- */
 
+/* The KS of player.session, made by the back-end (NULL when the scenario names none). */
+static char *session_ks(const hx_scenario *sc, const mbe_server *srv)
+{
+    for (size_t i = 0; sc->player.session && i < sc->backend.n_sessions; i++) {
+        const hx_session *se = &sc->backend.sessions[i];
+        if (strcmp(se->name, sc->player.session) == 0)
+            return mbe_server_make_ks(srv, se->user_id, se->privileges,
+                                      se->expired ? -3600 : 86400);
+    }
+    return NULL;
+}
+
 static json_t *player_config(const hx_scenario *sc, const char *base_url)
 {
     json_t *cfg = json_deep_copy(sc->player.config);
@@ -324,20 +352,30 @@ static json_t *player_config(const hx_scenario *sc, const char *base_url)
 int hx_backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
                      mbe_server **out)
 {
-    size_t n = sc->backend.n_entries;
+    size_t n = sc->backend.n_entries, np = sc->backend.n_playlists;
     mbe_entry *entries = calloc(n ? n : 1, sizeof(*entries));
     int(*formats)[3] = calloc(n ? n : 1, sizeof(*formats));
-    if (!entries || !formats) {
-        free(entries);
-        free(formats);
-        return KP_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
+    mbe_caption **caps = calloc(n ? n : 1, sizeof(*caps));
+    mbe_playlist *playlists = calloc(np ? np : 1, sizeof(*playlists));
+    int rc = entries && formats && caps && playlists ? KP_OK : KP_ENOMEM;
+    for (size_t i = 0; rc == KP_OK && i < n; i++) {
         const hx_entry *e = &sc->backend.entries[i];
         for (size_t f = 0; f < e->n_formats; f++)
             formats[i][f] = e->format_order[f] == HX_FORMAT_HLS    ? MBE_FORMAT_HLS
                             : e->format_order[f] == HX_FORMAT_DASH ? MBE_FORMAT_DASH
                                                                    : MBE_FORMAT_PROGRESSIVE;
+        if (e->n_captions) {
+            caps[i] = calloc(e->n_captions, sizeof(mbe_caption));
+            if (!caps[i]) {
+                rc = KP_ENOMEM;
+                break;
+            }
+            for (size_t k = 0; k < e->n_captions; k++)
+                caps[i][k] = (mbe_caption){.lang = e->captions[k].lang,
+                                           .label = e->captions[k].label,
+                                           .format = e->captions[k].format,
+                                           .is_default = e->captions[k].is_default};
+        }
         entries[i] = (mbe_entry){
             .id = e->id,
             .name = e->name,
@@ -349,17 +387,40 @@ int hx_backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log,
             .n_renditions = e->n_renditions,
             .status = e->status,
             .block = e->block,
+            .captions = caps[i],
+            .n_captions = e->n_captions,
+            .metadata = e->metadata,
+            .bumper_entry = e->bumper_entry,
+            .bumper_click = e->bumper_click,
         };
     }
-    mbe_config cfg = {.partner_id = sc->backend.partner_id,
-                      .entries = entries,
-                      .n_entries = n,
-                      .media = media,
-                      .log = log,
-                      .port = port};
-    int rc = mbe_server_start(&cfg, out);
+    for (size_t i = 0; rc == KP_OK && i < np; i++) {
+        const hx_playlist *p = &sc->backend.playlists[i];
+        playlists[i] = (mbe_playlist){.id = p->id,
+                                      .name = p->name,
+                                      .description = p->description,
+                                      .entries = (const char *const *)p->entries,
+                                      .n_entries = p->n_entries};
+    }
+    if (rc == KP_OK) {
+        mbe_config cfg = {.kind = strcmp(sc->backend.kind, "ott") == 0 ? MBE_OTT : MBE_OVP,
+                          .partner_id = sc->backend.partner_id,
+                          .entries = entries,
+                          .n_entries = n,
+                          .playlists = playlists,
+                          .n_playlists = np,
+                          .ott_bare_item_errors = sc->backend.bare_item_errors,
+                          .media = media,
+                          .log = log,
+                          .port = port};
+        rc = mbe_server_start(&cfg, out);
+    }
+    for (size_t i = 0; caps && i < n; i++)
+        free(caps[i]);
+    free(caps);
     free(entries);
     free(formats);
+    free(playlists);
     return rc;
 }
 
@@ -393,8 +454,14 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
                            .latency = sc->player.latency};
     c.net = c.sched ? kp_net_new(c.sched, &prof, opts->log) : NULL;
     json_t *cfg = player_config(sc, mbe_server_url(c.srv));
+    char *ks = session_ks(sc, c.srv);
+    if (ks)
+        json_object_set_new(json_object_get(cfg, "provider"), "ks", json_string(ks));
+    free(ks);
     c.player = c.net ? kp_player_new(c.sched, c.net, cfg, opts->log) : NULL;
     json_decref(cfg);
+    if (c.player && strcmp(sc->backend.kind, "ott") == 0)
+        kp_player_set_provider(c.player, KP_PROVIDER_OTT);
     void *rec_state = NULL;
     if (!c.player ||
         kp_player_add_plugin(c.player, &kp_recorder_plugin, NULL, NULL, &rec_state) != KP_OK) {

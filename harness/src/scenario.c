@@ -27,6 +27,7 @@
 #define DEFAULT_LATENCY          KP_MS(20)
 #define DEFAULT_WAIT_FOR_TIMEOUT KP_SEC(30)
 #define DEFAULT_ENTRY_ID         "0_vod00001"
+#define DEFAULT_OTT_ASSET_ID     "100001"
 #define MAX_ENTRY_DURATION       14400.0
 
 typedef struct ctx {
@@ -38,6 +39,7 @@ typedef struct ctx {
     size_t plen;
     char got[112];        /* scratch for describe() */
     bool entries_checked; /* backend.entries is fully valid (or defaulted): refs can be checked */
+    bool ott;             /* backend.kind is ott */
     hx_scenario *s;
 } ctx;
 
@@ -45,15 +47,31 @@ typedef struct ctx {
 
 static const char *const TOP_KEYS[] = {"name",   "description", "tags",   "timeout", "backend",
                                        "player", "steps",       "expect", NULL};
-static const char *const BACKEND_KEYS[] = {"kind", "partner_id", "entries", "ads", "faults", NULL};
-static const char *const ENTRY_KEYS[] = {"id",      "name",       "type",         "duration",
-                                         "formats", "renditions", "drm",          "captions",
-                                         "status",  "access",     "reference_id", NULL};
-static const char *const PLAYER_KEYS[] = {"platform", "network", "config", NULL};
+static const char *const BACKEND_KEYS[] = {
+    "kind", "partner_id", "entries", "ads", "faults", "playlists", "sessions", "item_errors", NULL};
+static const char *const ENTRY_KEYS[] = {
+    "id",       "name",   "type",   "duration",     "formats",  "renditions", "drm",
+    "captions", "status", "access", "reference_id", "metadata", "bumper",     NULL};
+static const char *const CAPTION_KEYS[] = {"lang", "label", "format", "default", NULL};
+static const char *const BUMPER_KEYS[] = {"entry_id", "click_through", NULL};
+static const char *const PLAYLIST_KEYS[] = {"id", "name", "description", "entries", NULL};
+static const char *const SESSION_KEYS[] = {"name", "user_id", "privileges", "expired", NULL};
+static const char *const LOAD_PLAYLIST_KEYS[] = {"playlist_id", "entries", NULL};
+/* load_media options that only an OTT back-end takes: scenario key → mediaInfo key */
+static const char *const OTT_MEDIA_KEYS[][2] = {
+    {"media_type", "mediaType"},
+    {"context_type", "contextType"},
+    {"protocol", "protocol"},
+    {"file_ids", "fileIds"},
+    {"streamer_type", "streamerType"},
+    {"url_type", "urlType"},
+    {"asset_reference_type", "assetReferenceType"},
+};
+static const char *const PLAYER_KEYS[] = {"platform", "network", "config", "session", NULL};
 static const char *const NETWORK_KEYS[] = {"bandwidth", "latency", NULL};
-static const char *const CONFIG_KEYS[] = {"playback",    "provider", "plugins",   "abr", "drm",
-                                          "network",     "text",     "streaming", "log", "ui",
-                                          "advertising", "sources",  "session",   NULL};
+static const char *const CONFIG_KEYS[] = {"playback",    "provider", "plugins",   "abr",      "drm",
+                                          "network",     "text",     "streaming", "log",      "ui",
+                                          "advertising", "sources",  "session",   "playlist", NULL};
 static const char *const PLAYBACK_KEYS[] = {"autoplay",
                                             "muted",
                                             "volume",
@@ -67,20 +85,37 @@ static const char *const PLAYBACK_KEYS[] = {"autoplay",
                                             "audioLanguage",
                                             "textLanguage",
                                             NULL};
-static const char *const PROVIDER_KEYS[] = {"ks",  "widgetId",  "uiConfId", "referrer",
-                                            "env", "partnerId", NULL};
+static const char *const PROVIDER_KEYS[] = {"ks",  "widgetId",  "uiConfId",  "referrer",
+                                            "env", "partnerId", "clientTag", NULL};
 static const char *const STREAM_PRIORITY_KEYS[] = {"engine", "format", NULL};
 static const char *const EXPECT_KEYS[] = {"events", "error", "requests", NULL};
 static const char *const EVENTS_KEYS[] = {"ignore", "sequence", NULL};
 static const char *const ERROR_KEYS[] = {"severity", "category",     "code",
                                          "data",     "errorDetails", NULL};
 static const char *const REQUEST_KEYS[] = {"server", "match", "count", NULL};
-static const char *const LOAD_MEDIA_KEYS[] = {"entry_id", "reference_id", "missing", NULL};
+static const char *const LOAD_MEDIA_KEYS[] = {
+    "entry_id", "reference_id",  "missing",  "media_type",           "context_type", "protocol",
+    "file_ids", "streamer_type", "url_type", "asset_reference_type", "formats",      NULL};
 static const char *const WAIT_FOR_KEYS[] = {"event", "payload", "timeout", "position", NULL};
 static const char *const ACCESS_KEYS[] = {"block", NULL};
 
-static const char *const KINDS[] = {"ovp", NULL};
-static const char *const KINDS_LATER[] = {"ott", NULL};
+static const char *const KINDS[] = {"ovp", "ott", NULL};
+static const char *const ITEM_ERRORS[] = {"wrapped", "bare", NULL};
+static const char *const CAPTION_FORMATS[] = {"vtt", "srt", NULL};
+static const char *const OTT_BLOCK_CODES[] = {"ConcurrencyLimitation",
+                                              "MediaConcurrencyLimitation",
+                                              "NotEntitled",
+                                              "ServiceNotAllowed",
+                                              "DeviceTypeNotAllowed",
+                                              "NoFilesFound",
+                                              NULL};
+static const char *const MEDIA_TYPES[] = {"media", "epg", "recording", NULL};
+static const char *const CONTEXT_TYPES[] = {"PLAYBACK", "START_OVER", "CATCHUP",
+                                            "TRAILER",  "DOWNLOAD",   NULL};
+static const char *const URL_TYPES[] = {"PLAYMANIFEST", "DIRECT", NULL};
+static const char *const STREAMER_TYPES[] = {"applehttp", "mpegdash", "url", NULL};
+static const char *const ASSET_REFERENCE_TYPES[] = {"media", "epg_internal", "epg_external", "nPVR",
+                                                    NULL};
 static const char *const TYPES[] = {"vod", NULL};
 static const char *const TYPES_LATER[] = {"live", "audio", "image", NULL};
 static const char *const FORMATS[] = {"hls", "dash", "progressive", NULL};
@@ -112,6 +147,7 @@ static const step_spec STEPS[] = {
     {"wait_for", HX_STEP_WAIT_FOR, "wait_for: {event: NAME}"},
     {"set_muted", HX_STEP_SET_MUTED, "set_muted: true"},
     {"set_volume", HX_STEP_SET_VOLUME, "set_volume: 0.5"},
+    {"load_playlist", HX_STEP_LOAD_PLAYLIST, "load_playlist: {playlist_id: ID}"},
     {"select_audio", -1, NULL},
     {"select_text", -1, NULL},
     {"change_media", -1, NULL},
@@ -858,9 +894,91 @@ static void check_access(ctx *c, const hx_ynode *m, hx_entry *e)
     } else if (v->type == HX_Y_MAP) {
         check_keys(c, v, ACCESS_KEYS);
         if (require(c, v, "block"))
-            get_enum(c, v, "block", BLOCK_CODES, NULL, &e->block);
+            get_enum(c, v, "block", c->ott ? OTT_BLOCK_CODES : BLOCK_CODES, NULL, &e->block);
     } else if (v->type != HX_Y_BAD) {
         failp(c, v->loc, "expected 'allow' or {block: CODE}, got %s", describe(c, v));
+    }
+    pop(c, mk);
+}
+
+static void check_captions(ctx *c, const hx_ynode *m, hx_entry *e)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "captions", &mk);
+    if (!v)
+        return;
+    if (want_seq(c, v) && v->n) {
+        e->captions = calloc(v->n, sizeof(*e->captions));
+        if (!e->captions)
+            c->oom = true;
+        for (size_t i = 0; e->captions && i < v->n; i++) {
+            size_t mi = push_index(c, i);
+            const hx_ynode *cap = v->items[i];
+            struct hx_caption *out = &e->captions[i];
+            e->n_captions = i + 1;
+            if (want_map(c, cap)) {
+                check_keys(c, cap, CAPTION_KEYS);
+                if (require(c, cap, "lang"))
+                    get_str(c, cap, "lang", true, &out->lang);
+                get_str(c, cap, "label", true, &out->label);
+                out->format = dup_str(c, "vtt");
+                get_enum(c, cap, "format", CAPTION_FORMATS, NULL, &out->format);
+                get_bool(c, cap, "default", &out->is_default);
+                if (!out->label && out->lang)
+                    out->label = dup_str(c, out->lang);
+            }
+            pop(c, mi);
+        }
+    }
+    pop(c, mk);
+}
+
+/* metadata: {Key: value}, values text (numbers and booleans are written as text). */
+static void check_metadata(ctx *c, const hx_ynode *m, hx_entry *e)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "metadata", &mk);
+    if (!v)
+        return;
+    if (want_map(c, v)) {
+        e->metadata = json_object();
+        for (size_t i = 0; e->metadata && i < v->n; i++) {
+            const hx_ynode *val = v->pairs[i].val;
+            const char *key = v->pairs[i].key->text;
+            size_t mi = push_key(c, key);
+            bool name_ok = (key[0] >= 'A' && key[0] <= 'Z') || (key[0] >= 'a' && key[0] <= 'z');
+            for (const char *k = key; *k && name_ok; k++)
+                name_ok = (*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') ||
+                          (*k >= '0' && *k <= '9') || *k == '_' || *k == '-';
+            if (!name_ok)
+                failp(c, v->pairs[i].key->loc,
+                      "a metadata field name is letters, digits, '_' and '-', starting with a "
+                      "letter (it becomes an XML element), got '%s'",
+                      key);
+            else if (val->type == HX_Y_STR || val->type == HX_Y_NUM || val->type == HX_Y_BOOL)
+                json_object_set_new(e->metadata, key, json_string(val->text));
+            else if (val->type != HX_Y_BAD)
+                failp(c, val->loc, "expected text, got %s", describe(c, val));
+            pop(c, mi);
+        }
+        if (!e->metadata)
+            c->oom = true;
+    }
+    pop(c, mk);
+}
+
+static void check_bumper(ctx *c, const hx_ynode *m, hx_entry *e)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "bumper", &mk);
+    if (!v)
+        return;
+    if (want_map(c, v)) {
+        check_keys(c, v, BUMPER_KEYS);
+        if (require(c, v, "entry_id"))
+            get_str(c, v, "entry_id", true, &e->bumper_entry);
+        e->bumper_click = dup_str(c, "");
+        get_str(c, v, "click_through", false, &e->bumper_click);
     }
     pop(c, mk);
 }
@@ -915,11 +1033,136 @@ static bool check_entry(ctx *c, const hx_ynode *m, hx_entry *e, const hx_entry *
     check_formats(c, m, e);
     check_renditions(c, m, e);
     check_empty_only(c, m, "drm", true, "DRM is");
-    check_empty_only(c, m, "captions", true, "captions are");
+    check_captions(c, m, e);
+    check_metadata(c, m, e);
+    check_bumper(c, m, e);
     get_enum(c, m, "status", STATUSES, NULL, &e->status);
     check_access(c, m, e);
     get_str(c, m, "reference_id", true, &e->reference_id);
+    if (c->ott && e->id && e->id[strspn(e->id, "0123456789")] != '\0') {
+        size_t mk = push_key(c, "id");
+        failp(c, hx_ymap_get(m, "id")->loc, "an OTT asset id is a number, got '%s'", e->id);
+        pop(c, mk);
+        id_ok = false;
+    }
     return id_ok;
+}
+
+static const hx_entry *find_entry(const hx_scenario *s, const char *id, bool by_reference)
+{
+    for (size_t i = 0; id && i < s->backend.n_entries; i++) {
+        const char *have =
+            by_reference ? s->backend.entries[i].reference_id : s->backend.entries[i].id;
+        if (have && strcmp(have, id) == 0)
+            return &s->backend.entries[i];
+    }
+    return NULL;
+}
+
+/* A list of ids that must all name entries: returns the copies (NULL when the list is bad). */
+static char **entry_id_list(ctx *c, const hx_ynode *v, size_t *n_out)
+{
+    *n_out = 0;
+    if (!want_seq(c, v))
+        return NULL;
+    if (v->n == 0) {
+        failp(c, v->loc, "must list at least one entry id");
+        return NULL;
+    }
+    char **ids = calloc(v->n, sizeof(char *));
+    if (!ids) {
+        c->oom = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        size_t mi = push_index(c, i);
+        if (want_str(c, v->items[i], true)) {
+            ids[i] = dup_str(c, v->items[i]->text);
+            if (c->entries_checked && !find_entry(c->s, ids[i], false))
+                failp(c, v->items[i]->loc, "no entry '%s' in backend.entries", ids[i]);
+        }
+        pop(c, mi);
+    }
+    *n_out = v->n;
+    return ids;
+}
+
+static void check_playlists(ctx *c, const hx_ynode *b, hx_scenario *s)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, b, "playlists", &mk);
+    if (!v)
+        return;
+    if (want_seq(c, v) && v->n) {
+        s->backend.playlists = calloc(v->n, sizeof(hx_playlist));
+        if (!s->backend.playlists)
+            c->oom = true;
+        for (size_t i = 0; s->backend.playlists && i < v->n; i++) {
+            size_t mi = push_index(c, i);
+            const hx_ynode *pl = v->items[i];
+            hx_playlist *out = &s->backend.playlists[i];
+            s->backend.n_playlists = i + 1;
+            out->loc = pl->loc;
+            if (want_map(c, pl)) {
+                check_keys(c, pl, PLAYLIST_KEYS);
+                if (require(c, pl, "id"))
+                    get_str(c, pl, "id", true, &out->id);
+                for (size_t k = 0; out->id && k < i; k++)
+                    if (s->backend.playlists[k].id &&
+                        strcmp(s->backend.playlists[k].id, out->id) == 0)
+                        failp(c, hx_ymap_get(pl, "id")->loc, "duplicate playlist id '%s'", out->id);
+                if (out->id && find_entry(s, out->id, false))
+                    failp(c, hx_ymap_get(pl, "id")->loc,
+                          "'%s' is already an entry id (a playlist is an entry too)", out->id);
+                get_str(c, pl, "name", false, &out->name);
+                get_str(c, pl, "description", false, &out->description);
+                size_t me;
+                const hx_ynode *ev =
+                    require(c, pl, "entries") ? enter(c, pl, "entries", &me) : NULL;
+                if (ev) {
+                    out->entries = entry_id_list(c, ev, &out->n_entries);
+                    pop(c, me);
+                }
+            }
+            pop(c, mi);
+        }
+    }
+    pop(c, mk);
+}
+
+static void check_sessions(ctx *c, const hx_ynode *b, hx_scenario *s)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, b, "sessions", &mk);
+    if (!v)
+        return;
+    if (want_seq(c, v) && v->n) {
+        s->backend.sessions = calloc(v->n, sizeof(hx_session));
+        if (!s->backend.sessions)
+            c->oom = true;
+        for (size_t i = 0; s->backend.sessions && i < v->n; i++) {
+            size_t mi = push_index(c, i);
+            const hx_ynode *se = v->items[i];
+            hx_session *out = &s->backend.sessions[i];
+            s->backend.n_sessions = i + 1;
+            out->loc = se->loc;
+            if (want_map(c, se)) {
+                check_keys(c, se, SESSION_KEYS);
+                if (require(c, se, "name"))
+                    get_str(c, se, "name", true, &out->name);
+                for (size_t k = 0; out->name && k < i; k++)
+                    if (s->backend.sessions[k].name &&
+                        strcmp(s->backend.sessions[k].name, out->name) == 0)
+                        failp(c, hx_ymap_get(se, "name")->loc, "duplicate session name '%s'",
+                              out->name);
+                get_str(c, se, "user_id", false, &out->user_id);
+                get_str(c, se, "privileges", false, &out->privileges);
+                get_bool(c, se, "expired", &out->expired);
+            }
+            pop(c, mi);
+        }
+    }
+    pop(c, mk);
 }
 
 static void check_entries(ctx *c, const hx_ynode *m, hx_scenario *s)
@@ -946,6 +1189,19 @@ static void check_entries(ctx *c, const hx_ynode *m, hx_scenario *s)
                     pop(c, mi);
                 }
                 c->entries_checked = ids_ok;
+                for (size_t i = 0; ids_ok && i < v->n; i++) {
+                    const hx_entry *e = &s->backend.entries[i];
+                    if (!e->bumper_entry || find_entry(s, e->bumper_entry, false))
+                        continue;
+                    size_t mi = push_index(c, i), mb = push_key(c, "bumper"),
+                           me = push_key(c, "entry_id");
+                    const hx_ynode *b = hx_ymap_get(hx_ymap_get(v->items[i], "bumper"), "entry_id");
+                    failp(c, b ? b->loc : v->items[i]->loc, "no entry '%s' in backend.entries",
+                          e->bumper_entry);
+                    pop(c, me);
+                    pop(c, mb);
+                    pop(c, mi);
+                }
             }
         }
     }
@@ -962,9 +1218,21 @@ static void check_backend(ctx *c, const hx_ynode *top, hx_scenario *s)
     if (b) {
         if (want_map(c, b)) {
             check_keys(c, b, BACKEND_KEYS);
-            get_enum(c, b, "kind", KINDS, KINDS_LATER, &s->backend.kind);
+            get_enum(c, b, "kind", KINDS, NULL, &s->backend.kind);
+            c->ott = s->backend.kind && strcmp(s->backend.kind, "ott") == 0;
             get_int(c, b, "partner_id", 0, &s->backend.partner_id);
             check_entries(c, b, s);
+            check_playlists(c, b, s);
+            check_sessions(c, b, s);
+            size_t me;
+            const hx_ynode *ie = enter(c, b, "item_errors", &me);
+            if (ie) {
+                const char *form = want_enum(c, ie, ITEM_ERRORS, NULL);
+                if (form && !c->ott)
+                    failp(c, ie->loc, "item_errors is for an OTT back-end (kind: ott)");
+                s->backend.bare_item_errors = form && strcmp(form, "bare") == 0;
+                pop(c, me);
+            }
             check_empty_only(c, b, "ads", false, "ads are");
             check_empty_only(c, b, "faults", true, "faults are");
         } else {
@@ -981,7 +1249,7 @@ static void check_backend(ctx *c, const hx_ynode *top, hx_scenario *s)
         s->backend.n_entries = 1;
         s->backend.entries_defaulted = true;
         hx_entry *e = &s->backend.entries[0];
-        e->id = dup_str(c, DEFAULT_ENTRY_ID);
+        e->id = dup_str(c, c->ott ? DEFAULT_OTT_ASSET_ID : DEFAULT_ENTRY_ID);
         e->name = dup_str(c, "Demo VOD");
         entry_defaults(c, e);
     }
@@ -1150,6 +1418,23 @@ static void check_player(ctx *c, const hx_ynode *top, hx_scenario *s)
             pop(c, mn);
         }
         check_config(c, p, s);
+        size_t ms;
+        const hx_ynode *sv = enter(c, p, "session", &ms);
+        if (sv) {
+            if (want_str(c, sv, true)) {
+                s->player.session = dup_str(c, sv->text);
+                bool known = false;
+                for (size_t i = 0; i < s->backend.n_sessions; i++)
+                    known = known || (s->backend.sessions[i].name &&
+                                      strcmp(s->backend.sessions[i].name, sv->text) == 0);
+                if (!known)
+                    failp(c, sv->loc, "no session '%s' in backend.sessions", sv->text);
+                else if (hx_ymap_get(hx_ymap_get(p, "config"), "provider") &&
+                         hx_ymap_get(hx_ymap_get(hx_ymap_get(p, "config"), "provider"), "ks"))
+                    failp(c, sv->loc, "give player.session or config.provider.ks, not both");
+            }
+            pop(c, ms);
+        }
     }
     pop(c, mk);
 }
@@ -1305,6 +1590,90 @@ static const hx_ynode *later_of(const hx_ynode *a, const hx_ynode *b)
     return a->loc.col > b->loc.col ? a : b;
 }
 
+/* load_media options of an OTT back-end, into the mediaInfo they become. */
+static void check_ott_media_info(ctx *c, const hx_ynode *v, hx_step *st)
+{
+    static const char *const *const valid[] = {
+        MEDIA_TYPES, CONTEXT_TYPES, NULL, NULL, STREAMER_TYPES, URL_TYPES, ASSET_REFERENCE_TYPES};
+    for (size_t i = 0; i < sizeof(OTT_MEDIA_KEYS) / sizeof(OTT_MEDIA_KEYS[0]); i++) {
+        size_t mk;
+        const hx_ynode *o = enter(c, v, OTT_MEDIA_KEYS[i][0], &mk);
+        if (!o)
+            continue;
+        if (!c->ott) {
+            failp(c, o->loc, "%s is for an OTT back-end (backend.kind: ott)", OTT_MEDIA_KEYS[i][0]);
+        } else {
+            const char *val = valid[i] ? want_enum(c, o, valid[i], NULL)
+                                       : (want_str(c, o, true) ? o->text : NULL);
+            if (val) {
+                if (!st->media_info)
+                    st->media_info = json_object();
+                json_object_set_new(st->media_info, OTT_MEDIA_KEYS[i][1], json_string(val));
+            }
+        }
+        pop(c, mk);
+    }
+    size_t mk;
+    const hx_ynode *f = enter(c, v, "formats", &mk);
+    if (f) {
+        if (!c->ott) {
+            failp(c, f->loc, "formats is for an OTT back-end (backend.kind: ott)");
+        } else if (want_seq(c, f)) {
+            json_t *list = json_array();
+            for (size_t i = 0; i < f->n; i++) {
+                size_t mi = push_index(c, i);
+                if (want_str(c, f->items[i], true))
+                    json_array_append_new(list, json_string(f->items[i]->text));
+                pop(c, mi);
+            }
+            if (!st->media_info)
+                st->media_info = json_object();
+            json_object_set_new(st->media_info, "formats", list);
+        }
+        pop(c, mk);
+    }
+}
+
+static void check_load_playlist(ctx *c, const hx_ynode *v, hx_step *st)
+{
+    if (!want_map(c, v))
+        return;
+    check_keys(c, v, LOAD_PLAYLIST_KEYS);
+    const hx_ynode *pk = hx_ymap_key(v, "playlist_id"), *ek = hx_ymap_key(v, "entries");
+    if (!pk && !ek) {
+        failp(c, v->loc, "needs 'playlist_id' or 'entries'");
+        return;
+    }
+    if (pk && ek) {
+        failp(c, later_of(pk, ek)->loc, "give 'playlist_id' or 'entries', not both");
+        return;
+    }
+    if (pk) {
+        if (c->ott) {
+            failp(c, pk->loc,
+                  "an OTT back-end has no playlists (the OTT provider does not "
+                  "implement getPlaylistConfig); use entries");
+            return;
+        }
+        get_str(c, v, "playlist_id", true, &st->playlist_id);
+        bool known = false;
+        for (size_t i = 0; st->playlist_id && i < c->s->backend.n_playlists; i++)
+            known = known || (c->s->backend.playlists[i].id &&
+                              strcmp(c->s->backend.playlists[i].id, st->playlist_id) == 0);
+        if (st->playlist_id && !known) {
+            size_t mk = push_key(c, "playlist_id");
+            failp(c, hx_ymap_get(v, "playlist_id")->loc, "no playlist '%s' in backend.playlists",
+                  st->playlist_id);
+            pop(c, mk);
+        }
+        return;
+    }
+    size_t mk;
+    const hx_ynode *ev = enter(c, v, "entries", &mk);
+    st->list_entries = entry_id_list(c, ev, &st->n_list_entries);
+    pop(c, mk);
+}
+
 static void check_load_media(ctx *c, const hx_ynode *v, hx_step *st)
 {
     if (!want_map(c, v))
@@ -1323,6 +1692,7 @@ static void check_load_media(ctx *c, const hx_ynode *v, hx_step *st)
     char **dst = ek ? &st->entry_id : &st->reference_id;
     get_str(c, v, key, true, dst);
     get_bool(c, v, "missing", &st->missing);
+    check_ott_media_info(c, v, st);
     if (!*dst || !c->entries_checked)
         return;
     const hx_scenario *s = c->s;
@@ -1427,6 +1797,9 @@ static void check_action(ctx *c, const step_spec *sp, const hx_ynode *v, hx_step
     case HX_STEP_SET_VOLUME:
         if (want_num(c, v, "a number from 0 to 1", 0, false, 1))
             st->number = v->num;
+        break;
+    case HX_STEP_LOAD_PLAYLIST:
+        check_load_playlist(c, v, st);
         break;
     }
 }
@@ -1707,14 +2080,41 @@ void hx_scenario_free(hx_scenario *s)
         free(e->status);
         free(e->block);
         free(e->reference_id);
+        for (size_t k = 0; k < e->n_captions; k++) {
+            free(e->captions[k].lang);
+            free(e->captions[k].label);
+            free(e->captions[k].format);
+        }
+        free(e->captions);
+        json_decref(e->metadata);
+        free(e->bumper_entry);
+        free(e->bumper_click);
     }
     free(s->backend.entries);
+    for (size_t i = 0; i < s->backend.n_playlists; i++) {
+        hx_playlist *p = &s->backend.playlists[i];
+        free(p->id);
+        free(p->name);
+        free(p->description);
+        free_strv(p->entries, p->n_entries);
+    }
+    free(s->backend.playlists);
+    for (size_t i = 0; i < s->backend.n_sessions; i++) {
+        free(s->backend.sessions[i].name);
+        free(s->backend.sessions[i].user_id);
+        free(s->backend.sessions[i].privileges);
+    }
+    free(s->backend.sessions);
     free(s->player.platform);
+    free(s->player.session);
     json_decref(s->player.config);
     for (size_t i = 0; i < s->n_steps; i++) {
         hx_step *st = &s->steps[i];
         free(st->entry_id);
         free(st->reference_id);
+        json_decref(st->media_info);
+        free(st->playlist_id);
+        free_strv(st->list_entries, st->n_list_entries);
         free(st->event);
         json_decref(st->payload);
         free_seq(&st->expect);

@@ -137,12 +137,116 @@ static void apply_profile(json_t *obj, const json_t *profile)
     free(list);
 }
 
+/* An entry's API objects depend on the entry and the server only, neither of which changes
+ * while the server runs: they are built once, on first use, then shared by every reply
+ * (jansson's reference counts are atomic, and nothing modifies them after). The one
+ * request-dependent cut, a responseProfile's field list, is kept for the last list seen. */
+typedef struct mbe_entry_api {
+    json_t *object;   /* KalturaMediaEntry, every field */
+    char *fields;     /* the responseProfile fields of `listed` (NULL: none) */
+    json_t *listed;   /* object cut to those fields */
+    json_t *context;  /* KalturaPlaybackContext */
+    json_t *metadata; /* KalturaMetadataListResponse */
+} mbe_entry_api;
+
+void mbe_entry_api_free(mbe_ientry *e)
+{
+    mbe_entry_api *a = e->api;
+    if (!a)
+        return;
+    json_decref(a->object);
+    free(a->fields);
+    json_decref(a->listed);
+    json_decref(a->context);
+    json_decref(a->metadata);
+    free(a);
+    e->api = NULL;
+}
+
+static json_t *build_context(const mbe_server *s, const mbe_ientry *e);
+static json_t *build_metadata(const mbe_server *s, const mbe_ientry *e);
+
+/* The cache of e, built if need be; NULL when out of memory. Call with s->lock held. */
+static mbe_entry_api *entry_api_locked(const mbe_server *s, const mbe_ientry *e)
+{
+    mbe_ientry *me = (mbe_ientry *)e; /* the cache is the only part that changes */
+    if (!me->api) {
+        mbe_entry_api *a = calloc(1, sizeof(*a));
+        if (!a)
+            return NULL;
+        a->object = entry_object(s, e);
+        a->context = build_context(s, e);
+        a->metadata = build_metadata(s, e);
+        if (!a->object || !a->context || !a->metadata) {
+            me->api = a;
+            mbe_entry_api_free(me);
+            return NULL;
+        }
+        me->api = a;
+    }
+    return me->api;
+}
+
+typedef enum { API_OBJECT, API_CONTEXT, API_METADATA } api_part;
+
+/* A new reference to one of the entry's shared objects (NULL when out of memory). */
+static json_t *entry_part(mbe_server *s, const mbe_ientry *e, api_part part)
+{
+    pthread_mutex_lock(&s->lock);
+    mbe_entry_api *a = entry_api_locked(s, e);
+    json_t *v = !a                    ? NULL
+                : part == API_OBJECT  ? a->object
+                : part == API_CONTEXT ? a->context
+                                      : a->metadata;
+    json_incref(v);
+    pthread_mutex_unlock(&s->lock);
+    return v;
+}
+
+/* The entry as a list answers it under responseProfile `profile`: shared when the profile
+ * keeps every field or repeats the last field list, else cut from a copy. */
+static json_t *entry_listed(mbe_server *s, const mbe_ientry *e, const json_t *profile)
+{
+    const char *fields =
+        kp_json_int(profile, "type", 0) == 1 ? kp_json_str(profile, "fields", NULL) : NULL;
+    if (!fields)
+        return entry_part(s, e, API_OBJECT);
+    json_t *v = NULL;
+    pthread_mutex_lock(&s->lock);
+    mbe_entry_api *a = entry_api_locked(s, e);
+    if (a && a->fields && strcmp(a->fields, fields) == 0)
+        v = json_incref(a->listed);
+    json_t *full = a ? json_incref(a->object) : NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (v || !full) {
+        json_decref(full);
+        return v;
+    }
+    v = json_copy(full);
+    json_decref(full);
+    apply_profile(v, profile);
+    char *copy = kp_strdup(fields);
+    pthread_mutex_lock(&s->lock);
+    if (copy && v && e->api) {
+        mbe_entry_api *c = e->api;
+        free(c->fields);
+        json_decref(c->listed);
+        c->fields = copy;
+        c->listed = json_incref(v);
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(copy);
+    return v;
+}
+
 static json_t *base_entry_list(mbe_server *s, const json_t *params)
 {
     json_t *err = check_ks(s, params);
     if (err)
         return err;
     const json_t *filter = json_object_get(params, "filter");
+    const json_t *profile = json_object_get(params, "responseProfile");
     json_t *objects = json_array();
     const char *redirect = kp_json_str(filter, "redirectFromEntryId", NULL);
     const char *id_equal = kp_json_str(filter, "idEqual", NULL);
@@ -155,26 +259,19 @@ static json_t *base_entry_list(mbe_server *s, const json_t *params)
             return mbe_exception("INVALID_ENTRY_ID", json_pack("{s:s}", "ID", redirect),
                                  "Invalid entry id [\"%s\"]", redirect);
         }
-        json_array_append_new(objects, entry_object(s, e));
+        json_array_append_new(objects, entry_listed(s, e, profile));
     } else if (id_equal) {
         const mbe_ientry *e = mbe_find_entry(s, id_equal);
         if (e)
-            json_array_append_new(objects, entry_object(s, e));
+            json_array_append_new(objects, entry_listed(s, e, profile));
     } else if (ref_equal) {
         for (size_t i = 0; i < s->n_entries; i++)
             if (s->entries[i].reference_id && strcmp(s->entries[i].reference_id, ref_equal) == 0)
-                json_array_append_new(objects, entry_object(s, &s->entries[i]));
+                json_array_append_new(objects, entry_listed(s, &s->entries[i], profile));
     } else {
         for (size_t i = 0; i < s->n_entries; i++)
             if (strcmp(s->entries[i].status, "deleted") != 0)
-                json_array_append_new(objects, entry_object(s, &s->entries[i]));
-    }
-    const json_t *profile = json_object_get(params, "responseProfile");
-    size_t i;
-    json_t *o;
-    json_array_foreach(objects, i, o)
-    {
-        apply_profile(o, profile);
+                json_array_append_new(objects, entry_listed(s, &s->entries[i], profile));
     }
     return json_pack("{s:o, s:I, s:s}", "objects", objects, "totalCount",
                      (json_int_t)json_array_size(objects), "objectType",
@@ -423,6 +520,12 @@ static json_t *playback_context(mbe_server *s, const json_t *params)
     if (!e || strcmp(e->status, "deleted") == 0)
         return mbe_exception("ENTRY_ID_NOT_FOUND", json_pack("{s:s}", "ENTRY_ID", id),
                              "Entry id \"%s\" not found", id);
+    return entry_part(s, e, API_CONTEXT);
+}
+
+/* The KalturaPlaybackContext of an entry (entry_part caches it). */
+static json_t *build_context(const mbe_server *s, const mbe_ientry *e)
+{
     json_t *actions = json_array(), *messages = json_array();
     json_t *sources, *flavors, *captions, *bumpers;
     if (e->block) {
@@ -480,14 +583,11 @@ static char *metadata_xml(const json_t *meta)
     return kp_buf_steal(&b);
 }
 
-static json_t *metadata_list(mbe_server *s, const json_t *params)
+/* The KalturaMetadataListResponse of an entry (entry_part caches it). */
+static json_t *build_metadata(const mbe_server *s, const mbe_ientry *e)
 {
-    json_t *err = check_ks(s, params);
-    if (err)
-        return err;
-    const mbe_ientry *e = mbe_find_entry(s, kp_json_str(params, "filter.objectIdEqual", NULL));
     json_t *objects = json_array();
-    if (e && e->metadata && json_object_size(e->metadata)) {
+    if (e->metadata && json_object_size(e->metadata)) {
         char *xml = metadata_xml(e->metadata);
         long long t = s->epoch - 86400;
         json_array_append_new(
@@ -500,6 +600,18 @@ static json_t *metadata_list(mbe_server *s, const json_t *params)
     }
     return json_pack("{s:o, s:I, s:s}", "objects", objects, "totalCount",
                      (json_int_t)json_array_size(objects), "objectType",
+                     "KalturaMetadataListResponse");
+}
+
+static json_t *metadata_list(mbe_server *s, const json_t *params)
+{
+    json_t *err = check_ks(s, params);
+    if (err)
+        return err;
+    const mbe_ientry *e = mbe_find_entry(s, kp_json_str(params, "filter.objectIdEqual", NULL));
+    if (e)
+        return entry_part(s, e, API_METADATA);
+    return json_pack("{s:[], s:i, s:s}", "objects", "totalCount", 0, "objectType",
                      "KalturaMetadataListResponse");
 }
 
@@ -541,9 +653,7 @@ static json_t *playlist_execute(mbe_server *s, const json_t *params)
         const mbe_ientry *e = mbe_find_entry(s, p->entries[i]);
         if (!e || strcmp(e->status, "deleted") == 0)
             continue;
-        json_t *o = entry_object(s, e);
-        apply_profile(o, profile);
-        json_array_append_new(list, o);
+        json_array_append_new(list, entry_listed(s, e, profile));
     }
     return list;
 }

@@ -1,16 +1,36 @@
-/* cdn.c: playManifest (the URL the provider builds) and the flavor playlists and segments it
- * points to, with Kaltura's URL layout:
- *   /p/<pid>/sp/<pid>00/playManifest/entryId/<id>/.../format/applehttp/.../a.m3u8  → master
- *   /hls/p/<pid>/sp/<pid>00/serveFlavor/entryId/<id>/v/1/flavorId/<fid>/name/a.mp4/index.m3u8
- *   /hls/p/<pid>/sp/<pid>00/serveFlavor/entryId/<id>/v/1/flavorId/<fid>/name/a.mp4/seg-<n>-v1-a1.ts
+/* cdn.c: playManifest (the URL the provider builds) and the media it leads to, with Kaltura's
+ * URL layout (P = /p/<pid>/sp/<pid>00, F = serveFlavor/entryId/<id>/v/1):
+ *   P/playManifest/entryId/<id>/.../format/applehttp/[flavorIds/<ids>/]...  HLS master
+ *   P/playManifest/entryId/<id>/.../format/mpegdash/[flavorIds/<ids>/]...   DASH MPD
+ *   P/playManifest/entryId/<id>/.../format/url/[flavorIds/<ids>/]...        302 to the MP4
+ *   /hls/P/F/flavorId/<fid>/name/a.mp4/index.m3u8                          HLS media playlist
+ *   /hls/P/F/flavorId/<fid>/name/a.mp4/seg-<n>-v1-a1.ts                    MPEG-TS segment
+ *   /dash/P/F/init-<rep>.m4s, /dash/P/F/chunk-<rep>-<n>.m4s                DASH segments
+ *   P/F/flavorId/<fid>/name/a.mp4                                          progressive MP4
+ *   P/thumbnail/entry_id/<id>/version/<v>[/width/W][/height/H][/vid_slices/N][/vid_sec/S]
+ *                                       [/start_sec/S][/end_sec/S][/...]   JPEG
+ * Without flavorIds a manifest lists every flavor, and format/url picks the highest bit rate
+ * (also among several listed ids). A format the entry does not offer is a 404. In the MPD,
+ * a video Representation's id is its flavor id and the audio one's is "audio"; segment
+ * numbers start at 1. Media bodies (MP4, DASH and TS segments) honour a single byte range
+ * (206, or 416 when unsatisfiable; a malformed or multi-range header is ignored, as servers
+ * may). Journal kinds: master, playlist, mpd, redirect, init, segment (with "format"), mp4,
+ * thumbnail, unknown.
  */
 #include "mbe_internal.h"
 
 #include "kp/buf.h"
+#include "kp/err.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#define MAX_FLAVORS 16 /* of a playable entry: the media module's limit on renditions */
 
 static void reply_text(mbe_reply *r, int status, const char *type, char *text)
 {
@@ -24,6 +44,21 @@ static void reply_text(mbe_reply *r, int status, const char *type, char *text)
 static void not_found(mbe_reply *r, const char *why)
 {
     reply_text(r, 404, "text/plain", kp_asprintf("404 Not Found: %s\n", why));
+}
+
+static void bad_request(mbe_reply *r, const char *why)
+{
+    reply_text(r, 400, "text/plain", kp_asprintf("400 Bad Request: %s\n", why));
+}
+
+static void media_body(mbe_reply *r, const char *type, const uint8_t *data, size_t len)
+{
+    r->status = 200;
+    r->content_type = type;
+    r->body = (char *)data;
+    r->len = len;
+    r->persistent = true;
+    r->accept_ranges = true;
 }
 
 /* Splits "/a/b/c" into a NULL-terminated array of malloc'd segments. */
@@ -60,7 +95,7 @@ static void free_parts(char **parts, size_t n)
 static const char *param(char **parts, size_t from, size_t n, const char *key)
 {
     for (size_t i = from; i + 1 < n; i++)
-        if (strcmp(parts[i], key) == 0)
+        if (parts[i] && strcmp(parts[i], key) == 0)
             return parts[i + 1];
     return NULL;
 }
@@ -73,82 +108,198 @@ static const mbe_flavor *find_flavor(const mbe_ientry *e, const char *fid)
     return NULL;
 }
 
-static char *flavor_base(const mbe_server *s, const mbe_ientry *e, const mbe_flavor *f)
+static bool playable(const mbe_ientry *e)
+{
+    return e && e->media && strcmp(e->status, "ready") == 0 && !e->block;
+}
+
+_Static_assert(MBE_FORMAT_HLS == (int)MBE_PACKAGE_HLS && MBE_FORMAT_DASH == (int)MBE_PACKAGE_DASH &&
+                   MBE_FORMAT_PROGRESSIVE == (int)MBE_PACKAGE_MP4,
+               "a format's bit names its packaging");
+
+/* The entry lists the format and its media hold that packaging. */
+static bool offers(const mbe_ientry *e, int format)
+{
+    if (!(e->media->packagings & (unsigned)format))
+        return false;
+    for (size_t i = 0; i < e->n_formats; i++)
+        if (e->formats[i] == format)
+            return true;
+    return false;
+}
+
+static void record_flavor(json_t *rec, const mbe_ientry *e, const mbe_flavor *f)
+{
+    json_object_set_new(rec, "entryId", json_string(e->id));
+    json_object_set_new(rec, "flavorId", json_string(f->id));
+    json_object_set_new(rec, "rendition", json_string(f->r.name));
+}
+
+/* The flavors a manifest lists: those named in flavor_ids (a comma list, in its order,
+ * each once), or all of them when it is NULL. NULL, or the reason for a 404. */
+static const char *select_flavors(const mbe_ientry *e, const char *flavor_ids,
+                                  const mbe_flavor **out, size_t *n)
+{
+    *n = 0;
+    if (!flavor_ids) {
+        for (size_t i = 0; i < e->n_flavors && i < MAX_FLAVORS; i++)
+            out[(*n)++] = &e->flavors[i];
+        return *n ? NULL : "the entry has no flavors";
+    }
+    const char *p = flavor_ids;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const mbe_flavor *f = NULL;
+        for (size_t i = 0; len && i < e->n_flavors && !f; i++)
+            if (strlen(e->flavors[i].id) == len && strncmp(e->flavors[i].id, p, len) == 0)
+                f = &e->flavors[i];
+        if (len && !f)
+            return "no such flavor";
+        if (f && *n == MAX_FLAVORS)
+            return "too many flavors";
+        bool dup = false;
+        for (size_t i = 0; f && i < *n; i++)
+            dup = dup || out[i] == f;
+        if (f && !dup)
+            out[(*n)++] = f;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return *n ? NULL : "no flavors requested";
+}
+
+/* ---- playManifest ------------------------------------------------------------------------- */
+
+static char *hls_flavor_base(const mbe_server *s, const mbe_ientry *e, const mbe_flavor *f)
 {
     return kp_asprintf("%s/hls/p/%lld/sp/%lld00/serveFlavor/entryId/%s/v/1/flavorId/%s/name/a.mp4",
                        s->url, s->partner_id, s->partner_id, e->id, f->id);
 }
 
-static void master_playlist(mbe_server *s, const mbe_ientry *e, const char *flavor_ids,
-                            mbe_reply *r, json_t *rec)
+static void master_playlist(mbe_server *s, const mbe_ientry *e, const mbe_flavor *const *fl,
+                            size_t n, mbe_reply *r, json_t *rec)
 {
     kp_buf b;
     kp_buf_init(&b);
     kp_buf_puts(&b, "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-    char *ids = kp_strdup(flavor_ids ? flavor_ids : "");
-    int listed = 0;
-    char *save = NULL;
-    for (char *tok = ids ? strtok_r(ids, ",", &save) : NULL; tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        const mbe_flavor *f = find_flavor(e, tok);
-        if (!f) {
-            free(ids);
-            kp_buf_free(&b);
-            not_found(r, "no such flavor");
-            return;
-        }
+    for (size_t i = 0; i < n; i++) {
+        const mbe_flavor *f = fl[i];
         const mbe_hls_rendition *h = &e->media->hls[f->index];
-        char *base = flavor_base(s, e, f);
+        char *base = hls_flavor_base(s, e, f);
         kp_buf_printf(&b,
                       "#EXT-X-STREAM-INF:BANDWIDTH=%ld,AVERAGE-BANDWIDTH=%ld,RESOLUTION=%dx%d,"
                       "CODECS=\"%s\",FRAME-RATE=25.000\n%s/index.m3u8\n",
                       h->bandwidth, h->average_bandwidth, f->r.width, f->r.height, h->codecs,
                       base ? base : "");
         free(base);
-        listed++;
-    }
-    free(ids);
-    if (!listed) {
-        kp_buf_free(&b);
-        not_found(r, "no flavors requested");
-        return;
     }
     json_object_set_new(rec, "kind", json_string("master"));
     reply_text(r, 200, "application/vnd.apple.mpegurl", kp_buf_steal(&b));
 }
 
+static void dash_manifest(mbe_server *s, const mbe_ientry *e, const mbe_flavor *const *fl, size_t n,
+                          mbe_reply *r, json_t *rec)
+{
+    size_t idx[MAX_FLAVORS];
+    const char *ids[MAX_FLAVORS];
+    for (size_t i = 0; i < n; i++) {
+        idx[i] = (size_t)fl[i]->index;
+        ids[i] = fl[i]->id;
+    }
+    char *base = kp_asprintf("%s/dash/p/%lld/sp/%lld00/serveFlavor/entryId/%s/v/1/", s->url,
+                             s->partner_id, s->partner_id, e->id);
+    mbe_mpd_opts o = {.base_url = base, .renditions = idx, .video_ids = ids, .n = n};
+    char *mpd = NULL;
+    int rc = base ? mbe_dash_mpd(e->media, &o, &mpd) : KP_ENOMEM;
+    free(base);
+    if (rc < 0) {
+        reply_text(r, 500, "text/plain",
+                   kp_asprintf("500 Internal Server Error: no MPD (%s)\n", kp_strerror(rc)));
+        return;
+    }
+    json_object_set_new(rec, "kind", json_string("mpd"));
+    reply_text(r, 200, "application/dash+xml", mpd);
+}
+
+static void progressive_redirect(mbe_server *s, const mbe_ientry *e, const mbe_flavor *const *fl,
+                                 size_t n, mbe_reply *r, json_t *rec)
+{
+    const mbe_flavor *best = fl[0];
+    for (size_t i = 1; i < n; i++)
+        if (fl[i]->bitrate_kbps > best->bitrate_kbps)
+            best = fl[i];
+    json_object_set_new(rec, "kind", json_string("redirect"));
+    record_flavor(rec, e, best);
+    r->location =
+        kp_asprintf("%s/p/%lld/sp/%lld00/serveFlavor/entryId/%s/v/1/flavorId/%s/name/a.mp4", s->url,
+                    s->partner_id, s->partner_id, e->id, best->id);
+    reply_text(r, 302, "text/plain",
+               kp_asprintf("302 Found: %s\n", r->location ? r->location : ""));
+}
+
+static const struct {
+    const char *name;
+    int format;
+} formats[] = {
+    {"applehttp", MBE_FORMAT_HLS},
+    {"mpegdash", MBE_FORMAT_DASH},
+    {"url", MBE_FORMAT_PROGRESSIVE},
+};
+
 static void play_manifest(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_t *rec)
 {
     const char *id = param(parts, 5, n, "entryId");
     const char *format = param(parts, 5, n, "format");
-    const char *flavors = param(parts, 5, n, "flavorIds");
+    const char *flavor_ids = param(parts, 5, n, "flavorIds");
     const mbe_ientry *e = mbe_find_entry(s, id);
     if (id)
         json_object_set_new(rec, "entryId", json_string(id));
     if (format)
         json_object_set_new(rec, "format", json_string(format));
-    if (!e || !e->media || strcmp(e->status, "ready") != 0 || e->block) {
+    if (!playable(e)) {
         not_found(r, "no playable entry");
         return;
     }
-    if (!format || strcmp(format, "applehttp") != 0) {
-        not_found(r, "only the applehttp format is served so far");
+    int fmt = 0;
+    for (size_t i = 0; format && i < sizeof(formats) / sizeof(formats[0]); i++)
+        if (strcmp(format, formats[i].name) == 0)
+            fmt = formats[i].format;
+    if (!fmt) {
+        not_found(r, "unsupported format");
         return;
     }
-    master_playlist(s, e, flavors, r, rec);
+    if (!offers(e, fmt)) {
+        not_found(r, "the entry has no source in this format");
+        return;
+    }
+    const mbe_flavor *fl[MAX_FLAVORS];
+    size_t nf = 0;
+    const char *why = select_flavors(e, flavor_ids, fl, &nf);
+    if (why) {
+        not_found(r, why);
+        return;
+    }
+    if (fmt == MBE_FORMAT_HLS)
+        master_playlist(s, e, fl, nf, r, rec);
+    else if (fmt == MBE_FORMAT_DASH)
+        dash_manifest(s, e, fl, nf, r, rec);
+    else
+        progressive_redirect(s, e, fl, nf, r, rec);
 }
 
-static void serve_flavor(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_t *rec)
+/* ---- HLS ---------------------------------------------------------------------------------- */
+
+static void serve_hls(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_t *rec)
 {
     const mbe_ientry *e = mbe_find_entry(s, param(parts, 6, n, "entryId"));
     const mbe_flavor *f = e ? find_flavor(e, param(parts, 6, n, "flavorId")) : NULL;
-    if (!e || !f || !e->media || strcmp(e->status, "ready") != 0 || e->block) {
+    if (!playable(e) || !f || !offers(e, MBE_FORMAT_HLS)) {
         not_found(r, "no such flavor");
         return;
     }
-    json_object_set_new(rec, "entryId", json_string(e->id));
-    json_object_set_new(rec, "flavorId", json_string(f->id));
-    json_object_set_new(rec, "rendition", json_string(f->r.name));
+    record_flavor(rec, e, f);
+    json_object_set_new(rec, "format", json_string("applehttp"));
     const mbe_hls_rendition *h = &e->media->hls[f->index];
     const char *last = parts[n - 1];
     if (strcmp(last, "index.m3u8") == 0) {
@@ -168,41 +319,311 @@ static void serve_flavor(mbe_server *s, char **parts, size_t n, mbe_reply *r, js
     }
     unsigned long seg = 0;
     char *end = NULL;
-    if (strncmp(last, "seg-", 4) == 0)
+    if (strncmp(last, "seg-", 4) == 0 && last[4] >= '0' && last[4] <= '9')
         seg = strtoul(last + 4, &end, 10);
-    if (!end || end == last + 4 || strcmp(end, "-v1-a1.ts") != 0 || seg < 1 ||
-        seg > h->n_segments) {
+    if (!end || strcmp(end, "-v1-a1.ts") != 0 || seg < 1 || seg > h->n_segments) {
         not_found(r, "no such segment");
         return;
     }
     json_object_set_new(rec, "kind", json_string("segment"));
     json_object_set_new(rec, "segment", json_integer((json_int_t)seg));
+    media_body(r, "video/MP2T", h->segments[seg - 1].data, h->segments[seg - 1].size);
+}
+
+/* ---- DASH --------------------------------------------------------------------------------- */
+
+/* "init-<rep>.m4s" (*number = 0) or "chunk-<rep>-<n>.m4s" (n >= 1); the rep id is copied
+ * into rep. false when the name is neither. */
+static bool parse_dash_name(const char *name, char *rep, size_t cap, unsigned long *number)
+{
+    size_t len = strlen(name);
+    if (len < 5 || strcmp(name + len - 4, ".m4s") != 0)
+        return false;
+    const char *id = NULL;
+    size_t id_len = 0;
+    *number = 0;
+    if (strncmp(name, "init-", 5) == 0) {
+        id = name + 5;
+        id_len = len - 4 - 5;
+    } else if (strncmp(name, "chunk-", 6) == 0) {
+        const char *dash = NULL;
+        for (const char *p = name + 6; p < name + len - 4; p++)
+            if (*p == '-')
+                dash = p;
+        if (!dash || dash[1] < '1' || dash[1] > '9')
+            return false;
+        char *end = NULL;
+        errno = 0;
+        *number = strtoul(dash + 1, &end, 10);
+        if (errno || end != name + len - 4)
+            return false;
+        id = name + 6;
+        id_len = (size_t)(dash - id);
+    } else {
+        return false;
+    }
+    if (id_len == 0 || id_len >= cap)
+        return false;
+    memcpy(rep, id, id_len);
+    rep[id_len] = '\0';
+    return true;
+}
+
+static void serve_dash(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_t *rec)
+{
+    const mbe_ientry *e = mbe_find_entry(s, param(parts, 6, n, "entryId"));
+    char rep[64];
+    unsigned long number = 0;
+    /* /dash/p/<pid>/sp/<sp>/serveFlavor/entryId/<id>/v/1/<file> */
+    if (!playable(e) || !offers(e, MBE_FORMAT_DASH) || n != 11 || strcmp(parts[8], "v") != 0 ||
+        !parse_dash_name(parts[10], rep, sizeof(rep), &number)) {
+        not_found(r, "no such DASH segment");
+        return;
+    }
+    const mbe_dash_stream *st = NULL;
+    const mbe_flavor *f = find_flavor(e, rep);
+    if (f) {
+        st = &e->media->dash_video[f->index];
+        record_flavor(rec, e, f);
+    } else if (strcmp(rep, "audio") == 0) {
+        st = e->media->dash_audio;
+        json_object_set_new(rec, "entryId", json_string(e->id));
+        json_object_set_new(rec, "rendition", json_string("audio"));
+    }
+    json_object_set_new(rec, "format", json_string("mpegdash"));
+    if (!st || number > st->n_segments) {
+        not_found(r, "no such DASH segment");
+        return;
+    }
+    const char *type = st->audio ? "audio/mp4" : "video/mp4";
+    if (number == 0) {
+        json_object_set_new(rec, "kind", json_string("init"));
+        media_body(r, type, st->init, st->init_size);
+    } else {
+        json_object_set_new(rec, "kind", json_string("segment"));
+        json_object_set_new(rec, "segment", json_integer((json_int_t)number));
+        media_body(r, type, st->segments[number - 1].data, st->segments[number - 1].size);
+    }
+}
+
+/* ---- progressive MP4 ---------------------------------------------------------------------- */
+
+static void serve_mp4(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_t *rec)
+{
+    const mbe_ientry *e = mbe_find_entry(s, param(parts, 5, n, "entryId"));
+    const mbe_flavor *f = e ? find_flavor(e, param(parts, 5, n, "flavorId")) : NULL;
+    if (!playable(e) || !f || !offers(e, MBE_FORMAT_PROGRESSIVE) ||
+        strcmp(parts[n - 1], "a.mp4") != 0) {
+        not_found(r, "no such flavor");
+        return;
+    }
+    record_flavor(rec, e, f);
+    json_object_set_new(rec, "kind", json_string("mp4"));
+    const mbe_mp4_file *m = &e->media->mp4[f->index];
+    media_body(r, "video/mp4", m->data, m->size);
+}
+
+/* ---- thumbnails --------------------------------------------------------------------------- */
+
+static bool parse_int(const char *s, int max, int *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v > max)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+static bool parse_seconds(const char *s, double *out)
+{
+    if (!s || !((*s >= '0' && *s <= '9') || *s == '.'))
+        return false;
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (*end || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+static void thumbnail(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_t *rec)
+{
+    json_object_set_new(rec, "kind", json_string("thumbnail"));
+    const char *id = param(parts, 5, n, "entry_id");
+    const mbe_ientry *e = mbe_find_entry(s, id);
+    if (id)
+        json_object_set_new(rec, "entryId", json_string(id));
+    if (!e || strcmp(e->status, "deleted") == 0) {
+        not_found(r, "no such entry");
+        return;
+    }
+    mbe_thumb_spec t = {.duration_s = e->duration > 0 ? e->duration : 1.0, .vid_sec = -1};
+    bool ok = true;
+    /* key/value pairs after entry_id/<id>; unknown keys (version, type, quality, ks, ...)
+     * change nothing here */
+    for (size_t i = 5; ok && i + 1 < n; i += 2) {
+        const char *k = parts[i], *v = parts[i + 1];
+        if (strcmp(k, "width") == 0)
+            ok = parse_int(v, MBE_THUMB_MAX_SIDE, &t.width);
+        else if (strcmp(k, "height") == 0)
+            ok = parse_int(v, MBE_THUMB_MAX_SIDE, &t.height);
+        else if (strcmp(k, "vid_slices") == 0)
+            ok = parse_int(v, MBE_THUMB_MAX_SLICES, &t.slices);
+        else if (strcmp(k, "vid_sec") == 0)
+            ok = parse_seconds(v, &t.vid_sec);
+        else if (strcmp(k, "start_sec") == 0)
+            ok = parse_seconds(v, &t.start_s);
+        else if (strcmp(k, "end_sec") == 0)
+            ok = parse_seconds(v, &t.end_s);
+    }
+    if (!ok) {
+        bad_request(r, "bad thumbnail parameter");
+        return;
+    }
+    json_object_set_new(rec, "width", json_integer(t.width));
+    json_object_set_new(rec, "height", json_integer(t.height));
+    if (t.slices)
+        json_object_set_new(rec, "slices", json_integer(t.slices));
+    uint8_t *jpeg = NULL;
+    size_t len = 0;
+    int rc = mbe_thumbnail_jpeg(&t, s->log, &jpeg, &len);
+    if (rc == KP_EINVAL) {
+        bad_request(r, "thumbnail too large");
+        return;
+    }
+    if (rc < 0) {
+        reply_text(r, 500, "text/plain",
+                   kp_asprintf("500 Internal Server Error: %s\n", kp_strerror(rc)));
+        return;
+    }
     r->status = 200;
-    r->content_type = "video/MP2T";
-    r->body = (char *)h->segments[seg - 1].data;
-    r->len = h->segments[seg - 1].size;
-    r->persistent = true;
+    r->content_type = "image/jpeg";
+    r->body = (char *)jpeg;
+    r->len = len;
+    r->persistent = false;
+}
+
+/* ---- byte ranges -------------------------------------------------------------------------- */
+
+/* Digits at *p as a saturating count; false when there are none. */
+static bool digits(const char **p, unsigned long long *out)
+{
+    const char *s = *p;
+    unsigned long long v = 0;
+    if (*s < '0' || *s > '9')
+        return false;
+    for (; *s >= '0' && *s <= '9'; s++)
+        v = v > (ULLONG_MAX - 9) / 10 ? ULLONG_MAX : v * 10 + (unsigned)(*s - '0');
+    *p = s;
+    *out = v;
+    return true;
+}
+
+/* RFC 9110 §14: 1 and [*a, *b] for one satisfiable range, -1 when unsatisfiable, 0 when
+ * the header is to be ignored (malformed, another unit, several ranges). */
+static int parse_range(const char *h, size_t len, size_t *a, size_t *b)
+{
+    const char *p = h;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncasecmp(p, "bytes", 5) != 0)
+        return 0;
+    p += 5;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p++ != '=')
+        return 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    unsigned long long first = 0, last = 0;
+    bool suffix = *p == '-', has_last = false;
+    if (suffix) {
+        p++;
+        if (!digits(&p, &last))
+            return 0;
+    } else {
+        if (!digits(&p, &first) || *p++ != '-')
+            return 0;
+        has_last = digits(&p, &last);
+    }
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p)
+        return 0; /* several ranges, or trailing junk */
+    if (suffix) {
+        if (last == 0 || len == 0)
+            return -1;
+        *a = last >= len ? 0 : len - (size_t)last;
+        *b = len - 1;
+        return 1;
+    }
+    if (has_last && last < first)
+        return 0; /* invalid: ignored */
+    if (first >= len)
+        return -1;
+    *a = (size_t)first;
+    *b = has_last && last < len - 1 ? (size_t)last : len - 1;
+    return 1;
+}
+
+static void apply_range(mbe_reply *r, json_t *rec)
+{
+    json_object_set_new(rec, "range", json_string(r->range));
+    size_t a = 0, b = 0, len = r->len;
+    int k = parse_range(r->range, len, &a, &b);
+    if (k > 0) {
+        r->status = 206;
+        r->body += a;
+        r->len = b - a + 1;
+        snprintf(r->content_range, sizeof(r->content_range), "bytes %zu-%zu/%zu", a, b, len);
+    } else if (k < 0) {
+        snprintf(r->content_range, sizeof(r->content_range), "bytes */%zu", len);
+        reply_text(r, 416, "text/plain", kp_strdup("416 Range Not Satisfiable\n"));
+    }
+}
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+
+/* parts[at..at+3] == p/<pid>/sp/<pid>00 */
+static bool partner_prefix(const mbe_server *s, char **parts, size_t n, size_t at)
+{
+    char pid[32], sp[40];
+    snprintf(pid, sizeof(pid), "%lld", s->partner_id);
+    snprintf(sp, sizeof(sp), "%lld00", s->partner_id);
+    return n > at + 4 && strcmp(parts[at], "p") == 0 && strcmp(parts[at + 1], pid) == 0 &&
+           strcmp(parts[at + 2], "sp") == 0 && strcmp(parts[at + 3], sp) == 0;
 }
 
 void mbe_cdn_get(mbe_server *s, const char *path, mbe_reply *r, json_t *rec)
 {
     size_t n;
     char **parts = split_path(path, &n);
-    char sp[32];
-    snprintf(sp, sizeof(sp), "%lld00", s->partner_id);
-    char pid[32];
-    snprintf(pid, sizeof(pid), "%lld", s->partner_id);
-    if (n >= 6 && strcmp(parts[0], "p") == 0 && strcmp(parts[1], pid) == 0 &&
-        strcmp(parts[2], "sp") == 0 && strcmp(parts[3], sp) == 0 &&
-        strcmp(parts[4], "playManifest") == 0) {
+    bool ok = parts != NULL;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = parts[i] != NULL;
+    if (!ok) {
+        not_found(r, "unknown path");
+    } else if (partner_prefix(s, parts, n, 0) && strcmp(parts[4], "playManifest") == 0) {
         play_manifest(s, parts, n, r, rec);
-    } else if (n >= 8 && strcmp(parts[0], "hls") == 0 && strcmp(parts[1], "p") == 0 &&
-               strcmp(parts[2], pid) == 0 && strcmp(parts[3], "sp") == 0 &&
-               strcmp(parts[4], sp) == 0 && strcmp(parts[5], "serveFlavor") == 0) {
-        serve_flavor(s, parts, n, r, rec);
+    } else if (partner_prefix(s, parts, n, 0) && strcmp(parts[4], "serveFlavor") == 0) {
+        serve_mp4(s, parts, n, r, rec);
+    } else if (partner_prefix(s, parts, n, 0) && strcmp(parts[4], "thumbnail") == 0) {
+        thumbnail(s, parts, n, r, rec);
+    } else if (n >= 8 && strcmp(parts[0], "hls") == 0 && partner_prefix(s, parts, n, 1) &&
+               strcmp(parts[5], "serveFlavor") == 0) {
+        serve_hls(s, parts, n, r, rec);
+    } else if (n >= 8 && strcmp(parts[0], "dash") == 0 && partner_prefix(s, parts, n, 1) &&
+               strcmp(parts[5], "serveFlavor") == 0) {
+        serve_dash(s, parts, n, r, rec);
     } else {
         not_found(r, "unknown path");
     }
+    if (r->range && r->status == 200 && r->accept_ranges && r->persistent)
+        apply_range(r, rec);
     if (!json_object_get(rec, "kind"))
         json_object_set_new(rec, "kind", json_string("unknown"));
     free_parts(parts, n);

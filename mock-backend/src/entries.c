@@ -55,6 +55,7 @@ void mbe_entry_extras_free(mbe_ientry *e)
     json_decref(e->metadata);
     free(e->bumper_entry);
     free(e->bumper_click);
+    mbe_entry_api_free(e);
 }
 
 int mbe_playlists_init(mbe_server *s, const mbe_config *cfg)

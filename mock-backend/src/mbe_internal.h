@@ -5,9 +5,12 @@
 
 #include "mbe/mbe.h"
 
+#include "kp/buf.h"
+
 #include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct mbe_flavor {
     char id[24];
@@ -30,6 +33,8 @@ typedef struct mbe_ientry {
     json_t *metadata; /* {"Key": "value"} or NULL */
     char *bumper_entry, *bumper_click;
     long long ott_file_base; /* OTT: asset file ids are ott_file_base + format index */
+    /* api.c: the entry's API objects, built on first use, immutable, shared by the replies */
+    struct mbe_entry_api *api;
 } mbe_ientry;
 
 typedef struct mbe_iplaylist {
@@ -64,12 +69,22 @@ struct mbe_server {
     mbe_media_cache *media;
     bool own_media;
 
-    pthread_mutex_t lock; /* guards everything below */
-    json_t *journal;
+    pthread_mutex_t lock;            /* guards everything below */
+    kp_buf journal;                  /* journal.c: one compact JSON record per line */
+    size_t journal_n;                /* records in it */
+    unsigned long long journal_lost; /* records that could not be kept (out of memory) */
     mbe_override_rec *overrides;
     size_t n_overrides;
     unsigned long long seq;
     unsigned long long ks_count;
+    /* server.c: the last JSON bodies parsed, by their bytes (players repeat theirs) */
+    struct mbe_parsed_body {
+        uint64_t hash;
+        char *bytes;
+        size_t len;
+        json_t *value; /* immutable once here */
+    } parsed[16];
+    unsigned parsed_next;
 };
 
 /* api.c */
@@ -77,9 +92,11 @@ json_t *mbe_api_call(mbe_server *s, const char *service, const char *action, jso
 json_t *mbe_exception(const char *code, json_t *args, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const mbe_ientry *mbe_find_entry(const mbe_server *s, const char *id);
+void mbe_entry_api_free(mbe_ientry *e);
 
-/* cdn.c: answers a GET under /p/ or /hls/; fills status, body (borrowed when *persistent,
- * else malloc'd), content type and the journal record's CDN fields. */
+/* cdn.c: answers a GET or HEAD under /p/, /hls/ or /dash/; fills status, body (borrowed when
+ * *persistent, else malloc'd), content type, byte-range headers and the journal record's CDN
+ * fields. */
 typedef struct mbe_reply {
     int status;
     const char *content_type;
@@ -87,6 +104,10 @@ typedef struct mbe_reply {
     size_t len;
     bool persistent; /* body points into immutable media; do not free */
     char *location;  /* redirect target, malloc'd */
+    /* byte ranges (RFC 9110 §14) */
+    const char *range;      /* in: the request's Range header (borrowed), or NULL */
+    bool accept_ranges;     /* out: send "Accept-Ranges: bytes" */
+    char content_range[64]; /* out: the Content-Range value, or "" */
 } mbe_reply;
 void mbe_cdn_get(mbe_server *s, const char *path, mbe_reply *r, json_t *record);
 

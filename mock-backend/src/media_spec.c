@@ -112,6 +112,10 @@ int mbe__plan_from_spec(const mbe_media_spec *spec, kp_log *log, mbe__plan *out)
                  MBE__MAX_SEGMENT_S);
         return KP_EINVAL;
     }
+    if (spec->packagings & ~MBE_PACKAGE_ALL) {
+        KP_LOG_W(log, MOD, "bad media spec: unknown packagings 0x%x", spec->packagings);
+        return KP_EINVAL;
+    }
     if (spec->n_renditions == 0 || !spec->renditions) {
         KP_LOG_W(log, MOD, "bad media spec: no renditions");
         return KP_EINVAL;
@@ -142,6 +146,7 @@ int mbe__plan_from_spec(const mbe_media_spec *spec, kp_log *log, mbe__plan *out)
     out->segment_s = spec->segment_s;
     out->gop_frames = spec->segment_s * MBE__FPS;
     out->n_renditions = spec->n_renditions;
+    out->packagings = spec->packagings ? spec->packagings : MBE_PACKAGE_ALL;
     return KP_OK;
 }
 

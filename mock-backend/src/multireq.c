@@ -5,6 +5,7 @@
 #include "kp/jsonu.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,13 +88,38 @@ char *mbe_multirequest_resolve(const char *s, json_t *const *results, size_t n_r
     return kp_buf_steal(&out);
 }
 
+/* Whether some string in v may hold a {N:result...} reference. */
+static bool has_reference(const json_t *v)
+{
+    if (json_is_string(v))
+        return memchr(json_string_value(v), '{', json_string_length(v)) != NULL;
+    const char *k;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x)
+        {
+            if (has_reference(x))
+                return true;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            if (has_reference(x))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* v with its references resolved: a new value where some changed, v itself (a new reference)
+ * where none can. */
 static json_t *resolve_value(const json_t *v, json_t *const *results, size_t n)
 {
+    if (!has_reference(v))
+        return json_incref((json_t *)v);
     if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        if (!strchr(s, '{'))
-            return json_incref((json_t *)v);
-        char *r = mbe_multirequest_resolve(s, results, n);
+        char *r = mbe_multirequest_resolve(json_string_value(v), results, n);
         json_t *out = json_string(r ? r : "");
         free(r);
         return out;

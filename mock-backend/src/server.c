@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_BODY (8u << 20)
 
@@ -21,21 +22,38 @@ typedef struct req_ctx {
     bool too_large;
 } req_ctx;
 
-static void add_common_headers(mbe_server *s, struct MHD_Response *resp, unsigned long long seq)
+/* Whether the override sets header `name` itself (then it replaces the mock's own). */
+static bool override_sets(const mbe_override_rec *o, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; o && i < o->n_headers; i++)
+        if (strncasecmp(o->headers[i], name, n) == 0 && o->headers[i][n] == ':')
+            return true;
+    return false;
+}
+
+/* The headers of every reply; those an override sets are left to it. */
+static void add_common_headers(struct MHD_Response *resp, unsigned long long seq,
+                               const mbe_override_rec *o)
 {
     char session[32];
     snprintf(session, sizeof(session), "%llu", seq);
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
-    MHD_add_response_header(resp, "Access-Control-Allow-Headers", "content-type, x-kaltura-ks");
-    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "X-Kaltura-Session, X-Me");
-    MHD_add_response_header(resp, "X-Kaltura-Session", session);
-    MHD_add_response_header(resp, "X-Me", "kpsim-mock-backend");
+    static const char *const fixed[][2] = {
+        {"Access-Control-Allow-Origin", "*"},
+        {"Access-Control-Allow-Headers", "content-type, x-kaltura-ks"},
+        {"Access-Control-Allow-Methods", "GET, POST, OPTIONS"},
+        {"Access-Control-Expose-Headers", "X-Kaltura-Session, X-Me"},
+        {"X-Kaltura-Session", NULL},
+        {"X-Me", "kpsim-mock-backend"},
+    };
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if (!override_sets(o, fixed[i][0]))
+            MHD_add_response_header(resp, fixed[i][0], fixed[i][1] ? fixed[i][1] : session);
 }
 
 static enum MHD_Result queue(struct MHD_Connection *c, mbe_server *s, int status, const char *type,
                              const void *data, size_t len, bool persistent, unsigned long long seq,
-                             const char *location)
+                             const mbe_reply *r)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         len, (void *)data, persistent ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
@@ -43,9 +61,13 @@ static enum MHD_Result queue(struct MHD_Connection *c, mbe_server *s, int status
         return MHD_NO;
     if (type)
         MHD_add_response_header(resp, "Content-Type", type);
-    if (location)
-        MHD_add_response_header(resp, "Location", location);
-    add_common_headers(s, resp, seq);
+    if (r && r->location)
+        MHD_add_response_header(resp, "Location", r->location);
+    if (r && r->accept_ranges)
+        MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    if (r && r->content_range[0])
+        MHD_add_response_header(resp, "Content-Range", r->content_range);
+    add_common_headers(resp, seq, NULL);
     enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -169,8 +191,47 @@ static enum MHD_Result query_to_params(void *cls, enum MHD_ValueKind kind, const
     return MHD_YES;
 }
 
+/* The parsed JSON body (a new reference, to a value nobody may modify), or NULL with *jerr
+ * set. A player sends the same body again and again (the same playback start, say), and
+ * parsing is a pure function of the bytes: the last few bodies are kept parsed. */
+static json_t *parse_body(mbe_server *s, const char *bytes, size_t len, json_error_t *jerr)
+{
+    uint64_t h = kp_fnv1a(bytes, len);
+    json_t *v = NULL;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < sizeof(s->parsed) / sizeof(s->parsed[0]) && !v; i++) {
+        const struct mbe_parsed_body *p = &s->parsed[i];
+        if (p->value && p->hash == h && p->len == len && memcmp(p->bytes, bytes, len) == 0)
+            v = json_incref(p->value);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (v)
+        return v;
+    v = json_loadb(bytes, len, 0, jerr);
+    char *copy = v ? kp_strndup(bytes, len) : NULL;
+    if (!copy)
+        return v;
+    pthread_mutex_lock(&s->lock);
+    struct mbe_parsed_body *slot =
+        &s->parsed[s->parsed_next++ % (sizeof(s->parsed) / sizeof(s->parsed[0]))];
+    free(slot->bytes);
+    json_decref(slot->value);
+    *slot = (struct mbe_parsed_body){.hash = h, .bytes = copy, .len = len, .value = json_incref(v)};
+    pthread_mutex_unlock(&s->lock);
+    return v;
+}
+
+static void parsed_bodies_free(mbe_server *s)
+{
+    for (size_t i = 0; i < sizeof(s->parsed) / sizeof(s->parsed[0]); i++) {
+        free(s->parsed[i].bytes);
+        json_decref(s->parsed[i].value);
+    }
+}
+
 /* The request's parameters, or NULL with *error set (a JSON body that does not parse). */
-static json_t *api_params(struct MHD_Connection *c, const req_ctx *rc, json_t **error)
+static json_t *api_params(mbe_server *s, struct MHD_Connection *c, const req_ctx *rc,
+                          json_t **error)
 {
     json_t *params = json_object();
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_to_params, params);
@@ -179,7 +240,7 @@ static json_t *api_params(struct MHD_Connection *c, const req_ctx *rc, json_t **
         return params;
     if (strcasestr(type, "application/json")) {
         json_error_t jerr;
-        json_t *body = json_loadb(rc->body.data, rc->body.len, 0, &jerr);
+        json_t *body = parse_body(s, rc->body.data, rc->body.len, &jerr);
         if (!json_is_object(body)) {
             *error = mbe_exception("INVALID_JSON", NULL, "Invalid JSON request body: %s",
                                    body ? "not an object" : jerr.text);
@@ -216,7 +277,7 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
                                   req_ctx *rc, json_t *rec)
 {
     json_t *answer = NULL, *calls = NULL;
-    json_t *params = api_params(c, rc, &answer);
+    json_t *params = api_params(s, c, rc, &answer);
     if (!params) {
         json_object_set_new(rec, "body",
                             json_stringn(rc->body.data ? rc->body.data : "", rc->body.len));
@@ -245,7 +306,10 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
         free(act);
         json_decref(params);
     }
-    char *text = json_dumps(answer, JSON_COMPACT | JSON_ENCODE_ANY);
+    kp_buf out;
+    kp_buf_init(&out);
+    char *text = kp_json_write(&out, answer, 0) == KP_OK ? kp_buf_steal(&out) : NULL;
+    kp_buf_free(&out);
     json_decref(answer);
     json_object_set_new(rec, "calls", calls ? calls : json_array());
     json_object_set_new(rec, "status", json_integer(200));
@@ -326,7 +390,7 @@ static bool apply_override(mbe_server *s, struct MHD_Connection *c, const char *
     }
     if (o->content_type)
         MHD_add_response_header(resp, "Content-Type", o->content_type);
-    add_common_headers(s, resp, seq);
+    add_common_headers(resp, seq, o);
     for (size_t i = 0; i < o->n_headers; i++) {
         const char *h = o->headers[i];
         const char *colon = strchr(h, ':');
@@ -336,10 +400,8 @@ static bool apply_override(mbe_server *s, struct MHD_Connection *c, const char *
         const char *value = colon + 1;
         while (*value == ' ')
             value++;
-        if (name) {
-            MHD_del_response_header(resp, name, NULL);
+        if (name)
             MHD_add_response_header(resp, name, value);
-        }
         free(name);
     }
     *result = MHD_queue_response(c, (unsigned)o->status, resp);
@@ -462,13 +524,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         r.body = kp_strdup("405 Method Not Allowed\n");
         r.len = strlen(r.body);
     } else {
+        r.range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
         mbe_cdn_get(s, url, &r, rec);
     }
     json_object_set_new(rec, "status", json_integer(r.status));
     json_object_set_new(rec, "bytes", json_integer((json_int_t)r.len));
     mbe_journal_add(s, rec);
-    enum MHD_Result res = queue(c, s, r.status, r.content_type, r.body ? r.body : "", r.len,
-                                r.persistent, seq, r.location);
+    enum MHD_Result res =
+        queue(c, s, r.status, r.content_type, r.body ? r.body : "", r.len, r.persistent, seq, &r);
     if (!r.persistent)
         free(r.body);
     free(r.location);
@@ -566,10 +629,16 @@ static int prepare_entry(mbe_server *s, const mbe_entry *in, mbe_ientry *e)
         rc = mbe_entry_extras(s, in, e);
     bool playable = strcmp(e->status, "ready") == 0 && !e->block && e->n_formats > 0;
     if (rc == KP_OK && playable) {
+        /* load only the packagings the entry offers (and HLS, whose bandwidths the flavor
+         * bitrates come from); MBE_FORMAT_* and MBE_PACKAGE_* bits are the same */
+        unsigned want = MBE_PACKAGE_HLS;
+        for (size_t f = 0; f < e->n_formats; f++)
+            want |= (unsigned)e->formats[f];
         mbe_media_spec spec = {.duration_s = in->duration,
                                .renditions = rs,
                                .n_renditions = in->n_renditions,
-                               .segment_s = 2};
+                               .segment_s = 2,
+                               .packagings = want};
         rc = mbe_media_get(s->media, &spec, &e->media);
         if (rc == KP_OK)
             for (size_t i = 0; i < e->n_flavors; i++)
@@ -586,7 +655,7 @@ int mbe_server_start(const mbe_config *cfg, mbe_server **out)
     if (!s)
         return KP_ENOMEM;
     pthread_mutex_init(&s->lock, NULL);
-    s->journal = json_array();
+    kp_buf_init(&s->journal);
     s->kind = cfg->kind;
     s->ott_bare_item_errors = cfg->ott_bare_item_errors != 0;
     s->partner_id = cfg->partner_id;
@@ -599,7 +668,7 @@ int mbe_server_start(const mbe_config *cfg, mbe_server **out)
         s->media = mbe_media_cache_new(NULL, cfg->log);
         s->own_media = true;
     }
-    int rc = (s->journal && s->secret && s->media) ? KP_OK : KP_ENOMEM;
+    int rc = (s->secret && s->media) ? KP_OK : KP_ENOMEM;
     if (rc == KP_OK) {
         s->entries = calloc(cfg->n_entries ? cfg->n_entries : 1, sizeof(*s->entries));
         rc = s->entries ? KP_OK : KP_ENOMEM;
@@ -652,7 +721,8 @@ void mbe_server_stop(mbe_server *s)
     if (s->own_media)
         mbe_media_cache_free(s->media);
     clear_overrides(s);
-    json_decref(s->journal);
+    kp_buf_free(&s->journal);
+    parsed_bodies_free(s);
     free(s->secret);
     pthread_mutex_destroy(&s->lock);
     free(s);

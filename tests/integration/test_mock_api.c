@@ -12,6 +12,7 @@
 
 #include "http_client.h"
 #include "kp/buf.h"
+#include "kp/err.h"
 #include "kp/jsonu.h"
 #include "mbe/mbe.h"
 
@@ -151,6 +152,65 @@ static void test_parameter_forms(void **state)
     a = api(f->ovp, "session", "{}", NULL);
     assert_string_equal(kp_json_str(a, "code", ""), "MISSING_MANDATORY_PARAMETER");
     json_decref(a);
+}
+
+/* Canned replies: status, type, body and headers as given (an override's header replaces the
+ * mock's own of that name), the newest match wins, a method filter holds, and the journal
+ * marks the request as overridden with the calls its body names. */
+static void test_overrides(void **state)
+{
+    fixture *f = *state;
+    static const char *const headers[] = {"X-Kaltura-Session: 123", "X-Extra: yes"};
+    mbe_override o = {.path = "/api_v3/service/canned/action/thing",
+                      .kind = MBE_REPLY_HTTP,
+                      .status = 503,
+                      .content_type = "text/plain",
+                      .headers = headers,
+                      .n_headers = 2,
+                      .body = "busy",
+                      .body_len = 4};
+    assert_int_equal(mbe_server_override(f->ovp, &o), 0);
+    char *url = kp_asprintf("%s/api_v3/service/canned/action/thing", mbe_server_url(f->ovp));
+    test_reply r;
+    test_http("POST", url, "{\"1\":{\"service\":\"a\",\"action\":\"b\"}}", NULL, NULL, &r);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(r.body.data, "busy");
+    assert_non_null(strcasestr(r.headers.data, "content-type: text/plain"));
+    const char *first = strcasestr(r.headers.data, "x-kaltura-session:");
+    assert_non_null(first);
+    assert_true(kp_str_starts(first + strlen("x-kaltura-session:"), " 123\r\n"));
+    assert_null(strcasestr(first + 1, "x-kaltura-session:"));
+    assert_non_null(strcasestr(r.headers.data, "x-extra: yes"));
+    assert_non_null(strcasestr(r.headers.data, "x-me: kpsim-mock-backend"));
+    test_reply_free(&r);
+    json_t *want = json_pack("{s:s, s:s}", "service", "a", "action", "b");
+    assert_int_equal(mbe_server_count(f->ovp, "api", want), 1);
+    json_decref(want);
+    json_t *j = mbe_server_journal(f->ovp);
+    json_t *last = json_array_get(j, json_array_size(j) - 1);
+    assert_true(json_is_true(json_object_get(last, "override")));
+    assert_int_equal(kp_json_int(last, "status", 0), 503);
+    json_decref(j);
+    /* a newer override for GET only: GET gets it, POST still the older one */
+    mbe_override g = {.method = "GET",
+                      .path = o.path,
+                      .kind = MBE_REPLY_HTTP,
+                      .status = 200,
+                      .content_type = "application/json",
+                      .body = "{}",
+                      .body_len = 2};
+    assert_int_equal(mbe_server_override(f->ovp, &g), 0);
+    test_http("GET", url, NULL, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.data, "{}");
+    test_reply_free(&r);
+    test_http("POST", url, "{}", NULL, NULL, &r);
+    assert_int_equal(r.status, 503);
+    test_reply_free(&r);
+    free(url);
+    /* no path: refused */
+    mbe_override bad = {.kind = MBE_REPLY_HTTP, .status = 200};
+    assert_int_equal(mbe_server_override(f->ovp, &bad), KP_EINVAL);
 }
 
 static void test_sessions(void **state)
@@ -332,6 +392,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parameter_forms),
+        cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_sessions),
         cmocka_unit_test(test_captions_metadata_bumper),
         cmocka_unit_test(test_playlists),

@@ -373,28 +373,25 @@ static void test_not_supported_yet(void **state)
 {
     expect_file(
         "not_supported.yaml",
-        "scenarios/bad/not_supported.yaml:3:9: backend.kind 'ott' is not supported yet",
-        "scenarios/bad/not_supported.yaml:6:13: backend.entries[0].type 'live' is not supported "
+        "scenarios/bad/not_supported.yaml:5:13: backend.entries[0].type 'live' is not supported "
         "yet",
-        "scenarios/bad/not_supported.yaml:7:8: backend.ads: ads are not supported yet (use {} or "
+        "scenarios/bad/not_supported.yaml:6:8: backend.ads: ads are not supported yet (use {} or "
         "leave it out)",
-        "scenarios/bad/not_supported.yaml:9:13: player.platform 'firefox' is not supported yet",
-        "scenarios/bad/not_supported.yaml:11:5: steps[0]: step 'skip_ad' is not supported yet",
-        "scenarios/bad/not_supported.yaml:12:5: steps[1]: step 'select_audio' is not supported "
+        "scenarios/bad/not_supported.yaml:8:13: player.platform 'firefox' is not supported yet",
+        "scenarios/bad/not_supported.yaml:10:5: steps[0]: step 'skip_ad' is not supported yet",
+        "scenarios/bad/not_supported.yaml:11:5: steps[1]: step 'select_audio' is not supported "
         "yet",
         NULL);
     expect_text("name: x\n"
                 "backend:\n"
                 "  faults: [{server: cdn}]\n"
                 "  entries:\n"
-                "    - {id: a, drm: [widevine], captions: [{lang: en}]}\n"
+                "    - {id: a, drm: [widevine]}\n"
                 "steps: [change_media, set_network, select_text]\n",
                 "inline.yaml:3:11: backend.faults: faults are not supported yet (use [] or leave "
                 "it out)",
                 "inline.yaml:5:20: backend.entries[0].drm: DRM is not supported yet (use [] or "
                 "leave it out)",
-                "inline.yaml:5:42: backend.entries[0].captions: captions are not supported yet "
-                "(use [] or leave it out)",
                 "inline.yaml:6:9: steps[0]: step 'change_media' is not supported yet",
                 "inline.yaml:6:23: steps[1]: step 'set_network' is not supported yet",
                 "inline.yaml:6:36: steps[2]: step 'select_text' is not supported yet", NULL);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -800,6 +801,103 @@ static void test_json_dumps(void **state)
     json_decref(v);
 }
 
+/* A random JSON tree: every type, strings with escapes, controls and UTF-8, reals across
+ * magnitudes (exponents both ways), nesting. */
+static json_t *random_json(kp_rng *r, int depth)
+{
+    static const char *const pieces[] = {"a",  "\"",   "\\", "/",    "\n",        "\t",
+                                         "\r", "\b",   "\f", "\x01", "\x1f",      "\x7f",
+                                         "é",  "日本", "😀",  " ",    "{1:result}"};
+    unsigned kind = (unsigned)(kp_rng_next(r) % (depth > 4 ? 6 : 8));
+    switch (kind) {
+    case 0:
+        return json_null();
+    case 1:
+        return json_boolean(kp_rng_next(r) & 1);
+    case 2: {
+        long long v = (long long)kp_rng_next(r);
+        return json_integer((json_int_t)(kp_rng_next(r) & 1 ? v : v % 1000));
+    }
+    case 3: {
+        double m = (double)(kp_rng_next(r) % 2000001) / 1000.0 - 1000.0;
+        int e = (int)(kp_rng_next(r) % 61) - 30;
+        return json_real(m * pow(10.0, e));
+    }
+    case 4:
+    case 5: {
+        char buf[128] = "";
+        size_t n = kp_rng_next(r) % 6;
+        for (size_t i = 0; i < n; i++)
+            strcat(buf, pieces[kp_rng_next(r) % (sizeof(pieces) / sizeof(pieces[0]))]);
+        return json_string(buf);
+    }
+    case 6: {
+        json_t *a = json_array();
+        size_t n = kp_rng_next(r) % 5;
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, random_json(r, depth + 1));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        size_t n = kp_rng_next(r) % 5;
+        for (size_t i = 0; i < n; i++) {
+            char key[32];
+            snprintf(key, sizeof(key), "k%u\t\"%zu", (unsigned)(kp_rng_next(r) % 50), i);
+            json_object_set_new(o, key, random_json(r, depth + 1));
+        }
+        return o;
+    }
+    }
+}
+
+/* kp_json_write gives json_dumps' bytes exactly (it replaces it where speed matters). */
+static void test_json_write_matches_jansson(void **state)
+{
+    kp_rng r;
+    kp_rng_seed(&r, 20261127);
+    kp_buf b;
+    kp_buf_init(&b);
+    for (int i = 0; i < 3000; i++) {
+        json_t *v = random_json(&r, 0);
+        int precision = i % 3 == 0 ? 0 : i % 3 == 1 ? 12 : 5;
+        char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(precision));
+        kp_buf_reset(&b);
+        assert_int_equal(kp_json_write(&b, v, precision), KP_OK);
+        assert_non_null(want);
+        if (strcmp(b.data, want) != 0)
+            fail_msg("case %d: kp_json_write %s, json_dumps %s", i, b.data, want);
+        free(want);
+        json_decref(v);
+    }
+    /* extremes */
+    json_t *v = json_pack("[I, I, f, f, f, f]", (json_int_t)INT64_MIN, (json_int_t)INT64_MAX, 1e300,
+                          -1e-300, 5e-324, 100.0);
+    char *want = json_dumps(v, JSON_COMPACT);
+    kp_buf_reset(&b);
+    assert_int_equal(kp_json_write(&b, v, 0), KP_OK);
+    assert_string_equal(b.data, want);
+    free(want);
+    json_decref(v);
+    /* appends after what the buffer holds; too deep a tree leaves the buffer as it was */
+    kp_buf_reset(&b);
+    kp_buf_puts(&b, "x=");
+    json_t *deep = json_array(), *cur = deep;
+    for (int i = 0; i < 3000; i++) {
+        json_t *next = json_array();
+        json_array_append_new(cur, next);
+        cur = next;
+    }
+    assert_int_equal(kp_json_write(&b, deep, 0), KP_EINVAL);
+    assert_string_equal(b.data, "x=");
+    json_decref(deep);
+    json_t *one = json_integer(-7);
+    assert_int_equal(kp_json_write(&b, one, 0), KP_OK);
+    assert_string_equal(b.data, "x=-7");
+    json_decref(one);
+    kp_buf_free(&b);
+}
+
 /* ---- errors ---------------------------------------------------------------------------------- */
 
 static void test_err_table(void **state)
@@ -858,6 +956,7 @@ int main(void)
         cmocka_unit_test(test_json_subset),
         cmocka_unit_test(test_json_merge),
         cmocka_unit_test(test_json_dumps),
+        cmocka_unit_test(test_json_write_matches_jansson),
         cmocka_unit_test(test_err_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

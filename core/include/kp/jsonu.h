@@ -4,6 +4,8 @@
 #ifndef KP_JSONU_H
 #define KP_JSONU_H
 
+#include "kp/buf.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 
@@ -22,6 +24,10 @@ bool kp_json_subset(const json_t *want, const json_t *have);
 /* Compact one-line JSON, keys in insertion order, reals with up to 12 significant digits.
  * malloc'd; NULL on failure. */
 char *kp_json_dumps(const json_t *v);
+/* Appends v as compact JSON to b: the bytes json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+ * JSON_REAL_PRECISION(p)) gives (p 0: 17 digits), several times faster. On failure (out of
+ * memory, nesting deeper than 2048) b is left as it was and a negative KP_E* code returned. */
+int kp_json_write(kp_buf *b, const json_t *v, int real_precision);
 
 /* Deep-merges src into dst (objects merged key by key; other values replaced). */
 int kp_json_merge(json_t *dst, const json_t *src);

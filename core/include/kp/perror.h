@@ -109,6 +109,8 @@ json_t *kp_perror_new(int severity, int category, int code, json_t *data);
  * with the category chosen like kaltura-player-js getErrorCategory(). provider_error is
  * borrowed (the result holds its own reference). */
 json_t *kp_perror_load_failed(const json_t *provider_error);
+/* The 7002 wrapper of KalturaPlayer.loadPlaylist*(): always category 7 PLAYER. */
+json_t *kp_perror_playlist_failed(const json_t *provider_error);
 /* getErrorCategory(): the player category for a provider error object. */
 int kp_perror_category_for_provider(const json_t *provider_error);
 

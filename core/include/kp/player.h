@@ -25,6 +25,10 @@
 
 typedef struct kp_player kp_player;
 
+/* Which back-end the player talks to: the OVP provider (kaltura-ovp-player) or the OTT one
+ * (kaltura-ott-player). */
+typedef enum kp_provider_kind { KP_PROVIDER_OVP = 0, KP_PROVIDER_OTT } kp_provider_kind;
+
 /* config: the Kaltura Player configuration (borrowed; the player copies what it needs).
  * provider.partnerId and provider.env.serviceUrl say where the back-end is.
  * Returns NULL when out of memory. */
@@ -34,9 +38,17 @@ void kp_player_free(kp_player *p);
 
 kp_bus *kp_player_bus(kp_player *p);
 
-/* mediaInfo: {"entryId": "..."} or {"referenceId": "..."} (optional "ks").
+/* mediaInfo: {"entryId": "..."} or {"referenceId": "..."} (optional "ks"); with the OTT
+ * provider also mediaType, contextType, protocol, fileIds, streamerType, urlType,
+ * assetReferenceType, formats, adapterData (Kaltura's names).
  * Returns 0, or KP_EINVAL for a mediaInfo without an id (nothing happens then). */
 int kp_player_load_media(kp_player *p, const json_t *media_info);
+/* Chooses the provider (before the first load). */
+void kp_player_set_provider(kp_player *p, kp_provider_kind kind);
+/* KalturaPlayer.loadPlaylist({playlistId}) or loadPlaylistByEntryList({entries: [{entryId},
+ * ...]}): info is {"playlistId": "..."} or {"entries": [mediaInfo, ...]}. The playlist's items
+ * then play in turn (playlist.options.autoContinue, default true). Returns 0 or KP_EINVAL. */
+int kp_player_load_playlist(kp_player *p, const json_t *info);
 void kp_player_play(kp_player *p);
 void kp_player_pause(kp_player *p);
 /* Seeks (seconds); clamped to [0, duration - 0.1] for VOD, as the web player does. */

@@ -64,7 +64,8 @@ typedef enum hx_step_kind {
     HX_STEP_WAIT,
     HX_STEP_WAIT_FOR,
     HX_STEP_SET_MUTED,
-    HX_STEP_SET_VOLUME
+    HX_STEP_SET_VOLUME,
+    HX_STEP_LOAD_PLAYLIST
 } hx_step_kind;
 
 typedef struct hx_step {
@@ -73,8 +74,15 @@ typedef struct hx_step {
     /* load_media */
     char *entry_id; /* exactly one of entry_id / reference_id is set */
     char *reference_id;
-    bool missing; /* load_media {missing: true}: the id is deliberately not on the
+    bool missing;       /* load_media {missing: true}: the id is deliberately not on the
                            back-end (to test "entry not found") */
+    json_t *media_info; /* load_media on an OTT back-end: the extra mediaInfo options
+                           (mediaType, contextType, protocol, fileIds, streamerType, urlType,
+                           assetReferenceType, formats), in Kaltura's names; NULL when none */
+    /* load_playlist: exactly one of playlist_id / list_entries */
+    char *playlist_id;
+    char **list_entries;
+    size_t n_list_entries;
     /* seek (seconds), wait_for {position} (seconds), set_volume (0..1) */
     double number;
     /* wait (duration) */
@@ -110,8 +118,32 @@ typedef struct hx_entry {
     char *status;       /* ready | import | preconvert | deleted */
     char *block;        /* NULL for access: allow; else the restriction code */
     char *reference_id; /* optional */
+    struct hx_caption {
+        char *lang, *label, *format; /* format: vtt | srt */
+        bool is_default;
+    } * captions;
+    size_t n_captions;
+    json_t *metadata;   /* custom metadata {"Key": "value"}, or NULL */
+    char *bumper_entry; /* bumper: {entry_id, click_through} */
+    char *bumper_click;
     hx_loc loc;
 } hx_entry;
+
+typedef struct hx_playlist {
+    char *id, *name, *description;
+    char **entries;
+    size_t n_entries;
+    hx_loc loc;
+} hx_playlist;
+
+/* backend.sessions: a KS the back-end issues, named for player.session */
+typedef struct hx_session {
+    char *name;
+    char *user_id;
+    char *privileges;
+    bool expired;
+    hx_loc loc;
+} hx_session;
 
 /* One entry of expect.requests: what a mock server must have received. */
 typedef struct hx_request_expect {
@@ -130,11 +162,16 @@ typedef struct hx_scenario {
     double timeout_s; /* wall-clock watchdog, default 60 */
 
     struct {
-        char *kind; /* "ovp" */
+        char *kind; /* "ovp" | "ott" */
         long long partner_id;
         hx_entry *entries;
         size_t n_entries;
         bool entries_defaulted; /* backend.entries omitted: one default entry */
+        hx_playlist *playlists;
+        size_t n_playlists;
+        hx_session *sessions;
+        size_t n_sessions;
+        bool bare_item_errors; /* OTT: item_errors: bare */
     } backend;
 
     struct {
@@ -142,6 +179,7 @@ typedef struct hx_scenario {
         long long bandwidth_bps; /* default 8 Mbit/s */
         kp_time latency;         /* default 20 ms */
         json_t *config;          /* Kaltura Player config (always an object) */
+        char *session;           /* the backend.sessions name whose KS the player uses */
     } player;
 
     hx_step *steps;

@@ -4,9 +4,16 @@
  * then serves, on a loopback port of its own (ephemeral unless given):
  *   POST /api_v3/service/multirequest          Kaltura multirequests (JSON), executed the way
  *                                              the real server does (reference/kaltura-provider.md §1.2)
- *   POST /api_v3/service/<service>/action/<a>  single API calls
- *   GET  /p/<pid>/sp/<pid>00/playManifest/...  HLS master playlists of the entry's flavors
- *   GET  /hls/p/<pid>/sp/<pid>00/serveFlavor/... media playlists and MPEG-TS segments
+ *   POST|GET /api_v3/service/<s>/action/<a>    single API calls (query, form or JSON parameters);
+ *                                              on an OTT back-end the Phoenix API, with its envelope
+ *   GET  /api_v3/.../caption_captionAsset/...  caption files (serve, serveWebVTT)
+ *   GET  /api_v3/service/assetFile/action/playManifest/...  OTT: 302 to the asset's media
+ *   GET  /p/<pid>/sp/<pid>00/playManifest/...  format applehttp: HLS master playlist; mpegdash:
+ *                                              the MPD; url: 302 to the progressive MP4
+ *   GET  /hls/p/<pid>/sp/<pid>00/serveFlavor/... HLS media playlists and MPEG-TS segments
+ *   GET  /dash/p/<pid>/sp/<pid>00/serveFlavor/... DASH init and media segments (fMP4)
+ *   GET  /p/<pid>/sp/<pid>00/serveFlavor/.../a.mp4  progressive MP4 (Range requests: 206)
+ *   GET  /p/<pid>/sp/<pid>00/thumbnail/...     JPEG thumbnails and sprite strips
  * API errors are KalturaAPIException objects inside HTTP 200, as the real API answers.
  * Every request is journaled; the journal can be read while the server runs.
  *
