@@ -67,8 +67,11 @@ char *kp_hex_encode(const void *data, size_t len)
     char *out = malloc(2 * len + 1);
     if (!out)
         return NULL;
-    for (size_t i = 0; i < len; i++)
-        snprintf(out + 2 * i, 3, "%02x", in[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
     out[2 * len] = '\0';
     return out;
 }

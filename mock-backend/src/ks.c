@@ -5,17 +5,29 @@
 #include "kp/codec.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* SHA-1, fetched once: OpenSSL 3 looks an implicitly fetched digest up again at every init,
+ * which cost more than the hashing itself. */
+static EVP_MD *g_sha1;
+static pthread_once_t g_sha1_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha1(void)
+{
+    g_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
+
 static char *sha1_hex(const char *a, const char *b)
 {
+    pthread_once(&g_sha1_once, fetch_sha1);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *ctx = g_sha1 ? EVP_MD_CTX_new() : NULL;
     if (!ctx)
         return NULL;
-    int ok = EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) && EVP_DigestUpdate(ctx, a, strlen(a)) &&
+    int ok = EVP_DigestInit_ex(ctx, g_sha1, NULL) && EVP_DigestUpdate(ctx, a, strlen(a)) &&
              EVP_DigestUpdate(ctx, b, strlen(b)) && EVP_DigestFinal_ex(ctx, md, &len);
     EVP_MD_CTX_free(ctx);
     return ok ? kp_hex_encode(md, len) : NULL;

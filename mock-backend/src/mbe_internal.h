@@ -69,9 +69,10 @@ struct mbe_server {
     mbe_media_cache *media;
     bool own_media;
 
-    pthread_mutex_t lock;            /* guards everything below */
-    kp_buf journal;                  /* journal.c: one compact JSON record per line */
-    size_t journal_n;                /* records in it */
+    pthread_mutex_t lock; /* guards everything below */
+    /* journal.c: one compact JSON record per line, in chunks */
+    struct mbe_journal_chunk *journal_head, *journal_tail;
+    size_t journal_n;                /* records kept */
     unsigned long long journal_lost; /* records that could not be kept (out of memory) */
     mbe_override_rec *overrides;
     size_t n_overrides;
@@ -83,6 +84,7 @@ struct mbe_server {
         char *bytes;
         size_t len;
         json_t *value; /* immutable once here */
+        json_t *text;  /* a string: value as compact JSON */
     } parsed[16];
     unsigned parsed_next;
 };
@@ -130,6 +132,10 @@ bool mbe_api_is_resource(const mbe_server *s, const char *path, bool get);
 void mbe_api_get(mbe_server *s, const char *path, mbe_reply *r, json_t *record);
 
 /* journal.c */
-void mbe_journal_add(mbe_server *s, json_t *record); /* steals record; sets "seq" */
+typedef struct mbe_journal_chunk mbe_journal_chunk;
+/* Steals record; gives it the next "seq" (returned: the reply's X-Kaltura-Session).
+ * body_json, when not NULL, is compact JSON written as the record's "body". */
+unsigned long long mbe_journal_add(mbe_server *s, json_t *record, const char *body_json);
+void mbe_journal_free(mbe_server *s);
 
 #endif

@@ -9,11 +9,14 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define MAX_BODY (8u << 20)
 
@@ -78,14 +81,6 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
 {
     json_object_set_new(cls, key, json_string(value ? value : ""));
     return MHD_YES;
-}
-
-static unsigned long long next_seq_peek(mbe_server *s)
-{
-    pthread_mutex_lock(&s->lock);
-    unsigned long long n = s->seq + 1;
-    pthread_mutex_unlock(&s->lock);
-    return n;
 }
 
 static json_t *api_call_cb(void *ud, const char *service, const char *action, json_t *params)
@@ -192,31 +187,49 @@ static enum MHD_Result query_to_params(void *cls, enum MHD_ValueKind kind, const
 }
 
 /* The parsed JSON body (a new reference, to a value nobody may modify), or NULL with *jerr
- * set. A player sends the same body again and again (the same playback start, say), and
- * parsing is a pure function of the bytes: the last few bodies are kept parsed. */
-static json_t *parse_body(mbe_server *s, const char *bytes, size_t len, json_error_t *jerr)
+ * set; *text gets its compact JSON (a new reference to a string; NULL when not at hand). A
+ * player sends the same body again and again (the same playback start, say), and parsing is
+ * a pure function of the bytes: the last few bodies are kept parsed, and written out once
+ * for the journal. */
+static json_t *parse_body(mbe_server *s, const char *bytes, size_t len, json_error_t *jerr,
+                          json_t **text)
 {
+    *text = NULL;
     uint64_t h = kp_fnv1a(bytes, len);
     json_t *v = NULL;
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < sizeof(s->parsed) / sizeof(s->parsed[0]) && !v; i++) {
         const struct mbe_parsed_body *p = &s->parsed[i];
-        if (p->value && p->hash == h && p->len == len && memcmp(p->bytes, bytes, len) == 0)
+        if (p->value && p->hash == h && p->len == len && memcmp(p->bytes, bytes, len) == 0) {
             v = json_incref(p->value);
+            *text = json_incref(p->text);
+        }
     }
     pthread_mutex_unlock(&s->lock);
     if (v)
         return v;
     v = json_loadb(bytes, len, 0, jerr);
     char *copy = v ? kp_strndup(bytes, len) : NULL;
-    if (!copy)
+    kp_buf compact;
+    kp_buf_init(&compact);
+    json_t *t = v && kp_json_write(&compact, v, 0) == KP_OK
+                    ? json_stringn_nocheck(compact.data, compact.len)
+                    : NULL;
+    kp_buf_free(&compact);
+    if (!copy || !t) {
+        free(copy);
+        json_decref(t);
         return v;
+    }
+    *text = json_incref(t);
     pthread_mutex_lock(&s->lock);
     struct mbe_parsed_body *slot =
         &s->parsed[s->parsed_next++ % (sizeof(s->parsed) / sizeof(s->parsed[0]))];
     free(slot->bytes);
     json_decref(slot->value);
-    *slot = (struct mbe_parsed_body){.hash = h, .bytes = copy, .len = len, .value = json_incref(v)};
+    json_decref(slot->text);
+    *slot = (struct mbe_parsed_body){
+        .hash = h, .bytes = copy, .len = len, .value = json_incref(v), .text = t};
     pthread_mutex_unlock(&s->lock);
     return v;
 }
@@ -226,13 +239,16 @@ static void parsed_bodies_free(mbe_server *s)
     for (size_t i = 0; i < sizeof(s->parsed) / sizeof(s->parsed[0]); i++) {
         free(s->parsed[i].bytes);
         json_decref(s->parsed[i].value);
+        json_decref(s->parsed[i].text);
     }
 }
 
-/* The request's parameters, or NULL with *error set (a JSON body that does not parse). */
+/* The request's parameters, or NULL with *error set (a JSON body that does not parse). When
+ * they are exactly the JSON body, *body_text gets its compact JSON (a new reference). */
 static json_t *api_params(mbe_server *s, struct MHD_Connection *c, const req_ctx *rc,
-                          json_t **error)
+                          json_t **error, json_t **body_text)
 {
+    *body_text = NULL;
     json_t *params = json_object();
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_to_params, params);
     const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
@@ -240,14 +256,19 @@ static json_t *api_params(mbe_server *s, struct MHD_Connection *c, const req_ctx
         return params;
     if (strcasestr(type, "application/json")) {
         json_error_t jerr;
-        json_t *body = parse_body(s, rc->body.data, rc->body.len, &jerr);
+        json_t *text;
+        json_t *body = parse_body(s, rc->body.data, rc->body.len, &jerr, &text);
         if (!json_is_object(body)) {
             *error = mbe_exception("INVALID_JSON", NULL, "Invalid JSON request body: %s",
                                    body ? "not an object" : jerr.text);
             json_decref(body);
+            json_decref(text);
             json_decref(params);
             return NULL;
         }
+        if (json_object_size(params) == 0)
+            *body_text = json_incref(text);
+        json_decref(text);
         json_object_update(params, body);
         json_decref(body);
     } else if (strcasestr(type, "application/x-www-form-urlencoded")) {
@@ -277,12 +298,14 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
                                   req_ctx *rc, json_t *rec)
 {
     json_t *answer = NULL, *calls = NULL;
-    json_t *params = api_params(s, c, rc, &answer);
+    json_t *body_text = NULL;
+    json_t *params = api_params(s, c, rc, &answer, &body_text);
     if (!params) {
         json_object_set_new(rec, "body",
                             json_stringn(rc->body.data ? rc->body.data : "", rc->body.len));
     } else {
-        json_object_set(rec, "body", params);
+        if (!body_text) /* else the journal takes the text the body parsed from */
+            json_object_set(rec, "body", params);
         char *svc = NULL, *act = NULL;
         service_action(url, params, &svc, &act);
         if (svc && strcmp(svc, "multirequest") == 0) {
@@ -308,6 +331,7 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
     }
     kp_buf out;
     kp_buf_init(&out);
+    kp_buf_reserve(&out, 4096);
     char *text = kp_json_write(&out, answer, 0) == KP_OK ? kp_buf_steal(&out) : NULL;
     kp_buf_free(&out);
     json_decref(answer);
@@ -315,8 +339,9 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
     json_object_set_new(rec, "status", json_integer(200));
     size_t len = text ? strlen(text) : 0;
     json_object_set_new(rec, "bytes", json_integer((json_int_t)len));
-    unsigned long long seq = next_seq_peek(s);
-    mbe_journal_add(s, rec);
+    unsigned long long seq =
+        mbe_journal_add(s, rec, body_text ? json_string_value(body_text) : NULL);
+    json_decref(body_text);
     enum MHD_Result r =
         queue(c, s, 200, "application/json", text ? text : "", len, false, seq, NULL);
     free(text);
@@ -344,8 +369,7 @@ static json_t *named_calls(const json_t *body)
 
 /* Answers with the newest matching override; false when none matches. */
 static bool apply_override(mbe_server *s, struct MHD_Connection *c, const char *method,
-                           const char *url, const req_ctx *rc, json_t *rec, unsigned long long seq,
-                           enum MHD_Result *result)
+                           const char *url, const req_ctx *rc, json_t *rec, enum MHD_Result *result)
 {
     /* the array may move when an override is added; the strings it points to do not until
      * the server stops, so a copy of the record taken under the lock stays valid */
@@ -375,13 +399,13 @@ static bool apply_override(mbe_server *s, struct MHD_Connection *c, const char *
     }
     if (o->kind == MBE_REPLY_RESET) {
         json_object_set_new(rec, "status", json_integer(0));
-        mbe_journal_add(s, rec);
+        mbe_journal_add(s, rec, NULL);
         *result = MHD_NO; /* libmicrohttpd closes the connection without an answer */
         return true;
     }
     json_object_set_new(rec, "status", json_integer(o->status));
     json_object_set_new(rec, "bytes", json_integer((json_int_t)o->body_len));
-    mbe_journal_add(s, rec);
+    unsigned long long seq = mbe_journal_add(s, rec, NULL);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         o->body_len, (void *)(o->body ? o->body : ""), MHD_RESPMEM_PERSISTENT);
     if (!resp) {
@@ -493,14 +517,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     json_t *query = json_object();
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, query);
     json_t *rec = json_pack("{s:s, s:s, s:o}", "method", method, "path", url, "query", query);
-    unsigned long long seq = next_seq_peek(s);
     json_object_set_new(rec, "server", json_string(kp_str_starts(url, "/api_v3/") ? "api" : "cdn"));
     enum MHD_Result over;
-    if (apply_override(s, c, method, url, rc, rec, seq, &over))
+    if (apply_override(s, c, method, url, rc, rec, &over))
         return over;
     if (strcmp(method, "OPTIONS") == 0) {
         json_object_set_new(rec, "status", json_integer(204));
-        mbe_journal_add(s, rec);
+        unsigned long long seq = mbe_journal_add(s, rec, NULL);
         return queue(c, s, 204, NULL, "", 0, true, seq, NULL);
     }
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -510,7 +533,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 rc->too_large ? "request body too large\n" : "the API takes POST requests\n";
             int status = rc->too_large ? 413 : 405;
             json_object_set_new(rec, "status", json_integer(status));
-            mbe_journal_add(s, rec);
+            unsigned long long seq = mbe_journal_add(s, rec, NULL);
             return queue(c, s, status, "text/plain", msg, strlen(msg), true, seq, NULL);
         }
         return handle_api(s, c, url, rc, rec);
@@ -529,7 +552,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     json_object_set_new(rec, "status", json_integer(r.status));
     json_object_set_new(rec, "bytes", json_integer((json_int_t)r.len));
-    mbe_journal_add(s, rec);
+    unsigned long long seq = mbe_journal_add(s, rec, NULL);
     enum MHD_Result res =
         queue(c, s, r.status, r.content_type, r.body ? r.body : "", r.len, r.persistent, seq, &r);
     if (!r.persistent)
@@ -648,6 +671,41 @@ static int prepare_entry(mbe_server *s, const mbe_entry *in, mbe_ientry *e)
     return rc;
 }
 
+/* A listening TCP socket on 127.0.0.1:port (0: an ephemeral port), its port in *bound;
+ * -1 with errno set on failure. */
+static int listen_loopback(uint16_t port, uint16_t *bound)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 128) != 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    *bound = ntohs(addr.sin_port);
+    return fd;
+}
+
+/* Requests are served by one thread per core (2 to 8): a real player's parallel segment
+ * fetches, or a load test, are not queued behind one another. Every handler is thread-safe
+ * (the server's state is guarded by its lock or immutable once built). */
+static unsigned pool_size(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 2 ? 2u : n > 8 ? 8u : (unsigned)n;
+}
+
 int mbe_server_start(const mbe_config *cfg, mbe_server **out)
 {
     *out = NULL;
@@ -655,7 +713,6 @@ int mbe_server_start(const mbe_config *cfg, mbe_server **out)
     if (!s)
         return KP_ENOMEM;
     pthread_mutex_init(&s->lock, NULL);
-    kp_buf_init(&s->journal);
     s->kind = cfg->kind;
     s->ott_bare_item_errors = cfg->ott_bare_item_errors != 0;
     s->partner_id = cfg->partner_id;
@@ -681,26 +738,28 @@ int mbe_server_start(const mbe_config *cfg, mbe_server **out)
     if (rc == KP_OK)
         rc = mbe_playlists_init(s, cfg);
     if (rc == KP_OK) {
-        struct sockaddr_in addr;
-        memset(&addr, 0, sizeof(addr));
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(cfg->port);
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, cfg->port,
-                                     NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR,
-                                     (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
-                                     completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
-        if (!s->daemon) {
-            KP_LOG_E(s->log, "mbe", "cannot listen on 127.0.0.1:%u", cfg->port);
+        /* bound here rather than by libmicrohttpd, so the URL (and its port) is known before
+         * the first request can arrive on a worker thread */
+        int fd = listen_loopback(cfg->port, &s->port);
+        if (fd < 0) {
+            KP_LOG_E(s->log, "mbe", "cannot listen on 127.0.0.1:%u: %s", cfg->port,
+                     strerror(errno));
             rc = KP_ESERVER;
+        } else {
+            snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%u", s->port);
+            s->daemon = MHD_start_daemon(
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, s,
+                MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                MHD_OPTION_THREAD_POOL_SIZE, pool_size(), MHD_OPTION_END);
+            if (!s->daemon) {
+                close(fd);
+                KP_LOG_E(s->log, "mbe", "cannot start the HTTP server on %s", s->url);
+                rc = KP_ESERVER;
+            }
         }
     }
     if (rc == KP_OK) {
-        const union MHD_DaemonInfo *info =
-            MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        s->port = info ? info->port : cfg->port;
-        snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%u", s->port);
         KP_LOG_I(s->log, "mbe", "mock back-end at %s (partner %lld, %zu entries)", s->url,
                  s->partner_id, s->n_entries);
         *out = s;
@@ -721,7 +780,7 @@ void mbe_server_stop(mbe_server *s)
     if (s->own_media)
         mbe_media_cache_free(s->media);
     clear_overrides(s);
-    kp_buf_free(&s->journal);
+    mbe_journal_free(s);
     parsed_bodies_free(s);
     free(s->secret);
     pthread_mutex_destroy(&s->lock);

@@ -8,11 +8,13 @@
 
 #include <cmocka.h>
 
+#include "http_client.h"
 #include "kp/buf.h"
 #include "kp/jsonu.h"
 
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,6 +316,88 @@ static void test_record_round_trip(void **state)
     kp_buf_free(&after);
 }
 
+/* kpsim serve: prints its URL, answers real HTTP, journals, and stops cleanly on SIGINT, also
+ * when started with SIGINT ignored (as a shell starts background jobs: the signal is blocked
+ * and taken with sigwait, which still receives it), writing the journal; a bad scenario is
+ * exit code 2. */
+static void test_serve(void **state)
+{
+    const char *bin = getenv("KPSIM_BIN");
+    assert_non_null(bin);
+    char *scenario = kp_asprintf("%s/suite/a-good.yaml", dir);
+    char *journal = kp_asprintf("%s/serve-journal.json", dir);
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGINT, SIG_IGN);
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        close(out[1]);
+        execl(bin, bin, "serve", "--journal", journal, scenario, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    FILE *f = fdopen(out[0], "r");
+    assert_non_null(f);
+    char line[512], url[128] = "";
+    while (!url[0] && fgets(line, sizeof(line), f)) {
+        const char *at = strstr(line, "listening on http://127.0.0.1:");
+        if (at)
+            sscanf(at + strlen("listening on "), "%127s", url);
+    }
+    assert_true(kp_str_starts(url, "http://127.0.0.1:"));
+    test_reply r;
+    char *api = kp_asprintf("%s/api_v3/service/multirequest", url);
+    test_http("POST", api,
+              "{\"1\":{\"service\":\"session\",\"action\":\"startWidgetSession\","
+              "\"widgetId\":\"_1234567\"}}",
+              NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body.data, "KalturaStartWidgetSessionResponse"));
+    test_reply_free(&r);
+    assert_int_equal(kill(pid, SIGINT), 0);
+    int st = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 200 && done == 0; i++) { /* up to 10 s */
+        done = waitpid(pid, &st, WNOHANG);
+        if (done == 0)
+            usleep(50 * 1000);
+    }
+    if (done != pid) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        fail_msg("kpsim serve did not stop on SIGINT");
+    }
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    kp_buf rest;
+    kp_buf_init(&rest);
+    size_t n;
+    while ((n = fread(line, 1, sizeof(line), f)) > 0)
+        kp_buf_append(&rest, line, n);
+    fclose(f);
+    assert_non_null(strstr(rest.data ? rest.data : "", "stopped by SIGINT after 1 requests"));
+    kp_buf_free(&rest);
+    json_error_t e;
+    json_t *j = json_load_file(journal, 0, &e);
+    if (!j)
+        fail_msg("%s: %s", journal, e.text);
+    assert_int_equal(json_array_size(j), 1);
+    assert_string_equal(kp_json_str(j, "0.calls.0.action", ""), "startWidgetSession");
+    assert_string_equal(kp_json_str(j, "0.body.1.widgetId", ""), "_1234567");
+    json_decref(j);
+    /* an invalid scenario never serves */
+    kp_buf o;
+    kp_buf_init(&o);
+    assert_int_equal(kpsim("serve suite/b-syntax.yaml", &o), 2);
+    kp_buf_free(&o);
+    free(api);
+    free(scenario);
+    free(journal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_exit_codes),
         cmocka_unit_test(test_traces_are_deterministic),
         cmocka_unit_test(test_record_round_trip),
+        cmocka_unit_test(test_serve),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
