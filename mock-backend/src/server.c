@@ -259,6 +259,8 @@ static json_t *api_params(mbe_server *s, struct MHD_Connection *c, const req_ctx
         json_t *text;
         json_t *body = parse_body(s, rc->body.data, rc->body.len, &jerr, &text);
         if (!json_is_object(body)) {
+            KP_LOG_W(s->log, "mbe", "an API request's JSON body %s: answered INVALID_JSON",
+                     body ? "is not an object" : "does not parse");
             *error = mbe_exception("INVALID_JSON", NULL, "Invalid JSON request body: %s",
                                    body ? "not an object" : jerr.text);
             json_decref(body);
@@ -313,6 +315,8 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
             if (s->kind == MBE_OTT)
                 answer = ott_envelope(s, answer, true);
         } else if (!svc || !*svc || !act || !*act) {
+            KP_LOG_W(s->log, "mbe", "%s: no %s named: answered MISSING_MANDATORY_PARAMETER", url,
+                     !svc || !*svc ? "service" : "action");
             answer = mbe_exception(
                 "MISSING_MANDATORY_PARAMETER",
                 json_pack("{s:s}", "PARAM_NAME", !svc || !*svc ? "service" : "action"),
@@ -532,6 +536,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             const char *msg =
                 rc->too_large ? "request body too large\n" : "the API takes POST requests\n";
             int status = rc->too_large ? 413 : 405;
+            KP_LOG_W(s->log, "mbe", "%s %s: %s (HTTP %d)", method, url,
+                     rc->too_large ? "body over the limit" : "not a POST or GET", status);
             json_object_set_new(rec, "status", json_integer(status));
             unsigned long long seq = mbe_journal_add(s, rec, NULL);
             return queue(c, s, status, "text/plain", msg, strlen(msg), true, seq, NULL);
