@@ -154,6 +154,33 @@ static kp_entry_ref *entry_refs(const kp_player *p, kp_entry_list_info *el)
     return refs;
 }
 
+/* The provider's entry-list call: its request (h NULL: fills url and body) or the reading of
+ * its answer h (fills playlist or error). */
+static int entry_list_call(kp_player *p, const kp_http_outcome *h, char **url, json_t **body,
+                           json_t **playlist, json_t **error)
+{
+    kp_entry_list_info el;
+    kp_entry_ref *refs = entry_refs(p, &el);
+    if (!refs)
+        return KP_ENOMEM;
+    bool ott = p->provider_kind == KP_PROVIDER_OTT;
+    int rc;
+    if (h)
+        rc = ott ? kp_ott_entry_list_parse(&p->popts, &el, h, playlist, error)
+                 : kp_ovp_entry_list_parse(&p->popts, &el, h, playlist, error);
+    else
+        rc = ott ? kp_ott_entry_list_request(&p->popts, &el, url, body, error)
+                 : kp_ovp_entry_list_request(&p->popts, &el, url, body, error);
+    free(refs);
+    return rc;
+}
+
+static kp_playlist_info playlist_info(const kp_playlist_state *pl)
+{
+    return (kp_playlist_info){.playlist_id = kp_json_str(pl->request, "playlistId", NULL),
+                              .ks = kp_json_str(pl->request, "ks", NULL)};
+}
+
 static void send_playlist_request(kp_player *p);
 
 static void retry_playlist(void *ud)
@@ -173,16 +200,9 @@ static void on_playlist(void *ud, const kp_http_response *r)
     json_t *playlist = NULL, *error = NULL;
     int rc;
     if (pl->entries) {
-        kp_entry_list_info el;
-        kp_entry_ref *refs = entry_refs(p, &el);
-        rc = !refs ? KP_ENOMEM
-             : p->provider_kind == KP_PROVIDER_OTT
-                 ? kp_ott_entry_list_parse(&p->popts, &el, &h, &playlist, &error)
-                 : kp_ovp_entry_list_parse(&p->popts, &el, &h, &playlist, &error);
-        free(refs);
+        rc = entry_list_call(p, &h, NULL, NULL, &playlist, &error);
     } else {
-        kp_playlist_info pi = {.playlist_id = kp_json_str(pl->request, "playlistId", NULL),
-                               .ks = kp_json_str(pl->request, "ks", NULL)};
+        kp_playlist_info pi = playlist_info(pl);
         rc = kp_ovp_playlist_parse(&p->popts, &pi, pl->retry, &h, &playlist, &error);
         if (rc == KP_PROVIDER_RETRY) {
             /* an empty playlist (indexing lag): ask again, 10 s later */
@@ -209,16 +229,9 @@ static void send_playlist_request(kp_player *p)
     json_t *body = NULL, *error = NULL;
     int rc;
     if (pl->entries) {
-        kp_entry_list_info el;
-        kp_entry_ref *refs = entry_refs(p, &el);
-        rc = !refs ? KP_ENOMEM
-             : p->provider_kind == KP_PROVIDER_OTT
-                 ? kp_ott_entry_list_request(&p->popts, &el, &url, &body, &error)
-                 : kp_ovp_entry_list_request(&p->popts, &el, &url, &body, &error);
-        free(refs);
+        rc = entry_list_call(p, NULL, &url, &body, NULL, &error);
     } else {
-        kp_playlist_info pi = {.playlist_id = kp_json_str(pl->request, "playlistId", NULL),
-                               .ks = kp_json_str(pl->request, "ks", NULL)};
+        kp_playlist_info pi = playlist_info(pl);
         rc = p->provider_kind == KP_PROVIDER_OTT
                  ? kp_ott_playlist_request(&p->popts, &pi, &url, &body, &error)
                  : kp_ovp_playlist_request(&p->popts, &pi, pl->retry, &url, &body, &error);

@@ -671,6 +671,27 @@ static void get_str(ctx *c, const hx_ynode *m, const char *key, bool nonempty, c
     pop(c, mk);
 }
 
+/* An entry id: text; on an OTT back-end also a whole number, as written (asset ids are). */
+static bool want_id(ctx *c, const hx_ynode *v)
+{
+    if (c->ott && v->type == HX_Y_NUM && v->is_int && v->num >= 0 && v->text && v->len)
+        return true;
+    return want_str(c, v, true);
+}
+
+static void get_id(ctx *c, const hx_ynode *m, const char *key, char **out)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, key, &mk);
+    if (!v)
+        return;
+    if (want_id(c, v)) {
+        free(*out);
+        *out = dup_str(c, v->text);
+    }
+    pop(c, mk);
+}
+
 static void get_bool(ctx *c, const hx_ynode *m, const char *key, bool *out)
 {
     size_t mk;
@@ -1010,7 +1031,7 @@ static bool check_entry(ctx *c, const hx_ynode *m, hx_entry *e, const hx_entry *
     check_keys(c, m, ENTRY_KEYS);
     bool id_ok = false;
     if (require(c, m, "id")) {
-        get_str(c, m, "id", true, &e->id);
+        get_id(c, m, "id", &e->id);
         const hx_ynode *idn = hx_ymap_get(m, "id");
         id_ok = e->id != NULL;
         for (size_t i = 0; e->id && i < n_prev; i++) {
@@ -1059,11 +1080,12 @@ static const hx_entry *find_entry(const hx_scenario *s, const char *id, bool by_
     return NULL;
 }
 
-/* A list of ids that must all name entries: returns the copies (NULL when the list is bad). */
-static char **entry_id_list(ctx *c, const hx_ynode *v, size_t *n_out)
+/* A list of ids that must all name entries: returns the copies (NULL when the list is bad or
+ * empty; empty is an error unless allowed). */
+static char **entry_id_list(ctx *c, const hx_ynode *v, bool allow_empty, size_t *n_out)
 {
     *n_out = 0;
-    if (!want_seq(c, v))
+    if (!want_seq(c, v) || (v->n == 0 && allow_empty))
         return NULL;
     if (v->n == 0) {
         failp(c, v->loc, "must list at least one entry id");
@@ -1076,7 +1098,7 @@ static char **entry_id_list(ctx *c, const hx_ynode *v, size_t *n_out)
     }
     for (size_t i = 0; i < v->n; i++) {
         size_t mi = push_index(c, i);
-        if (want_str(c, v->items[i], true)) {
+        if (want_id(c, v->items[i])) {
             ids[i] = dup_str(c, v->items[i]->text);
             if (c->entries_checked && !find_entry(c->s, ids[i], false))
                 failp(c, v->items[i]->loc, "no entry '%s' in backend.entries", ids[i]);
@@ -1107,6 +1129,7 @@ static void check_playlists(ctx *c, const hx_ynode *b, hx_scenario *s)
                 check_keys(c, pl, PLAYLIST_KEYS);
                 if (require(c, pl, "id"))
                     get_str(c, pl, "id", true, &out->id);
+                size_t mid = push_key(c, "id");
                 for (size_t k = 0; out->id && k < i; k++)
                     if (s->backend.playlists[k].id &&
                         strcmp(s->backend.playlists[k].id, out->id) == 0)
@@ -1114,13 +1137,15 @@ static void check_playlists(ctx *c, const hx_ynode *b, hx_scenario *s)
                 if (out->id && find_entry(s, out->id, false))
                     failp(c, hx_ymap_get(pl, "id")->loc,
                           "'%s' is already an entry id (a playlist is an entry too)", out->id);
+                pop(c, mid);
                 get_str(c, pl, "name", false, &out->name);
                 get_str(c, pl, "description", false, &out->description);
                 size_t me;
                 const hx_ynode *ev =
                     require(c, pl, "entries") ? enter(c, pl, "entries", &me) : NULL;
                 if (ev) {
-                    out->entries = entry_id_list(c, ev, &out->n_entries);
+                    /* empty: what the back-end answers while it still indexes the list */
+                    out->entries = entry_id_list(c, ev, true, &out->n_entries);
                     pop(c, me);
                 }
             }
@@ -1670,7 +1695,7 @@ static void check_load_playlist(ctx *c, const hx_ynode *v, hx_step *st)
     }
     size_t mk;
     const hx_ynode *ev = enter(c, v, "entries", &mk);
-    st->list_entries = entry_id_list(c, ev, &st->n_list_entries);
+    st->list_entries = entry_id_list(c, ev, false, &st->n_list_entries);
     pop(c, mk);
 }
 
@@ -1690,7 +1715,10 @@ static void check_load_media(ctx *c, const hx_ynode *v, hx_step *st)
     }
     const char *key = ek ? "entry_id" : "reference_id";
     char **dst = ek ? &st->entry_id : &st->reference_id;
-    get_str(c, v, key, true, dst);
+    if (ek)
+        get_id(c, v, key, dst);
+    else
+        get_str(c, v, key, true, dst);
     get_bool(c, v, "missing", &st->missing);
     check_ott_media_info(c, v, st);
     if (!*dst || !c->entries_checked)

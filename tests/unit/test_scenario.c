@@ -1056,6 +1056,157 @@ static void test_parse_bandwidth(void **state)
     }
 }
 
+/* The provider keys: sessions, playlists (an empty one too), captions, metadata, bumper,
+ * reference ids, player.session, and load_playlist in both forms. */
+static void test_backend_extensions(void **state)
+{
+    hx_scenario *s = load_good_text("name: x\n"
+                                    "backend:\n"
+                                    "  entries:\n"
+                                    "    - id: 0_a\n"
+                                    "      reference_id: ref-1\n"
+                                    "      status: preconvert\n"
+                                    "      access: {block: SITE_RESTRICTED}\n"
+                                    "      captions:\n"
+                                    "        - {lang: en, label: English, default: true}\n"
+                                    "        - {lang: fr, format: srt}\n"
+                                    "      metadata: {Genre: drama, Year: 2026}\n"
+                                    "      bumper: {entry_id: 0_b, click_through: http://x/}\n"
+                                    "    - {id: 0_b}\n"
+                                    "  playlists:\n"
+                                    "    - {id: 0_p, name: P, entries: [0_a, 0_b]}\n"
+                                    "    - {id: 0_q, entries: []}\n"
+                                    "  sessions:\n"
+                                    "    - {name: viewer, user_id: u1, privileges: 'view:*'}\n"
+                                    "    - {name: old, user_id: u2, expired: true}\n"
+                                    "player:\n"
+                                    "  session: old\n"
+                                    "  config:\n"
+                                    "    provider: {clientTag: t}\n"
+                                    "    playlist: {options: {autoContinue: false}}\n"
+                                    "steps:\n"
+                                    "  - load_playlist: {playlist_id: 0_p}\n"
+                                    "  - load_playlist: {entries: [0_b, 0_a]}\n");
+    const hx_entry *a = &s->backend.entries[0];
+    assert_string_equal(a->reference_id, "ref-1");
+    assert_string_equal(a->status, "preconvert");
+    assert_string_equal(a->block, "SITE_RESTRICTED");
+    assert_int_equal(a->n_captions, 2);
+    assert_string_equal(a->captions[0].label, "English");
+    assert_true(a->captions[0].is_default);
+    assert_string_equal(a->captions[0].format, "vtt");
+    assert_string_equal(a->captions[1].label, "fr"); /* the language when no label */
+    assert_string_equal(a->captions[1].format, "srt");
+    assert_false(a->captions[1].is_default);
+    assert_string_equal(kp_json_str(a->metadata, "Year", ""), "2026"); /* values are text */
+    assert_string_equal(a->bumper_entry, "0_b");
+    assert_string_equal(a->bumper_click, "http://x/");
+    assert_int_equal(s->backend.n_playlists, 2);
+    assert_int_equal(s->backend.playlists[0].n_entries, 2);
+    assert_string_equal(s->backend.playlists[0].entries[1], "0_b");
+    assert_int_equal(s->backend.playlists[1].n_entries, 0);
+    assert_int_equal(s->backend.n_sessions, 2);
+    assert_string_equal(s->backend.sessions[0].privileges, "view:*");
+    assert_true(s->backend.sessions[1].expired);
+    assert_string_equal(s->player.session, "old");
+    assert_false(kp_json_bool(s->player.config, "playlist.options.autoContinue", true));
+    assert_int_equal(s->steps[0].kind, HX_STEP_LOAD_PLAYLIST);
+    assert_string_equal(s->steps[0].playlist_id, "0_p");
+    assert_int_equal(s->steps[1].n_list_entries, 2);
+    assert_string_equal(s->steps[1].list_entries[0], "0_b");
+    hx_scenario_free(s);
+}
+
+/* An OTT back-end: numeric asset ids, its own block codes, item_errors, and the OTT provider's
+ * mediaInfo options on load_media, in Kaltura's names. */
+static void test_ott_backend(void **state)
+{
+    hx_scenario *s = load_good_text("name: x\n"
+                                    "backend:\n"
+                                    "  kind: ott\n"
+                                    "  item_errors: bare\n"
+                                    "  entries:\n"
+                                    "    - {id: 1234, access: {block: NotEntitled}}\n"
+                                    "steps:\n"
+                                    "  - load_media:\n"
+                                    "      entry_id: 1234\n"
+                                    "      media_type: epg\n"
+                                    "      context_type: START_OVER\n"
+                                    "      protocol: https\n"
+                                    "      file_ids: '7,8'\n"
+                                    "      streamer_type: mpegdash\n"
+                                    "      url_type: DIRECT\n"
+                                    "      asset_reference_type: epg_internal\n"
+                                    "      formats: [Dash_Main]\n");
+    assert_string_equal(s->backend.kind, "ott");
+    assert_true(s->backend.bare_item_errors);
+    assert_string_equal(s->backend.entries[0].block, "NotEntitled");
+    const json_t *mi = s->steps[0].media_info;
+    assert_string_equal(kp_json_str(mi, "mediaType", ""), "epg");
+    assert_string_equal(kp_json_str(mi, "contextType", ""), "START_OVER");
+    assert_string_equal(kp_json_str(mi, "protocol", ""), "https");
+    assert_string_equal(kp_json_str(mi, "fileIds", ""), "7,8");
+    assert_string_equal(kp_json_str(mi, "streamerType", ""), "mpegdash");
+    assert_string_equal(kp_json_str(mi, "urlType", ""), "DIRECT");
+    assert_string_equal(kp_json_str(mi, "assetReferenceType", ""), "epg_internal");
+    assert_string_equal(kp_json_str(mi, "formats.0", ""), "Dash_Main");
+    hx_scenario_free(s);
+}
+
+static void test_backend_extensions_bad(void **state)
+{
+    expect_text("name: x\n"
+                "backend:\n"
+                "  item_errors: bare\n"
+                "  entries:\n"
+                "    - {id: 0_a, bumper: {entry_id: 0_zz}, captions: [{label: L}]}\n"
+                "  playlists:\n"
+                "    - {id: 0_a, entries: [0_nope]}\n"
+                "  sessions:\n"
+                "    - {name: s1}\n"
+                "player:\n"
+                "  session: s2\n"
+                "steps:\n"
+                "  - load_media: {entry_id: 0_a, media_type: media}\n"
+                "  - load_playlist: {playlist_id: 0_none}\n"
+                "  - load_playlist: {entries: []}\n"
+                "  - load_playlist: {}\n",
+                "inline.yaml:3:16: backend.item_errors: item_errors is for an OTT back-end "
+                "(kind: ott)",
+                "inline.yaml:5:36: backend.entries[0].bumper.entry_id: no entry '0_zz' in "
+                "backend.entries",
+                "inline.yaml:5:54: missing required key 'lang' in backend.entries[0].captions[0]",
+                "inline.yaml:7:12: backend.playlists[0].id: '0_a' is already an entry id (a "
+                "playlist is an entry too)",
+                "inline.yaml:7:27: backend.playlists[0].entries[0]: no entry '0_nope' in "
+                "backend.entries",
+                "inline.yaml:11:12: player.session: no session 's2' in backend.sessions",
+                "inline.yaml:13:45: steps[0].load_media.media_type: media_type is for an OTT "
+                "back-end (backend.kind: ott)",
+                "inline.yaml:14:34: steps[1].load_playlist.playlist_id: no playlist '0_none' in "
+                "backend.playlists",
+                "inline.yaml:15:30: steps[2].load_playlist.entries: must list at least one entry "
+                "id",
+                "inline.yaml:16:20: steps[3].load_playlist: needs 'playlist_id' or 'entries'",
+                NULL);
+    expect_text("name: x\n"
+                "backend:\n"
+                "  kind: ott\n"
+                "  entries:\n"
+                "    - {id: 0_abc, access: {block: COUNTRY_RESTRICTED}}\n"
+                "steps:\n"
+                "  - load_playlist: {playlist_id: 0_p}\n",
+                "inline.yaml:5:12: backend.entries[0].id: an OTT asset id is a number, got "
+                "'0_abc'",
+                "inline.yaml:5:35: backend.entries[0].access.block: expected one of "
+                "ConcurrencyLimitation, MediaConcurrencyLimitation, NotEntitled, "
+                "ServiceNotAllowed, DeviceTypeNotAllowed or NoFilesFound, got "
+                "'COUNTRY_RESTRICTED'",
+                "inline.yaml:7:21: steps[0].load_playlist: an OTT back-end has no "
+                "playlists (the OTT provider does not implement getPlaylistConfig); use entries",
+                NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1081,6 +1232,9 @@ int main(void)
         cmocka_unit_test(test_several_errors_all_reported),
         cmocka_unit_test(test_step_forms),
         cmocka_unit_test(test_entry_values),
+        cmocka_unit_test(test_backend_extensions),
+        cmocka_unit_test(test_ott_backend),
+        cmocka_unit_test(test_backend_extensions_bad),
         cmocka_unit_test(test_player_config_rules),
         cmocka_unit_test(test_empty_file),
         cmocka_unit_test(test_top_level_not_a_mapping),
