@@ -203,6 +203,12 @@ static json_t *playback_context(mbe_server *s, const json_t *params)
     const char *file_ids = kp_json_str(ctx, "assetFileIds", NULL);
     const char *streamer = kp_json_str(ctx, "streamerType", NULL);
     const char *url_type = kp_json_str(ctx, "urlType", "PLAYMANIFEST");
+    /* the sources' protocols are the one asked for (the URLs stay on the loopback's http) */
+    const char *protocol = kp_json_str(ctx, "mediaProtocol", NULL);
+    const char *protocols =
+        protocol && (strcmp(protocol, "http") == 0 || strcmp(protocol, "https") == 0)
+            ? protocol
+            : "http,https";
     json_t *sources = json_array(), *actions = json_array(), *messages = json_array();
     json_t *plugins = json_array();
     if (e->block) {
@@ -230,12 +236,12 @@ static json_t *playback_context(mbe_server *s, const json_t *params)
                                         s->url, s->partner_id, id, type, fid, context,
                                         ott_formats[slot].ext);
             json_array_append_new(
-                sources, json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:s, s:[], s:s}", "format",
-                                   ott_formats[slot].name, "protocols", "http,https", "assetId",
-                                   (json_int_t)id, "id", (json_int_t)fid, "type",
-                                   ott_formats[slot].file_type, "url", u ? u : "", "duration",
-                                   (json_int_t)(e->duration + 0.5), "externalId", e->id, "drm",
-                                   "objectType", "KalturaPlaybackSource"));
+                sources,
+                json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:s, s:[], s:s}", "format",
+                          ott_formats[slot].name, "protocols", protocols, "assetId", (json_int_t)id,
+                          "id", (json_int_t)fid, "type", ott_formats[slot].file_type, "url",
+                          u ? u : "", "duration", (json_int_t)(e->duration + 0.5), "externalId",
+                          e->id, "drm", "objectType", "KalturaPlaybackSource"));
             free(u);
         }
         json_array_append_new(messages, json_pack("{s:s, s:s, s:s}", "code", "OK", "message", "OK",

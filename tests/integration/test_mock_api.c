@@ -348,10 +348,11 @@ static void test_ott_filters_errors_and_blocks(void **state)
     /* streamerType and urlType DIRECT */
     char *body = kp_asprintf("{\"assetId\":\"480097\",\"assetType\":\"media\",\"ks\":\"%s\","
                              "\"contextDataParams\":{\"streamerType\":\"url\",\"urlType\":"
-                             "\"DIRECT\",\"context\":\"TRAILER\"}}",
+                             "\"DIRECT\",\"context\":\"TRAILER\",\"mediaProtocol\":\"https\"}}",
                              ks);
     json_t *a = api(f->ott, "asset/action/getPlaybackContext", body, NULL);
     assert_int_equal(json_array_size(kp_json_path(a, "result.sources")), 1);
+    assert_string_equal(kp_json_str(a, "result.sources.0.protocols", ""), "https");
     assert_non_null(strstr(kp_json_str(a, "result.sources.0.url", ""), "/p/198/sp/19800/"
                                                                        "playManifest/"));
     json_decref(a);
