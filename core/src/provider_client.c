@@ -226,6 +226,33 @@ static kp_http_outcome outcome_of(const http_resp *r)
     return h;
 }
 
+/* A request a builder made (url and body owned), once sent: the answer and the outcome that
+ * views it. Zero-initialised, it can be freed whether or not it was built and sent. */
+typedef struct exchange {
+    char *url;
+    json_t *body;
+    http_resp r;
+    kp_http_outcome h;
+} exchange;
+
+/* Sends x->url/x->body with c's timeout and retries; x->h is then the outcome. Returns 0 or
+ * KP_ENOMEM. */
+static int exchange_send(const kp_provider_client *c, exchange *x)
+{
+    int rc = http_exchange(c, x->url, x->body, c->timeout_ms, &x->r);
+    if (rc >= 0)
+        x->h = outcome_of(&x->r);
+    return rc;
+}
+
+static void exchange_free(exchange *x)
+{
+    resp_free(&x->r);
+    free(x->url);
+    json_decref(x->body);
+    memset(x, 0, sizeof(*x));
+}
+
 /* A request builder's answer: 0 to go on, 1 when it already produced the provider error
  * (KP_EINVAL/KP_ENOTSUP with *error set), or a negative KP_E* code. */
 static int request_rc(int rc, const json_t *error)
@@ -253,19 +280,11 @@ static int finish(int rc, json_t **result, json_t **error)
 /* user.get: the 0/1 it says, or -1 when it gave no usable answer. */
 static int user_get(const kp_provider_client *c, const kp_provider_opts *o, const char *ks)
 {
-    char *url;
-    json_t *body;
-    if (kp_ovp_user_get_request(o, ks, &url, &body) < 0)
-        return -1;
-    http_resp r;
+    exchange x = {0};
     int anon = -1;
-    if (http_exchange(c, url, body, c->timeout_ms, &r) >= 0) {
-        kp_http_outcome h = outcome_of(&r);
-        anon = kp_ovp_user_get_parse(&h);
-        resp_free(&r);
-    }
-    free(url);
-    json_decref(body);
+    if (kp_ovp_user_get_request(o, ks, &x.url, &x.body) >= 0 && exchange_send(c, &x) >= 0)
+        anon = kp_ovp_user_get_parse(&x.h);
+    exchange_free(&x);
     return anon;
 }
 
@@ -296,9 +315,8 @@ int kp_ovp_fetch_media(const kp_provider_client *c, const kp_provider_opts *o,
         return KP_EINVAL;
     *config = NULL;
     *error = NULL;
-    char *url;
-    json_t *body;
-    int rc = kp_ovp_media_request(o, mi, &url, &body, error);
+    exchange x = {0};
+    int rc = kp_ovp_media_request(o, mi, &x.url, &x.body, error);
     rc = request_rc(rc, *error);
     if (rc != 0)
         return finish(rc, config, error);
@@ -309,17 +327,12 @@ int kp_ovp_fetch_media(const kp_provider_client *c, const kp_provider_opts *o,
         if (anon >= 0)
             eff.is_anonymous = anon;
     }
-    http_resp r;
-    rc = http_exchange(c, url, body, c->timeout_ms, &r);
-    if (rc >= 0) {
-        kp_http_outcome h = outcome_of(&r);
-        rc = kp_ovp_media_parse(&eff, mi, &h, config, error);
-        if (rc >= 0 && *config)
-            rc = ecdn(c, &eff, mi, &h, *config);
-        resp_free(&r);
-    }
-    free(url);
-    json_decref(body);
+    rc = exchange_send(c, &x);
+    if (rc >= 0)
+        rc = kp_ovp_media_parse(&eff, mi, &x.h, config, error);
+    if (rc >= 0 && *config)
+        rc = ecdn(c, &eff, mi, &x.h, *config);
+    exchange_free(&x);
     return finish(rc, config, error);
 }
 
@@ -337,21 +350,15 @@ int kp_ovp_fetch_playlist(const kp_provider_client *c, const kp_provider_opts *o
                      retry, KP_OVP_PLAYLIST_MAX_RETRIES);
             sleep_ms(c->playlist_retry_interval_ms);
         }
-        char *url;
-        json_t *body;
-        rc = kp_ovp_playlist_request(o, pi, retry, &url, &body, error);
+        exchange x = {0};
+        rc = kp_ovp_playlist_request(o, pi, retry, &x.url, &x.body, error);
         rc = request_rc(rc, *error);
         if (rc != 0)
             break;
-        http_resp r;
-        rc = http_exchange(c, url, body, c->timeout_ms, &r);
-        if (rc >= 0) {
-            kp_http_outcome h = outcome_of(&r);
-            rc = kp_ovp_playlist_parse(o, pi, retry, &h, playlist, error);
-            resp_free(&r);
-        }
-        free(url);
-        json_decref(body);
+        rc = exchange_send(c, &x);
+        if (rc >= 0)
+            rc = kp_ovp_playlist_parse(o, pi, retry, &x.h, playlist, error);
+        exchange_free(&x);
         if (rc != KP_PROVIDER_RETRY)
             break;
         rc = 0;
@@ -372,21 +379,15 @@ static int fetch_list(const kp_provider_client *c, const kp_provider_opts *o,
         return KP_EINVAL;
     *playlist = NULL;
     *error = NULL;
-    char *url;
-    json_t *body;
-    int rc = req(o, el, &url, &body, error);
+    exchange x = {0};
+    int rc = req(o, el, &x.url, &x.body, error);
     rc = request_rc(rc, *error);
     if (rc != 0)
         return finish(rc, playlist, error);
-    http_resp r;
-    rc = http_exchange(c, url, body, c->timeout_ms, &r);
-    if (rc >= 0) {
-        kp_http_outcome h = outcome_of(&r);
-        rc = parse(o, el, &h, playlist, error);
-        resp_free(&r);
-    }
-    free(url);
-    json_decref(body);
+    rc = exchange_send(c, &x);
+    if (rc >= 0)
+        rc = parse(o, el, &x.h, playlist, error);
+    exchange_free(&x);
     return finish(rc, playlist, error);
 }
 
@@ -402,34 +403,26 @@ int kp_ovp_fetch_entry_list(const kp_provider_client *c, const kp_provider_opts 
 static int ott_single(const kp_provider_client *c, const kp_provider_opts *o,
                       const kp_ott_media_info *mi, json_t **config, json_t **error)
 {
-    http_resp r[3];
+    exchange x[3] = {{0}};
     kp_http_outcome h[3];
     size_t n = 0;
     int rc = 0;
     while (n < 3) {
-        char *url;
-        json_t *body;
-        rc = kp_ott_single_next(o, mi, h, n, &url, &body, error);
+        rc = kp_ott_single_next(o, mi, h, n, &x[n].url, &x[n].body, error);
         if (rc != 1) {
             rc = request_rc(rc, *error);
             break;
         }
-        rc = http_exchange(c, url, body, c->timeout_ms, &r[n]);
-        json_decref(body);
-        if (rc < 0) {
-            free(url);
+        rc = exchange_send(c, &x[n]);
+        if (rc < 0)
             break;
-        }
-        r[n].url = url; /* owned here until the end */
-        h[n] = outcome_of(&r[n]);
+        h[n] = x[n].h;
         n++;
     }
     if (rc == 0 && !*error)
         rc = kp_ott_single_parse(o, mi, h, n, config, error);
-    for (size_t i = 0; i < n; i++) {
-        free((char *)r[i].url);
-        resp_free(&r[i]);
-    }
+    for (size_t i = 0; i < 3; i++)
+        exchange_free(&x[i]);
     return rc == 1 ? 0 : rc;
 }
 
@@ -442,21 +435,15 @@ int kp_ott_fetch_media(const kp_provider_client *c, const kp_provider_opts *o,
     *error = NULL;
     if (o->ott_disable_multirequest)
         return finish(ott_single(c, o, mi, config, error), config, error);
-    char *url;
-    json_t *body;
-    int rc = kp_ott_media_request(o, mi, &url, &body, error);
+    exchange x = {0};
+    int rc = kp_ott_media_request(o, mi, &x.url, &x.body, error);
     rc = request_rc(rc, *error);
     if (rc != 0)
         return finish(rc, config, error);
-    http_resp r;
-    rc = http_exchange(c, url, body, c->timeout_ms, &r);
-    if (rc >= 0) {
-        kp_http_outcome h = outcome_of(&r);
-        rc = kp_ott_media_parse(o, mi, &h, config, error);
-        resp_free(&r);
-    }
-    free(url);
-    json_decref(body);
+    rc = exchange_send(c, &x);
+    if (rc >= 0)
+        rc = kp_ott_media_parse(o, mi, &x.h, config, error);
+    exchange_free(&x);
     return finish(rc, config, error);
 }
 

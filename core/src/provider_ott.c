@@ -62,34 +62,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define G kp_ovp__get
+#define G     kp_ovp__get
+#define jset  kp_prov__set
+#define jpush kp_prov__push
+#define asize kp_prov__asize
 
 #define OTT_API_VERSION "7.8.1"
-
-static int jset(json_t *obj, const char *key, json_t *v)
-{
-    if (!v)
-        return KP_ENOMEM;
-    return json_object_set_new(obj, key, v) == 0 ? 0 : KP_ENOMEM;
-}
-
-static int jpush(json_t *arr, json_t *v)
-{
-    if (!v)
-        return KP_ENOMEM;
-    return json_array_append_new(arr, v) == 0 ? 0 : KP_ENOMEM;
-}
 
 static bool nonempty(const char *s)
 {
     return s && *s;
-}
-
-static const char *call_ks(const kp_provider_opts *o, const char *ks)
-{
-    if (nonempty(ks))
-        return ks;
-    return o->ks ? o->ks : "";
 }
 
 /* The id as the caller gave it: a JSON number when asked for and it is one, else a string. */
@@ -118,22 +100,6 @@ static bool has_login(const kp_provider_opts *o, const char *ks)
 }
 
 /* ---- requests ------------------------------------------------------------------------------- */
-
-typedef struct mr {
-    json_t *body;
-    int n;
-    int rc;
-} mr;
-
-static void mr_add(mr *m, json_t *sub)
-{
-    char key[24];
-    snprintf(key, sizeof(key), "%d", ++m->n);
-    if (m->rc >= 0)
-        m->rc = jset(m->body, key, sub);
-    else
-        json_decref(sub);
-}
 
 static json_t *login_params(const kp_provider_opts *o)
 {
@@ -197,6 +163,16 @@ static json_t *playback_context_params(const kp_ott_media_info *mi, const char *
                      "contextDataParams", ctx, "ks", ks);
 }
 
+/* Starts the multirequest of a call whose KS is ks: the anonymous login first when there is
+ * one. Returns the ks the other sub-requests carry (borrowed). */
+static const char *mr_start(kp_prov__mr *m, const kp_provider_opts *o, const char *ks)
+{
+    kp_prov__mr_init(m);
+    if (has_login(o, ks))
+        kp_prov__mr_add(m, with_call("ottuser", "anonymousLogin", login_params(o)));
+    return *ks ? ks : "{1:result:ks}";
+}
+
 /* apiVersion, then ks, partnerId and clientTag when set (OTTService.getMultiRequest). */
 static int common_params(json_t *body, const kp_provider_opts *o, const char *ks)
 {
@@ -210,7 +186,7 @@ static int common_params(json_t *body, const kp_provider_opts *o, const char *ks
     return rc;
 }
 
-static int finish_request(const kp_provider_opts *o, mr *m, const char *ks, char **url,
+static int finish_request(const kp_provider_opts *o, kp_prov__mr *m, const char *ks, char **url,
                           json_t **body)
 {
     if (m->rc >= 0)
@@ -226,16 +202,36 @@ static int finish_request(const kp_provider_opts *o, mr *m, const char *ks, char
     return 0;
 }
 
-static json_t *missing_entry_id(void)
+#define MISSING_ID     "missing entry id"
+#define MISSING_PARAMS "Missing mandatory parameter"
+
+/* What every request builder checks first, its outputs cleared: KP_EINVAL without a service
+ * URL, KP_EINVAL with the 3000 {message: missing} in *error when the parameters are not all
+ * there (ok false), KP_ENOMEM, or 0 to go on. */
+static int request_check(const kp_provider_opts *o, bool ok, const char *missing, char **url,
+                         json_t **body, json_t **error)
 {
-    return kp_prov__error(KP_PROVCAT_PROVIDER, KP_PROVCODE_MISSING_MANDATORY_PARAMS,
-                          json_pack("{s:s}", "message", "missing entry id"));
+    *url = NULL;
+    *body = NULL;
+    *error = NULL;
+    if (!nonempty(o->service_url))
+        return KP_EINVAL;
+    if (ok)
+        return 0;
+    *error = kp_prov__missing_params(missing);
+    return *error ? KP_EINVAL : KP_ENOMEM;
 }
 
-static json_t *missing_params(void)
+/* What every parse function checks first, its outputs cleared: the 3000 {message: missing} in
+ * *error when the parameters are not all there (ok false). Returns 0 or KP_ENOMEM. */
+static int parse_check(bool ok, const char *missing, json_t **result, json_t **error)
 {
-    return kp_prov__error(KP_PROVCAT_PROVIDER, KP_PROVCODE_MISSING_MANDATORY_PARAMS,
-                          json_pack("{s:s}", "message", "Missing mandatory parameter"));
+    *result = NULL;
+    *error = NULL;
+    if (ok)
+        return 0;
+    *error = kp_prov__missing_params(missing);
+    return *error ? 0 : KP_ENOMEM;
 }
 
 int kp_ott_media_request(const kp_provider_opts *o, const kp_ott_media_info *mi, char **url,
@@ -243,25 +239,17 @@ int kp_ott_media_request(const kp_provider_opts *o, const kp_ott_media_info *mi,
 {
     if (!o || !mi || !url || !body || !error)
         return KP_EINVAL;
-    *url = NULL;
-    *body = NULL;
-    *error = NULL;
-    if (!nonempty(o->service_url))
-        return KP_EINVAL;
-    if (!nonempty(mi->entry_id)) {
-        *error = missing_entry_id();
-        return *error ? KP_EINVAL : KP_ENOMEM;
-    }
-    const char *ks = call_ks(o, mi->ks);
-    const char *ks_param = *ks ? ks : "{1:result:ks}";
-    mr m = {.body = json_object()};
-    m.rc = m.body ? 0 : KP_ENOMEM;
-    if (has_login(o, ks))
-        mr_add(&m, with_call("ottuser", "anonymousLogin", login_params(o)));
-    mr_add(&m, with_call("asset", "get",
-                         asset_get_params(mi->entry_id, mi->entry_id_is_number,
-                                          mi->asset_reference_type, ks_param)));
-    mr_add(&m, with_call("asset", "getPlaybackContext", playback_context_params(mi, ks_param)));
+    int rc = request_check(o, nonempty(mi->entry_id), MISSING_ID, url, body, error);
+    if (rc < 0)
+        return rc;
+    const char *ks = kp_prov__call_ks(o, mi->ks);
+    kp_prov__mr m;
+    const char *ks_param = mr_start(&m, o, ks);
+    kp_prov__mr_add(&m, with_call("asset", "get",
+                                  asset_get_params(mi->entry_id, mi->entry_id_is_number,
+                                                   mi->asset_reference_type, ks_param)));
+    kp_prov__mr_add(
+        &m, with_call("asset", "getPlaybackContext", playback_context_params(mi, ks_param)));
     return finish_request(o, &m, ks, url, body);
 }
 
@@ -510,23 +498,7 @@ static json_t *sources_object(const json_t *id, json_t *duration, const char *ty
                               json_t *prog)
 {
     json_t *s = json_object();
-    int rc = s ? 0 : KP_ENOMEM;
-    if (rc >= 0) {
-        rc = jset(s, "hls", hls);
-        hls = NULL;
-    }
-    if (rc >= 0) {
-        rc = jset(s, "dash", dash);
-        dash = NULL;
-    }
-    if (rc >= 0) {
-        rc = jset(s, "progressive", prog);
-        prog = NULL;
-    }
-    if (rc >= 0)
-        rc = jset(s, "image", json_array());
-    if (rc >= 0)
-        rc = jset(s, "document", json_array());
+    int rc = kp_prov__set_source_lists(s, hls, dash, prog, json_array(), json_array());
     if (rc >= 0)
         rc = kp_ovp__set_raw(s, "id", id);
     if (rc >= 0 && duration) {
@@ -556,9 +528,6 @@ static json_t *sources_object(const json_t *id, json_t *duration, const char *ty
         else
             json_decref(md);
     }
-    json_decref(hls);
-    json_decref(dash);
-    json_decref(prog);
     json_decref(duration);
     json_decref(poster);
     json_decref(metadata);
@@ -571,44 +540,10 @@ static json_t *sources_object(const json_t *id, json_t *duration, const char *ty
 
 /* ---- parsing: KalturaPlaybackContext -------------------------------------------------------- */
 
-/* `if (x) x.map(e => new Class(e))`, where the class reads fields of e. */
-static bool array_or_falsy(const json_t *v)
-{
-    if (!kp_ovp__truthy(v))
-        return true;
-    if (!json_is_array(v))
-        return false;
-    for (size_t i = 0; i < json_array_size(v); i++)
-        if (json_is_null(json_array_get(v, i)))
-            return false;
-    return true;
-}
-
 /* new KalturaPlaybackContext(data) would not throw. */
 static bool context_ok(const json_t *pbc)
 {
-    if (!pbc || json_is_null(pbc))
-        return false;
-    if (!array_or_falsy(G(pbc, "messages")) || !array_or_falsy(G(pbc, "actions")) ||
-        !array_or_falsy(G(pbc, "sources")) || !array_or_falsy(G(pbc, "plugins")))
-        return false;
-    const json_t *sources = G(pbc, "sources");
-    for (size_t i = 0; json_is_array(sources) && i < json_array_size(sources); i++)
-        if (!array_or_falsy(G(json_array_get(sources, i), "drm")))
-            return false;
-    return true;
-}
-
-/* The array the class keeps ([] when the field is falsy). Borrowed, may be NULL. */
-static const json_t *ctx_array(const json_t *pbc, const char *key)
-{
-    const json_t *v = G(pbc, key);
-    return json_is_array(v) ? v : NULL;
-}
-
-static size_t asize(const json_t *a)
-{
-    return json_is_array(a) ? json_array_size(a) : 0;
+    return kp_prov__context_ok(pbc) && kp_prov__array_or_falsy(G(pbc, "plugins"));
 }
 
 /* _parseAdaptiveSource() + MediaSources.map(): appends the source to hls/dash/prog. */
@@ -646,28 +581,8 @@ static int add_source(const json_t *src, json_t *hls, json_t *dash, json_t *prog
     if (rc >= 0)
         rc = jset(ms, "mimetype", json_string(mimetype));
     const json_t *drm = G(src, "drm");
-    if (rc >= 0 && asize(drm) > 0) {
-        json_t *list = json_array();
-        rc = list ? 0 : KP_ENOMEM;
-        for (size_t i = 0; rc >= 0 && i < json_array_size(drm); i++) {
-            const json_t *d = json_array_get(drm, i);
-            json_t *o = json_object();
-            rc = o ? kp_ovp__set_raw(o, "licenseUrl", G(d, "licenseURL")) : KP_ENOMEM;
-            const char *scheme = kp_ovp__drm_scheme(G(d, "scheme"));
-            if (rc >= 0 && scheme)
-                rc = jset(o, "scheme", json_string(scheme));
-            if (rc >= 0 && kp_ovp__truthy(G(d, "certificate")))
-                rc = kp_ovp__set_raw(o, "certificate", G(d, "certificate"));
-            if (rc >= 0)
-                rc = jpush(list, o);
-            else
-                json_decref(o);
-        }
-        if (rc >= 0)
-            rc = jset(ms, "drmData", list);
-        else
-            json_decref(list);
-    }
+    if (rc >= 0 && asize(drm) > 0)
+        rc = jset(ms, "drmData", kp_prov__drm_data(drm));
     if (rc >= 0)
         return jpush(target, ms);
     json_decref(ms);
@@ -743,29 +658,6 @@ static const char *media_kind(const json_t *asset, const char *mtype, const char
     return "Unknown";
 }
 
-static json_t *service_error(int code, json_t *data)
-{
-    return kp_prov__error(KP_PROVCAT_SERVICE, code, data);
-}
-
-/* {message, code} copies of the access-control messages. */
-static json_t *messages_json(const json_t *pbc)
-{
-    const json_t *msgs = ctx_array(pbc, "messages");
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < asize(msgs); i++) {
-        const json_t *m = json_array_get(msgs, i);
-        json_t *o = json_object();
-        if (!o || kp_ovp__set_raw(o, "message", G(m, "message")) < 0 ||
-            kp_ovp__set_raw(o, "code", G(m, "code")) < 0 || jpush(arr, o) < 0) {
-            json_decref(o);
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    return arr;
-}
-
 /* session {isAnonymous, partnerId, uiConfId?, ks?}. login: the login result, or NULL when no
  * session loader ran. */
 static json_t *session_json(const kp_provider_opts *o, const char *mi_ks, bool login_ran,
@@ -782,7 +674,7 @@ static json_t *session_json(const kp_provider_opts *o, const char *mi_ks, bool l
         if (kp_ovp__truthy(ks))
             rc = kp_ovp__set_raw(s, "ks", ks);
     } else if (rc >= 0) {
-        rc = jset(s, "ks", json_string(call_ks(o, mi_ks)));
+        rc = jset(s, "ks", json_string(kp_prov__call_ks(o, mi_ks)));
     }
     if (rc < 0) {
         json_decref(s);
@@ -802,14 +694,11 @@ static int build_media(const kp_ott_media_info *mi, const json_t *asset, const j
     int rc = asset_ok(asset); /* new KalturaAsset() in the loader */
     if (rc < 0)
         return rc;
-    const json_t *actions = ctx_array(pbc, "actions");
+    const json_t *actions = kp_prov__ctx_array(pbc, "actions");
     for (size_t i = 0; i < asize(actions); i++) {
         if (!kp_ovp__is_str(G(json_array_get(actions, i), "type"), "BLOCK"))
             continue;
-        json_t *msgs = messages_json(pbc);
-        json_t *data =
-            msgs ? json_pack("{s:{s:s}, s:o}", "action", "type", "BLOCK", "messages", msgs) : NULL;
-        *error = data ? service_error(KP_PROVCODE_BLOCK_ACTION, data) : NULL;
+        *error = kp_prov__block_error(pbc, json_string("BLOCK"));
         return *error ? 0 : KP_ENOMEM;
     }
 
@@ -818,7 +707,7 @@ static int build_media(const kp_ott_media_info *mi, const json_t *asset, const j
     rc = asset_base(asset, mtype, ctype, &metadata, &poster);
     if (rc < 0)
         return rc;
-    const json_t *sources = ctx_array(pbc, "sources");
+    const json_t *sources = kp_prov__ctx_array(pbc, "sources");
     json_t *hls = json_array(), *dash = json_array(), *prog = json_array();
     rc = hls && dash && prog ? 0 : KP_ENOMEM;
     /* adaptive (every non-`url` format) first, then progressive */
@@ -856,21 +745,13 @@ static int build_media(const kp_ott_media_info *mi, const json_t *asset, const j
     if (!so)
         return KP_ENOMEM;
     if (n == 0) {
-        kp_buf msg;
-        kp_buf_init(&msg);
-        rc = kp_buf_puts(&msg, "No play source for entry id: ");
-        if (rc >= 0)
-            rc = kp_ovp__put_str(&msg, json_object_get(so, "id"));
+        *error = kp_prov__no_source_error(json_object_get(so, "id"));
         json_decref(so);
-        json_t *data =
-            rc >= 0 ? json_pack("{s:s, s:s%}", "action", "", "messages", msg.data, msg.len) : NULL;
-        kp_buf_free(&msg);
-        *error = data ? service_error(KP_PROVCODE_MISSING_PLAY_SOURCE, data) : NULL;
         return *error ? 0 : KP_ENOMEM;
     }
     json_t *plugins = json_object();
     rc = plugins ? 0 : KP_ENOMEM;
-    const json_t *pl = ctx_array(pbc, "plugins");
+    const json_t *pl = kp_prov__ctx_array(pbc, "plugins");
     for (size_t i = 0; rc >= 0 && i < asize(pl); i++) {
         const json_t *p = json_array_get(pl, i);
         if (!kp_ovp__is_str(G(p, "streamertype"), "progressive"))
@@ -883,15 +764,7 @@ static int build_media(const kp_ott_media_info *mi, const json_t *asset, const j
             json_decref(bumper);
         break;
     }
-    if (rc >= 0)
-        rc = jset(cfg, "sources", so);
-    else
-        json_decref(so);
-    if (rc >= 0)
-        rc = jset(cfg, "plugins", plugins);
-    else
-        json_decref(plugins);
-    return rc;
+    return kp_prov__set_media(cfg, rc, so, plugins);
 }
 
 /* The config from the (successful) login, asset and context results. */
@@ -903,27 +776,7 @@ static int media_result(const kp_provider_opts *o, const kp_ott_media_info *mi, 
     int rc = cfg ? jset(cfg, "session", session_json(o, mi->ks, login_ran, login)) : KP_ENOMEM;
     if (rc >= 0)
         rc = build_media(mi, asset, pbc, cfg, error);
-    if (rc == KP_EPARSE) {
-        json_decref(cfg);
-        *error = kp_prov__mismatch_error(headers);
-        return *error ? 0 : KP_ENOMEM;
-    }
-    if (rc < 0 || *error) {
-        json_decref(cfg);
-        return rc < 0 ? rc : 0;
-    }
-    *config = cfg;
-    return 0;
-}
-
-static const char *request_url(const kp_http_outcome *h, char **own, const char *service_url,
-                               const char *path)
-{
-    *own = NULL;
-    if (h->url)
-        return h->url;
-    *own = kp_asprintf("%s%s", service_url, path);
-    return *own;
+    return kp_prov__media_result(rc, cfg, headers, config, error);
 }
 
 int kp_ott_media_parse(const kp_provider_opts *o, const kp_ott_media_info *mi,
@@ -931,59 +784,39 @@ int kp_ott_media_parse(const kp_provider_opts *o, const kp_ott_media_info *mi,
 {
     if (!o || !mi || !h || !config || !error || !nonempty(o->service_url))
         return KP_EINVAL;
-    *config = NULL;
-    *error = NULL;
-    if (!nonempty(mi->entry_id)) {
-        *error = missing_entry_id();
-        return *error ? 0 : KP_ENOMEM;
-    }
-    char *own;
-    const char *url = request_url(h, &own, o->service_url, "/service/multirequest");
-    json_t *headers = url ? kp_prov__headers(h) : NULL;
-    kp_prov__decoded d;
-    memset(&d, 0, sizeof(d));
-    int rc = headers ? kp_prov__outcome(h, url, headers, &d, error) : KP_ENOMEM;
+    int rc = parse_check(nonempty(mi->entry_id), MISSING_ID, config, error);
+    if (rc < 0 || *error)
+        return rc;
+    kp_prov__answer a;
+    rc = kp_prov__answer_read(h, o->service_url, "/service/multirequest", &a, error);
     if (rc >= 0 && !*error) {
-        if (kp_prov__failed(&d, true)) {
-            *error = kp_prov__api_error(url, headers, &d);
+        if (kp_prov__failed(&a.d, true)) {
+            *error = kp_prov__api_error(a.url, a.headers, &a.d);
             rc = *error ? 0 : KP_ENOMEM;
         } else {
-            bool login = has_login(o, call_ks(o, mi->ks));
+            bool login = has_login(o, kp_prov__call_ks(o, mi->ks));
             size_t s = login ? 1 : 0;
-            const json_t *asset = json_array_get(d.items, s);
-            const json_t *pbc = json_array_get(d.items, s + 1);
-            rc = media_result(o, mi, login, login ? json_array_get(d.items, 0) : NULL, asset, pbc,
-                              headers, config, error);
+            const json_t *asset = json_array_get(a.d.items, s);
+            const json_t *pbc = json_array_get(a.d.items, s + 1);
+            rc = media_result(o, mi, login, login ? json_array_get(a.d.items, 0) : NULL, asset, pbc,
+                              a.headers, config, error);
         }
     }
-    kp_prov__decoded_free(&d);
-    json_decref(headers);
-    free(own);
-    if (rc < 0) {
-        json_decref(*config);
-        json_decref(*error);
-        *config = NULL;
-        *error = NULL;
-    }
-    return rc;
+    kp_prov__answer_free(&a);
+    return kp_prov__settle(rc, config, error);
 }
 
 /* ---- single-request mode -------------------------------------------------------------------- */
 
 /* One single request's answer: `result` when truthy, else the body. Sets *item (borrowed from
- * d) or *error (transport/status/format error). */
+ * a, which the caller frees) or *error (transport/status/format error). */
 static int single_outcome(const kp_http_outcome *h, const char *service_url, const char *path,
-                          kp_prov__decoded *d, const json_t **item, json_t **error)
+                          kp_prov__answer *a, const json_t **item, json_t **error)
 {
     *item = NULL;
-    char *own;
-    const char *url = request_url(h, &own, service_url, path);
-    json_t *headers = url ? kp_prov__headers(h) : NULL;
-    int rc = headers ? kp_prov__outcome(h, url, headers, d, error) : KP_ENOMEM;
-    json_decref(headers);
-    free(own);
+    int rc = kp_prov__answer_read(h, service_url, path, a, error);
     if (rc >= 0 && !*error)
-        *item = json_array_get(d->items, 0);
+        *item = json_array_get(a->d.items, 0);
     return rc;
 }
 
@@ -1001,14 +834,9 @@ static json_t *single_api_error(const json_t *exc)
         rc = kp_ovp__put_str(&msg, G(exc, "code"));
     if (rc >= 0)
         rc = kp_buf_putc(&msg, ')');
-    json_t *e = rc >= 0 ? json_object() : NULL;
-    rc = e ? kp_ovp__set_raw(e, "code", G(exc, "code")) : KP_ENOMEM;
-    if (rc >= 0)
-        rc = kp_ovp__set_raw(e, "message", G(exc, "message"));
+    json_t *e = rc >= 0 ? kp_prov__exception(exc) : NULL;
     json_t *data =
-        rc >= 0 ? json_pack("{s:o, s:s%}", "error", e, "errorMessage", msg.data, msg.len) : NULL;
-    if (rc < 0)
-        json_decref(e);
+        e ? json_pack("{s:o, s:s%}", "error", e, "errorMessage", msg.data, msg.len) : NULL;
     kp_buf_free(&msg);
     return data ? kp_prov__error(KP_PROVCAT_NETWORK, KP_PROVCODE_API_RESPONSE_MISMATCH, data)
                 : NULL;
@@ -1024,23 +852,16 @@ int kp_ott_single_next(const kp_provider_opts *o, const kp_ott_media_info *mi,
 {
     if (!o || !mi || (n_done && !done) || !url || !body || !error)
         return KP_EINVAL;
-    *url = NULL;
-    *body = NULL;
-    *error = NULL;
-    if (!nonempty(o->service_url))
-        return KP_EINVAL;
-    if (!nonempty(mi->entry_id)) {
-        *error = missing_entry_id();
-        return *error ? KP_EINVAL : KP_ENOMEM;
-    }
-    const char *ks = call_ks(o, mi->ks);
+    int rc = request_check(o, nonempty(mi->entry_id), MISSING_ID, url, body, error);
+    if (rc < 0)
+        return rc;
+    const char *ks = kp_prov__call_ks(o, mi->ks);
     bool login = has_login(o, ks);
     size_t step = n_done + (login ? 0 : 1); /* 0 login, 1 asset.get, 2 getPlaybackContext */
     if (step > 2)
         return 0;
     json_t *params = NULL;
     json_t *ks_value = NULL; /* the KS the asset requests carry */
-    int rc = 0;
     if (step == 0) {
         params = login_params(o);
     } else {
@@ -1048,17 +869,17 @@ int kp_ott_single_next(const kp_provider_opts *o, const kp_ott_media_info *mi,
             ks_value = json_string(ks);
         } else if (login) {
             /* execute(): ks = serviceResult.data.ks || ''; nothing more after a failed login */
-            kp_prov__decoded d;
+            kp_prov__answer a;
             const json_t *item;
             json_t *err = NULL;
-            rc = single_outcome(&done[0], o->service_url, k_single_path[0], &d, &item, &err);
+            rc = single_outcome(&done[0], o->service_url, k_single_path[0], &a, &item, &err);
             bool failed = rc < 0 || err || !item || json_is_null(item) || kp_prov__item_error(item);
             json_decref(err);
             if (!failed) {
                 const json_t *lks = G(item, "ks");
                 ks_value = kp_ovp__truthy(lks) ? json_deep_copy(lks) : json_string("");
             }
-            kp_prov__decoded_free(&d);
+            kp_prov__answer_free(&a);
             if (rc < 0)
                 return rc;
             if (failed)
@@ -1098,22 +919,18 @@ int kp_ott_single_parse(const kp_provider_opts *o, const kp_ott_media_info *mi,
 {
     if (!o || !mi || (n_done && !done) || !config || !error || !nonempty(o->service_url))
         return KP_EINVAL;
-    *config = NULL;
-    *error = NULL;
-    if (!nonempty(mi->entry_id)) {
-        *error = missing_entry_id();
-        return *error ? 0 : KP_ENOMEM;
-    }
-    bool login = has_login(o, call_ks(o, mi->ks));
+    int rc = parse_check(nonempty(mi->entry_id), MISSING_ID, config, error);
+    if (rc < 0 || *error)
+        return rc;
+    bool login = has_login(o, kp_prov__call_ks(o, mi->ks));
     size_t first = login ? 0 : 1;
-    kp_prov__decoded d[3];
-    memset(d, 0, sizeof(d));
+    kp_prov__answer a[3];
+    memset(a, 0, sizeof(a));
     const json_t *item[3] = {NULL, NULL, NULL};
-    int rc = 0;
     /* the first request that failed, in order: transport/status/format, then API error */
     for (size_t i = 0; rc >= 0 && !*error && i < n_done && first + i < 3; i++) {
         size_t k = first + i;
-        rc = single_outcome(&done[i], o->service_url, k_single_path[k], &d[k], &item[k], error);
+        rc = single_outcome(&done[i], o->service_url, k_single_path[k], &a[k], &item[k], error);
         const json_t *exc = rc >= 0 && !*error ? kp_prov__item_error(item[k]) : NULL;
         if (exc) {
             *error = single_api_error(exc);
@@ -1127,14 +944,8 @@ int kp_ott_single_parse(const kp_provider_opts *o, const kp_ott_media_info *mi,
         json_decref(headers);
     }
     for (size_t k = 0; k < 3; k++)
-        kp_prov__decoded_free(&d[k]);
-    if (rc < 0) {
-        json_decref(*config);
-        json_decref(*error);
-        *config = NULL;
-        *error = NULL;
-    }
-    return rc;
+        kp_prov__answer_free(&a[k]);
+    return kp_prov__settle(rc, config, error);
 }
 
 /* ---- entry lists ---------------------------------------------------------------------------- */
@@ -1154,28 +965,32 @@ int kp_ott_entry_list_request(const kp_provider_opts *o, const kp_entry_list_inf
 {
     if (!o || !el || !url || !body || !error)
         return KP_EINVAL;
-    *url = NULL;
-    *body = NULL;
-    *error = NULL;
-    if (!nonempty(o->service_url))
-        return KP_EINVAL;
-    if (!entries_ok(el)) {
-        *error = missing_params();
-        return *error ? KP_EINVAL : KP_ENOMEM;
-    }
-    const char *ks = call_ks(o, el->ks);
-    const char *ks_param = *ks ? ks : "{1:result:ks}";
-    mr m = {.body = json_object()};
-    m.rc = m.body ? 0 : KP_ENOMEM;
-    if (has_login(o, ks))
-        mr_add(&m, with_call("ottuser", "anonymousLogin", login_params(o)));
+    int rc = request_check(o, entries_ok(el), MISSING_PARAMS, url, body, error);
+    if (rc < 0)
+        return rc;
+    const char *ks = kp_prov__call_ks(o, el->ks);
+    kp_prov__mr m;
+    const char *ks_param = mr_start(&m, o, ks);
     for (size_t i = 0; i < el->n_entries; i++) {
         const kp_entry_ref *e = &el->entries[i];
-        mr_add(&m, with_call("asset", "get",
-                             asset_get_params(e->entry_id, e->entry_id_is_number,
-                                              e->asset_reference_type, ks_param)));
+        kp_prov__mr_add(&m, with_call("asset", "get",
+                                      asset_get_params(e->entry_id, e->entry_id_is_number,
+                                                       e->asset_reference_type, ks_param)));
     }
     return finish_request(o, &m, ks, url, body);
+}
+
+/* One entry-list item: the asset's base data, no sources (kp_prov__item_fn). */
+static int list_item(const json_t *asset, void *ud, json_t **sources)
+{
+    (void)ud;
+    json_t *metadata, *poster;
+    int rc = asset_base(asset, NULL, NULL, &metadata, &poster);
+    if (rc < 0)
+        return rc;
+    *sources = sources_object(G(asset, "id"), NULL, "Unknown", false, poster, metadata,
+                              json_array(), json_array(), json_array());
+    return *sources ? 0 : KP_ENOMEM;
 }
 
 int kp_ott_entry_list_parse(const kp_provider_opts *o, const kp_entry_list_info *el,
@@ -1183,59 +998,14 @@ int kp_ott_entry_list_parse(const kp_provider_opts *o, const kp_entry_list_info 
 {
     if (!o || !el || !h || !playlist || !error || !nonempty(o->service_url))
         return KP_EINVAL;
-    *playlist = NULL;
-    *error = NULL;
-    if (!entries_ok(el)) {
-        *error = missing_params();
-        return *error ? 0 : KP_ENOMEM;
-    }
-    char *own;
-    const char *url = request_url(h, &own, o->service_url, "/service/multirequest");
-    json_t *headers = url ? kp_prov__headers(h) : NULL, *pl = NULL;
-    kp_prov__decoded d;
-    memset(&d, 0, sizeof(d));
-    int rc = headers ? kp_prov__outcome(h, url, headers, &d, error) : KP_ENOMEM;
-    if (rc >= 0 && !*error) {
-        size_t s = has_login(o, call_ks(o, el->ks)) ? 1 : 0;
-        pl = json_pack("{s:s, s:{s:s, s:s}, s:s, s:[], s:s}", "id", "", "metadata", "name", "",
-                       "description", "", "poster", "", "items", "playlistLastEntryId", "");
-        json_t *items = json_object_get(pl, "items");
-        rc = pl ? 0 : KP_ENOMEM;
-        for (size_t i = 0; rc >= 0 && !kp_prov__failed(&d, false) && i < el->n_entries; i++) {
-            const json_t *asset = json_array_get(d.items, s + i);
-            if (!asset || kp_prov__item_error(asset))
-                continue;
-            json_t *metadata, *poster;
-            int r = asset_base(asset, NULL, NULL, &metadata, &poster);
-            if (r == KP_EPARSE)
-                continue;
-            rc = r;
-            json_t *so = rc >= 0
-                             ? sources_object(G(asset, "id"), NULL, "Unknown", false, poster,
-                                              metadata, json_array(), json_array(), json_array())
-                             : NULL;
-            json_t *it = so ? json_pack("{s:o}", "sources", so) : NULL;
-            if (rc >= 0)
-                rc = jpush(items, it);
-        }
-        if (rc >= 0 && json_array_size(items) == 0) {
-            json_decref(pl);
-            pl = NULL;
-            *error = kp_prov__api_error(url, headers, &d);
-            rc = *error ? 0 : KP_ENOMEM;
-        }
-    }
-    kp_prov__decoded_free(&d);
-    json_decref(headers);
-    free(own);
-    if (rc < 0) {
-        json_decref(pl);
-        json_decref(*error);
-        *error = NULL;
+    int rc = parse_check(entries_ok(el), MISSING_PARAMS, playlist, error);
+    if (rc < 0 || *error)
         return rc;
-    }
-    *playlist = pl;
-    return 0;
+    size_t first = has_login(o, kp_prov__call_ks(o, el->ks)) ? 1 : 0;
+    json_t *pl = json_pack("{s:s, s:{s:s, s:s}, s:s, s:[], s:s}", "id", "", "metadata", "name", "",
+                           "description", "", "poster", "", "items", "playlistLastEntryId", "");
+    return kp_prov__entry_list(h, o->service_url, first, el->n_entries, pl, list_item, NULL,
+                               playlist, error);
 }
 
 /* ---- playlists ------------------------------------------------------------------------------ */

@@ -1,6 +1,7 @@
 /* provider_outcome.c: the HTTP outcome as the real provider's RequestBuilder and
- * MultiRequestResult see it, shared by the OVP and OTT providers (provider_priv.h).
- * Every json_t * returned is owned by the caller.
+ * MultiRequestResult see it, shared by the OVP and OTT providers (provider_priv.h), and what
+ * their parse functions make of it alike: the provider errors, the media config's last step,
+ * the entry-list answer. Every json_t * returned is owned by the caller.
  */
 #include "provider_priv.h"
 
@@ -14,18 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define G kp_ovp__get
+#define G    kp_ovp__get
+#define jset kp_prov__set
 
 json_t *kp_prov__error(int category, int code, json_t *data)
 {
     return kp_perror_new(KP_SEVERITY_CRITICAL, category, code, data);
-}
-
-static int add(json_t *obj, const char *key, json_t *v)
-{
-    if (!v)
-        return KP_ENOMEM;
-    return json_object_set_new(obj, key, v) == 0 ? 0 : KP_ENOMEM;
 }
 
 typedef struct header_kv {
@@ -141,6 +136,17 @@ const json_t *kp_prov__item_error(const json_t *it)
     return NULL;
 }
 
+json_t *kp_prov__exception(const json_t *exc)
+{
+    json_t *e = json_object();
+    if (!e || kp_ovp__set_raw(e, "code", G(exc, "code")) < 0 ||
+        kp_ovp__set_raw(e, "message", G(exc, "message")) < 0) {
+        json_decref(e);
+        return NULL;
+    }
+    return e;
+}
+
 /* Returns 0, KP_EPARSE when the body is not JSON (or is `null`), KP_ENOMEM. */
 static int decode(const kp_http_outcome *h, kp_prov__decoded *d)
 {
@@ -175,19 +181,12 @@ static int decode(const kp_http_outcome *h, kp_prov__decoded *d)
         const json_t *it = json_array_get(d->items, i);
         const json_t *err = kp_prov__item_error(it);
         json_t *r = json_object();
-        int rc = r ? add(r, "hasError", json_boolean(err != NULL)) : KP_ENOMEM;
+        int rc = r ? jset(r, "hasError", json_boolean(err != NULL)) : KP_ENOMEM;
         if (rc >= 0 && err) {
-            json_t *e = json_object();
-            rc = e ? kp_ovp__set_raw(e, "code", G(err, "code")) : KP_ENOMEM;
-            if (rc >= 0)
-                rc = kp_ovp__set_raw(e, "message", G(err, "message"));
-            if (rc >= 0)
-                rc = add(r, "error", e);
-            else
-                json_decref(e);
+            rc = jset(r, "error", kp_prov__exception(err));
             d->n_errors++;
         } else if (rc >= 0) {
-            rc = add(r, "data", json_deep_copy(it));
+            rc = jset(r, "data", json_deep_copy(it));
         }
         if (rc >= 0)
             rc = json_array_append_new(d->results, r) == 0 ? 0 : KP_ENOMEM;
@@ -259,4 +258,97 @@ json_t *kp_prov__mismatch_error(const json_t *headers)
     json_t *data = json_pack("{s:O}", "headers", (json_t *)headers);
     return data ? kp_prov__error(KP_PROVCAT_NETWORK, KP_PROVCODE_API_RESPONSE_MISMATCH, data)
                 : NULL;
+}
+
+json_t *kp_prov__missing_params(const char *message)
+{
+    return kp_prov__error(KP_PROVCAT_PROVIDER, KP_PROVCODE_MISSING_MANDATORY_PARAMS,
+                          json_pack("{s:s}", "message", message));
+}
+
+/* ---- what the parse functions make of it ---------------------------------------------------- */
+
+int kp_prov__answer_read(const kp_http_outcome *h, const char *service_url, const char *path,
+                         kp_prov__answer *a, json_t **error)
+{
+    memset(a, 0, sizeof(*a));
+    a->url = h->url;
+    if (!a->url) {
+        a->own_url = kp_asprintf("%s%s", service_url, path);
+        if (!a->own_url)
+            return KP_ENOMEM;
+        a->url = a->own_url;
+    }
+    a->headers = kp_prov__headers(h);
+    if (!a->headers)
+        return KP_ENOMEM;
+    return kp_prov__outcome(h, a->url, a->headers, &a->d, error);
+}
+
+void kp_prov__answer_free(kp_prov__answer *a)
+{
+    kp_prov__decoded_free(&a->d);
+    json_decref(a->headers);
+    free(a->own_url);
+    memset(a, 0, sizeof(*a));
+}
+
+int kp_prov__media_result(int rc, json_t *cfg, const json_t *headers, json_t **config,
+                          json_t **error)
+{
+    if (rc == KP_EPARSE) {
+        json_decref(cfg);
+        *error = kp_prov__mismatch_error(headers);
+        return *error ? 0 : KP_ENOMEM;
+    }
+    if (rc < 0 || *error) {
+        json_decref(cfg);
+        return rc < 0 ? rc : 0;
+    }
+    *config = cfg;
+    return 0;
+}
+
+int kp_prov__settle(int rc, json_t **result, json_t **error)
+{
+    if (rc < 0) {
+        json_decref(*result);
+        json_decref(*error);
+        *result = NULL;
+        *error = NULL;
+    }
+    return rc;
+}
+
+int kp_prov__entry_list(const kp_http_outcome *h, const char *service_url, size_t first,
+                        size_t n_entries, json_t *pl, kp_prov__item_fn item, void *ud,
+                        json_t **playlist, json_t **error)
+{
+    kp_prov__answer a;
+    int rc = kp_prov__answer_read(h, service_url, "/service/multirequest", &a, error);
+    if (rc >= 0 && !*error) {
+        json_t *items = json_object_get(pl, "items");
+        rc = pl ? 0 : KP_ENOMEM;
+        for (size_t i = 0; rc >= 0 && !kp_prov__failed(&a.d, false) && i < n_entries; i++) {
+            const json_t *result = json_array_get(a.d.items, first + i);
+            if (!result || kp_prov__item_error(result))
+                continue;
+            json_t *sources = NULL;
+            int r = item(result, ud, &sources);
+            if (r == KP_EPARSE)
+                continue;
+            rc = r < 0 ? r : kp_prov__push(items, json_pack("{s:o}", "sources", sources));
+        }
+        if (rc >= 0 && json_array_size(items) == 0) {
+            *error = kp_prov__api_error(a.url, a.headers, &a.d);
+            rc = *error ? 0 : KP_ENOMEM;
+        }
+    }
+    kp_prov__answer_free(&a);
+    if (rc < 0 || *error) {
+        json_decref(pl);
+        pl = NULL;
+    }
+    *playlist = pl;
+    return kp_prov__settle(rc, playlist, error);
 }

@@ -65,7 +65,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define G kp_ovp__get
+#define G    kp_ovp__get
+#define jset kp_prov__set
 
 const char *const kp_ovp__entry_fields =
     "id,referenceId,name,description,thumbnailUrl,dataUrl,duration,msDuration,flavorParamsIds,"
@@ -92,9 +93,7 @@ const char *kp_ovp__cdn_url(const kp_provider_opts *o)
 /* mediaInfo.ks wins over the provider KS; "" is anonymous. */
 static const char *effective_ks(const kp_provider_opts *o, const kp_media_info *mi)
 {
-    if (mi && mi->ks && *mi->ks)
-        return mi->ks;
-    return o->ks ? o->ks : "";
+    return kp_prov__call_ks(o, mi ? mi->ks : NULL);
 }
 
 static json_t *provider_error(int category, int code, json_t *data)
@@ -103,13 +102,6 @@ static json_t *provider_error(int category, int code, json_t *data)
 }
 
 /* ---- the request ---------------------------------------------------------------------------- */
-
-static int add(json_t *obj, const char *key, json_t *v)
-{
-    if (!v)
-        return KP_ENOMEM;
-    return json_object_set_new(obj, key, v) == 0 ? 0 : KP_ENOMEM;
-}
 
 static json_t *request_body(const kp_provider_opts *o, const kp_media_info *mi)
 {
@@ -125,9 +117,9 @@ static json_t *request_body(const kp_provider_opts *o, const kp_media_info *mi)
     if (rc >= 0 && anon) {
         char *widget = o->widget_id && *o->widget_id ? kp_strdup(o->widget_id)
                                                      : kp_asprintf("_%lld", o->partner_id);
-        rc = widget ? add(body, "1",
-                          json_pack("{s:s, s:s, s:s}", "service", "session", "action",
-                                    "startWidgetSession", "widgetId", widget))
+        rc = widget ? jset(body, "1",
+                           json_pack("{s:s, s:s, s:s}", "service", "session", "action",
+                                     "startWidgetSession", "widgetId", widget))
                     : KP_ENOMEM;
         free(widget);
         n++;
@@ -142,49 +134,49 @@ static json_t *request_body(const kp_provider_opts *o, const kp_media_info *mi)
                            mi->reference_id);
     snprintf(key, sizeof(key), "%d", n++);
     if (rc >= 0)
-        rc = add(body, key,
-                 filter ? json_pack("{s:s, s:s, s:s, s:o, s:{s:i, s:s}}", "service", "baseEntry",
-                                    "action", "list", "ks", ks_param, "filter", filter,
-                                    "responseProfile", "type", 1, "fields", kp_ovp__entry_fields)
-                        : NULL);
+        rc = jset(body, key,
+                  filter ? json_pack("{s:s, s:s, s:s, s:o, s:{s:i, s:s}}", "service", "baseEntry",
+                                     "action", "list", "ks", ks_param, "filter", filter,
+                                     "responseProfile", "type", 1, "fields", kp_ovp__entry_fields)
+                         : NULL);
     else
         json_decref(filter);
 
     json_t *ctx =
         json_pack("{s:s, s:s}", "objectType", "KalturaContextDataParams", "flavorTags", "all");
-    if (ctx && o->referrer && *o->referrer && add(ctx, "referrer", json_string(o->referrer)) < 0) {
+    if (ctx && o->referrer && *o->referrer && jset(ctx, "referrer", json_string(o->referrer)) < 0) {
         json_decref(ctx);
         ctx = NULL;
     }
     snprintf(key, sizeof(key), "%d", n++);
     if (rc >= 0)
-        rc = add(body, key,
-                 ctx ? json_pack("{s:s, s:s, s:s, s:s, s:o}", "service", "baseEntry", "action",
-                                 "getPlaybackContext", "entryId", entry_ref, "ks", ks_param,
-                                 "contextDataParams", ctx)
-                     : NULL);
+        rc = jset(body, key,
+                  ctx ? json_pack("{s:s, s:s, s:s, s:s, s:o}", "service", "baseEntry", "action",
+                                  "getPlaybackContext", "entryId", entry_ref, "ks", ks_param,
+                                  "contextDataParams", ctx)
+                      : NULL);
     else
         json_decref(ctx);
 
     snprintf(key, sizeof(key), "%d", n++);
     if (rc >= 0)
-        rc = add(body, key,
-                 json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:s}", "service", "metadata_metadata",
-                           "action", "list", "filter", "objectType", "KalturaMetadataFilter",
-                           "objectIdEqual", entry_ref, "metadataObjectTypeEqual", "1", "ks",
-                           ks_param));
+        rc = jset(body, key,
+                  json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:s}", "service", "metadata_metadata",
+                            "action", "list", "filter", "objectType", "KalturaMetadataFilter",
+                            "objectIdEqual", entry_ref, "metadataObjectTypeEqual", "1", "ks",
+                            ks_param));
 
     if (rc >= 0)
-        rc = add(body, "apiVersion", json_string("3.3.0"));
+        rc = jset(body, "apiVersion", json_string("3.3.0"));
     if (rc >= 0)
-        rc = add(body, "format", json_integer(1));
+        rc = jset(body, "format", json_integer(1));
     if (rc >= 0)
-        rc = add(body, "ks", json_string(ks));
+        rc = jset(body, "ks", json_string(ks));
     if (rc >= 0)
-        rc = add(body, "clientTag",
-                 json_string(o->client_tag ? o->client_tag : KP_PROVIDER_DEFAULT_CLIENT_TAG));
+        rc = jset(body, "clientTag",
+                  json_string(o->client_tag ? o->client_tag : KP_PROVIDER_DEFAULT_CLIENT_TAG));
     if (rc >= 0 && o->partner_id)
-        rc = add(body, "partnerId", json_integer(o->partner_id));
+        rc = jset(body, "partnerId", json_integer(o->partner_id));
     if (rc < 0) {
         json_decref(body);
         return NULL;
@@ -201,8 +193,7 @@ int kp_ovp_media_request(const kp_provider_opts *o, const kp_media_info *mi, cha
     *body = NULL;
     *error = NULL;
     if (!(mi->entry_id && *mi->entry_id) && !(mi->reference_id && *mi->reference_id)) {
-        *error = provider_error(KP_PROVCAT_PROVIDER, KP_PROVCODE_MISSING_MANDATORY_PARAMS,
-                                json_pack("{s:s}", "message", "missing entry id"));
+        *error = kp_prov__missing_params("missing entry id");
         return *error ? KP_EINVAL : KP_ENOMEM;
     }
     *url = kp_asprintf("%s/service/multirequest", kp_ovp__service_url(o));
@@ -269,18 +260,18 @@ static json_t *session_json(const kp_provider_opts *o, const kp_media_info *mi,
 {
     bool anon_flag = o->is_anonymous >= 0 ? o->is_anonymous != 0 : !(o->ks && *o->ks);
     json_t *s = json_object();
-    int rc = s ? add(s, "isAnonymous", json_boolean(anon_flag)) : KP_ENOMEM;
+    int rc = s ? jset(s, "isAnonymous", json_boolean(anon_flag)) : KP_ENOMEM;
     if (rc >= 0)
-        rc = add(s, "partnerId", json_integer(o->partner_id));
+        rc = jset(s, "partnerId", json_integer(o->partner_id));
     if (rc >= 0 && o->uiconf_id)
-        rc = add(s, "uiConfId", json_integer(o->uiconf_id));
+        rc = jset(s, "uiConfId", json_integer(o->uiconf_id));
     const char *ks = effective_ks(o, mi);
     if (rc >= 0 && !*ks) {
         const json_t *wks = G(json_array_get(d->items, 0), "ks");
         if (kp_ovp__truthy(wks))
             rc = kp_ovp__set_raw(s, "ks", wks);
     } else if (rc >= 0) {
-        rc = add(s, "ks", json_string(ks));
+        rc = jset(s, "ks", json_string(ks));
     }
     if (rc < 0) {
         json_decref(s);
@@ -314,7 +305,7 @@ static int parse_success(const kp_provider_opts *o, const kp_media_info *mi,
     if (rc >= 0 && !cfg)
         rc = KP_ENOMEM;
     if (rc >= 0)
-        rc = add(cfg, "session", session_json(o, mi, d));
+        rc = jset(cfg, "session", session_json(o, mi, d));
     if (rc >= 0 && (!list || !pbc))
         rc = KP_EPARSE;
     if (rc >= 0)
@@ -326,17 +317,7 @@ static int parse_success(const kp_provider_opts *o, const kp_media_info *mi,
             rc = kp_ovp__regex_rewrite(&c, action, cfg);
     }
     kp_buf_free(&ks_buf);
-    if (rc == KP_EPARSE) {
-        json_decref(cfg);
-        *error = kp_prov__mismatch_error(headers);
-        return *error ? 0 : KP_ENOMEM;
-    }
-    if (rc < 0 || *error) {
-        json_decref(cfg);
-        return rc < 0 ? rc : 0;
-    }
-    *config = cfg;
-    return 0;
+    return kp_prov__media_result(rc, cfg, headers, config, error);
 }
 
 int kp_ovp_media_parse(const kp_provider_opts *o, const kp_media_info *mi, const kp_http_outcome *h,
@@ -346,41 +327,20 @@ int kp_ovp_media_parse(const kp_provider_opts *o, const kp_media_info *mi, const
         return KP_EINVAL;
     *config = NULL;
     *error = NULL;
-    char *own_url = NULL;
-    const char *url = h->url;
-    if (!url) {
-        own_url = kp_asprintf("%s/service/multirequest", kp_ovp__service_url(o));
-        if (!own_url)
-            return KP_ENOMEM;
-        url = own_url;
-    }
-    json_t *headers = kp_prov__headers(h);
-    int rc = headers ? 0 : KP_ENOMEM;
-    kp_prov__decoded d;
-    memset(&d, 0, sizeof(d));
-
-    if (rc < 0) {
-        /* fall through to cleanup */
-    } else if ((rc = kp_prov__outcome(h, url, headers, &d, error)) < 0 || *error) {
+    kp_prov__answer a;
+    int rc = kp_prov__answer_read(h, kp_ovp__service_url(o), "/service/multirequest", &a, error);
+    if (rc < 0 || *error) {
         /* transport, status or format error (or out of memory) */
-    } else if (kp_prov__failed(&d, true)) {
-        *error = deleted_entry(&d)
+    } else if (kp_prov__failed(&a.d, true)) {
+        *error = deleted_entry(&a.d)
                      ? provider_error(KP_PROVCAT_SERVICE, KP_PROVCODE_DELETED_ENTRY, NULL)
-                     : kp_prov__api_error(url, headers, &d);
+                     : kp_prov__api_error(a.url, a.headers, &a.d);
         rc = *error ? 0 : KP_ENOMEM;
     } else {
-        rc = parse_success(o, mi, &d, headers, config, error);
+        rc = parse_success(o, mi, &a.d, a.headers, config, error);
     }
-    kp_prov__decoded_free(&d);
-    json_decref(headers);
-    free(own_url);
-    if (rc < 0) {
-        json_decref(*config);
-        json_decref(*error);
-        *config = NULL;
-        *error = NULL;
-    }
-    return rc;
+    kp_prov__answer_free(&a);
+    return kp_prov__settle(rc, config, error);
 }
 
 /* ---- eCDN hooks ----------------------------------------------------------------------------- */

@@ -9,6 +9,7 @@
  * returns is owned by the caller.
  */
 #include "provider_ovp_priv.h"
+#include "provider_priv.h"
 
 #include "kp/err.h"
 #include "kp/perror.h"
@@ -17,22 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define G kp_ovp__get
-
-/* Sets obj[key] = v, stealing v; KP_ENOMEM when v is NULL or the set fails. */
-static int jset(json_t *obj, const char *key, json_t *v)
-{
-    if (!v)
-        return KP_ENOMEM;
-    return json_object_set_new(obj, key, v) == 0 ? 0 : KP_ENOMEM;
-}
-
-static int jpush(json_t *arr, json_t *v)
-{
-    if (!v)
-        return KP_ENOMEM;
-    return json_array_append_new(arr, v) == 0 ? 0 : KP_ENOMEM;
-}
+#define G     kp_ovp__get
+#define jset  kp_prov__set
+#define jpush kp_prov__push
+#define asize kp_prov__asize
 
 /* JS String(v) as a new JSON string. */
 static json_t *js_string(const json_t *v)
@@ -46,38 +35,11 @@ static json_t *js_string(const json_t *v)
 
 /* ---- shape checks: where the JS classes would throw ----------------------------------------- */
 
-/* `if (x) x.map(...)` over elements that must not be null (their fields are read). */
-static bool array_of_non_null(const json_t *v)
-{
-    if (!kp_ovp__truthy(v))
-        return true;
-    if (!json_is_array(v))
-        return false;
-    for (size_t i = 0; i < json_array_size(v); i++)
-        if (json_is_null(json_array_get(v, i)))
-            return false;
-    return true;
-}
-
-/* KalturaPlaybackSource: drm elements are read. */
-static bool playback_sources_ok(const json_t *sources)
-{
-    if (!array_of_non_null(sources))
-        return false;
-    for (size_t i = 0; json_is_array(sources) && i < json_array_size(sources); i++)
-        if (!array_of_non_null(G(json_array_get(sources, i), "drm")))
-            return false;
-    return true;
-}
-
 /* new KalturaPlaybackContext(data) would not throw. */
 static bool playback_context_ok(const json_t *pbc)
 {
-    if (!pbc || json_is_null(pbc))
-        return false;
-    if (!array_of_non_null(G(pbc, "messages")) || !array_of_non_null(G(pbc, "actions")) ||
-        !playback_sources_ok(G(pbc, "sources")) || !array_of_non_null(G(pbc, "flavorAssets")) ||
-        !array_of_non_null(G(pbc, "bumperData")))
+    if (!kp_prov__context_ok(pbc) || !kp_prov__array_or_falsy(G(pbc, "flavorAssets")) ||
+        !kp_prov__array_or_falsy(G(pbc, "bumperData")))
         return false;
     const json_t *fl = G(pbc, "flavorAssets");
     for (size_t i = 0; json_is_array(fl) && i < json_array_size(fl); i++) {
@@ -87,21 +49,9 @@ static bool playback_context_ok(const json_t *pbc)
     }
     const json_t *bd = G(pbc, "bumperData");
     for (size_t i = 0; json_is_array(bd) && i < json_array_size(bd); i++)
-        if (!playback_sources_ok(G(json_array_get(bd, i), "sources")))
+        if (!kp_prov__sources_ok(G(json_array_get(bd, i), "sources")))
             return false;
     return true;
-}
-
-/* The array a playback-context field becomes (the class keeps [] when it is falsy). */
-static const json_t *pbc_array(const json_t *pbc, const char *key)
-{
-    const json_t *v = G(pbc, key);
-    return json_is_array(v) ? v : NULL;
-}
-
-static size_t asize(const json_t *a)
-{
-    return json_is_array(a) ? json_array_size(a) : 0;
 }
 
 /* ---- URLs ----------------------------------------------------------------------------------- */
@@ -213,22 +163,6 @@ static int add_ks_to_url(const json_t *url, const char *ks, json_t **out)
 
 /* ---- sources -------------------------------------------------------------------------------- */
 
-const char *kp_ovp__drm_scheme(const json_t *scheme)
-{
-    static const char *const map[][2] = {
-        {"drm.PLAYREADY_CENC", "com.microsoft.playready"},
-        {"drm.WIDEVINE_CENC", "com.widevine.alpha"},
-        {"fairplay.FAIRPLAY", "com.apple.fairplay"},
-        {"WIDEVINE_CENC", "com.widevine.alpha"},
-        {"PLAYREADY_CENC", "com.microsoft.playready"},
-        {"FAIRPLAY", "com.apple.fairplay"},
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (kp_ovp__is_str(scheme, map[i][0]))
-            return map[i][1];
-    return NULL;
-}
-
 /* MediaSource.toJSON() of an adaptive source, or *out NULL when it is discarded. */
 static int adaptive_source(const kp_ovp__ctx *c, const json_t *src, const json_t *entry_id,
                            const char *ks, json_t **out, bool *is_hls)
@@ -307,30 +241,8 @@ static int adaptive_source(const kp_ovp__ctx *c, const json_t *src, const json_t
     if (rc >= 0)
         rc = jset(ms, "mimetype", json_string(mimetype));
     const json_t *drm = G(src, "drm");
-    if (rc >= 0 && json_is_array(drm) && json_array_size(drm) > 0) {
-        json_t *list = json_array();
-        rc = list ? 0 : KP_ENOMEM;
-        for (size_t i = 0; rc >= 0 && i < json_array_size(drm); i++) {
-            const json_t *d = json_array_get(drm, i);
-            json_t *o = json_object();
-            rc = o ? 0 : KP_ENOMEM;
-            if (rc >= 0)
-                rc = kp_ovp__set_raw(o, "licenseUrl", G(d, "licenseURL"));
-            const char *scheme = kp_ovp__drm_scheme(G(d, "scheme"));
-            if (rc >= 0 && scheme)
-                rc = jset(o, "scheme", json_string(scheme));
-            if (rc >= 0 && kp_ovp__truthy(G(d, "certificate")))
-                rc = kp_ovp__set_raw(o, "certificate", G(d, "certificate"));
-            if (rc >= 0)
-                rc = jpush(list, o);
-            else
-                json_decref(o);
-        }
-        if (rc >= 0)
-            rc = jset(ms, "drmData", list);
-        else
-            json_decref(list);
-    }
+    if (rc >= 0 && asize(drm) > 0)
+        rc = jset(ms, "drmData", kp_prov__drm_data(drm));
     if (rc < 0) {
         json_decref(ms);
         return rc;
@@ -496,7 +408,7 @@ static int parsed_sources(const kp_ovp__ctx *c, const json_t *entry, const json_
         json_decref(ds);
         return rc;
     }
-    const json_t *sources = pbc_array(pbc, "sources");
+    const json_t *sources = kp_prov__ctx_array(pbc, "sources");
     if (!asize(sources))
         return 0;
     /* adaptive: every non-progressive source, in server order */
@@ -523,8 +435,8 @@ static int parsed_sources(const kp_ovp__ctx *c, const json_t *entry, const json_
         if (!*proto)
             continue;
         json_t *list;
-        rc = progressive_sources(c, src, pbc_array(pbc, "flavorAssets"), c->url_ks, c->o->uiconf_id,
-                                 id, &list);
+        rc = progressive_sources(c, src, kp_prov__ctx_array(pbc, "flavorAssets"), c->url_ks,
+                                 c->o->uiconf_id, id, &list);
         if (rc < 0)
             return rc;
         json_decref(*progressive);
@@ -661,7 +573,7 @@ static int build_metadata(const json_t *entry, const json_t *pbc, const json_t *
         else if (fields[i].always)
             rc = jset(m, fields[i].key, json_string(""));
     }
-    const json_t *flavors = pbc_array(pbc, "flavorAssets");
+    const json_t *flavors = kp_prov__ctx_array(pbc, "flavorAssets");
     const json_t *f0 = asize(flavors) ? json_array_get(flavors, 0) : NULL;
     if (rc >= 0 && kp_ovp__truthy(G(f0, "width")) && kp_ovp__truthy(G(f0, "height"))) {
         double r = kp_ovp__number(G(f0, "width")) / kp_ovp__number(G(f0, "height"));
@@ -742,28 +654,10 @@ static bool has_vr_tag(const json_t *tags, const char *vr_tag)
 
 static json_t *service_error(int code, json_t *data)
 {
-    return kp_perror_new(KP_SEVERITY_CRITICAL, KP_PROVCAT_SERVICE, code, data);
+    return kp_prov__error(KP_PROVCAT_SERVICE, code, data);
 }
 
-/* {message, code} copies of the access-control messages. */
-static json_t *messages_json(const json_t *pbc)
-{
-    const json_t *msgs = pbc_array(pbc, "messages");
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < asize(msgs); i++) {
-        const json_t *m = json_array_get(msgs, i);
-        json_t *o = json_object();
-        if (!o || kp_ovp__set_raw(o, "message", G(m, "message")) < 0 ||
-            kp_ovp__set_raw(o, "code", G(m, "code")) < 0 || jpush(arr, o) < 0) {
-            json_decref(o);
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    return arr;
-}
-
-/* Builds the message strings of 2002 / 3001 from JS String() of raw values. */
+/* Builds the message string of 2002 from JS String() of raw values: a v1 b v2 c. */
 static json_t *sprintf_js(const char *a, const json_t *v1, const char *b, const json_t *v2,
                           const char *c)
 {
@@ -772,11 +666,11 @@ static json_t *sprintf_js(const char *a, const json_t *v1, const char *b, const 
     int rc = kp_buf_puts(&s, a);
     if (rc >= 0)
         rc = kp_ovp__put_str(&s, v1);
-    if (rc >= 0 && b)
+    if (rc >= 0)
         rc = kp_buf_puts(&s, b);
-    if (rc >= 0 && b)
+    if (rc >= 0)
         rc = kp_ovp__put_str(&s, v2);
-    if (rc >= 0 && c)
+    if (rc >= 0)
         rc = kp_buf_puts(&s, c);
     json_t *j = rc >= 0 ? json_stringn(s.data, s.len) : NULL;
     kp_buf_free(&s);
@@ -785,7 +679,7 @@ static json_t *sprintf_js(const char *a, const json_t *v1, const char *b, const 
 
 static int bumper_plugin(const kp_ovp__ctx *c, const json_t *pbc, json_t *plugins)
 {
-    const json_t *bd = pbc_array(pbc, "bumperData");
+    const json_t *bd = kp_prov__ctx_array(pbc, "bumperData");
     if (!asize(bd))
         return 0;
     const json_t *b0 = json_array_get(bd, 0);
@@ -795,8 +689,8 @@ static int bumper_plugin(const kp_ovp__ctx *c, const json_t *pbc, json_t *plugin
         if (!kp_ovp__is_str(G(src, "format"), "url"))
             continue;
         json_t *list;
-        int rc = progressive_sources(c, src, pbc_array(pbc, "flavorAssets"), c->bumper_ks, 0,
-                                     G(b0, "entryId"), &list);
+        int rc = progressive_sources(c, src, kp_prov__ctx_array(pbc, "flavorAssets"), c->bumper_ks,
+                                     0, G(b0, "entryId"), &list);
         if (rc < 0)
             return rc;
         if (json_array_size(list)) {
@@ -843,28 +737,10 @@ static int sources_object(const kp_ovp__ctx *c, const json_t *entry, const json_
         rc = captions_config(G(pbc, "playbackCaptions"), c->url_ks, &captions);
 
     /* _getSourcesObject(): the default object's keys first, then the rest */
-    sources = rc >= 0 ? json_object() : NULL;
-    if (rc >= 0 && !sources)
-        rc = KP_ENOMEM;
     if (rc >= 0) {
-        rc = jset(sources, "hls", hls);
-        hls = NULL;
-    }
-    if (rc >= 0) {
-        rc = jset(sources, "dash", dash);
-        dash = NULL;
-    }
-    if (rc >= 0) {
-        rc = jset(sources, "progressive", prog);
-        prog = NULL;
-    }
-    if (rc >= 0) {
-        rc = jset(sources, "image", image);
-        image = NULL;
-    }
-    if (rc >= 0) {
-        rc = jset(sources, "document", doc);
-        doc = NULL;
+        sources = json_object();
+        rc = kp_prov__set_source_lists(sources, hls, dash, prog, image, doc);
+        hls = dash = prog = image = doc = NULL;
     }
     if (rc >= 0)
         rc = kp_ovp__set_raw(sources, "id", G(entry, "id"));
@@ -952,7 +828,7 @@ int kp_ovp__build_media(const kp_ovp__ctx *c, const json_t *list, const json_t *
     *error = NULL;
     /* OVPMediaEntryLoader's response setter: list first, then the playback context */
     if (!list || json_is_null(list) || !(kp_ovp__number(G(list, "totalCount")) > 0) ||
-        !array_of_non_null(G(list, "objects")) || !json_is_array(G(list, "objects")))
+        !kp_prov__array_of_objects(G(list, "objects")))
         return KP_EPARSE;
     if (!playback_context_ok(pbc))
         return KP_EPARSE;
@@ -960,21 +836,18 @@ int kp_ovp__build_media(const kp_ovp__ctx *c, const json_t *list, const json_t *
     const json_t *entry = json_array_size(objects) ? json_array_get(objects, 0) : NULL;
 
     /* BLOCK, then SCHEDULED_RESTRICTED */
-    const json_t *actions = pbc_array(pbc, "actions");
+    const json_t *actions = kp_prov__ctx_array(pbc, "actions");
     for (size_t i = 0; i < asize(actions); i++) {
         if (!kp_ovp__is_num(G(json_array_get(actions, i), "type"), 1))
             continue;
-        json_t *msgs = messages_json(pbc);
-        json_t *data =
-            msgs ? json_pack("{s:{s:i}, s:o}", "action", "type", 1, "messages", msgs) : NULL;
-        *error = data ? service_error(KP_PROVCODE_BLOCK_ACTION, data) : NULL;
+        *error = kp_prov__block_error(pbc, json_integer(1));
         return *error ? 0 : KP_ENOMEM;
     }
-    const json_t *msgs_raw = pbc_array(pbc, "messages");
+    const json_t *msgs_raw = kp_prov__ctx_array(pbc, "messages");
     for (size_t i = 0; i < asize(msgs_raw); i++) {
         if (!kp_ovp__is_str(G(json_array_get(msgs_raw, i), "code"), "SCHEDULED_RESTRICTED"))
             continue;
-        json_t *msgs = messages_json(pbc);
+        json_t *msgs = kp_prov__messages(pbc);
         json_t *data = msgs ? json_pack("{s:o}", "messages", msgs) : NULL;
         *error = data ? service_error(KP_PROVCODE_SCHEDULED_RESTRICTED, data) : NULL;
         return *error ? 0 : KP_ENOMEM;
@@ -1004,24 +877,14 @@ int kp_ovp__build_media(const kp_ovp__ctx *c, const json_t *list, const json_t *
     for (size_t i = 0; i < 5; i++)
         n_sources += json_array_size(json_object_get(sources, kinds[i]));
     if (n_sources == 0) {
-        json_t *msg = sprintf_js("No play source for entry id: ", json_object_get(sources, "id"),
-                                 NULL, NULL, NULL);
+        *error = kp_prov__no_source_error(json_object_get(sources, "id"));
         json_decref(sources);
-        json_t *data = msg ? json_pack("{s:s, s:o}", "action", "", "messages", msg) : NULL;
-        *error = data ? service_error(KP_PROVCODE_MISSING_PLAY_SOURCE, data) : NULL;
         return *error ? 0 : KP_ENOMEM;
     }
 
     json_t *plugins = json_object();
     rc = plugins ? bumper_plugin(c, pbc, plugins) : KP_ENOMEM;
-    if (rc >= 0)
-        rc = jset(cfg, "sources", sources);
-    else
-        json_decref(sources);
-    if (rc >= 0)
-        rc = jset(cfg, "plugins", plugins);
-    else
-        json_decref(plugins);
+    rc = kp_prov__set_media(cfg, rc, sources, plugins);
     return rc < 0 ? rc : 0;
 }
 
@@ -1029,7 +892,7 @@ int kp_ovp__build_media(const kp_ovp__ctx *c, const json_t *list, const json_t *
 
 const json_t *kp_ovp__regex_action(const json_t *pbc)
 {
-    const json_t *actions = pbc_array(pbc, "actions");
+    const json_t *actions = kp_prov__ctx_array(pbc, "actions");
     for (size_t i = 0; i < asize(actions); i++)
         if (kp_ovp__is_num(G(json_array_get(actions, i), "type"), 7))
             return json_array_get(actions, i);

@@ -55,69 +55,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define G kp_ovp__get
-
-static int jset(json_t *obj, const char *key, json_t *v)
-{
-    if (!v)
-        return KP_ENOMEM;
-    return json_object_set_new(obj, key, v) == 0 ? 0 : KP_ENOMEM;
-}
+#define G    kp_ovp__get
+#define jset kp_prov__set
 
 static bool nonempty(const char *s)
 {
     return s && *s;
 }
 
-static const char *call_ks(const kp_provider_opts *o, const char *ks)
-{
-    if (nonempty(ks))
-        return ks;
-    return o->ks ? o->ks : "";
-}
-
 static json_t *missing_params(void)
 {
-    return kp_prov__error(KP_PROVCAT_PROVIDER, KP_PROVCODE_MISSING_MANDATORY_PARAMS,
-                          json_pack("{s:s}", "message", "Missing mandatory parameter"));
+    return kp_prov__missing_params("Missing mandatory parameter");
 }
 
 /* ---- the multirequest body ------------------------------------------------------------------ */
 
-typedef struct mr {
-    json_t *body;
-    int n;  /* sub-requests so far */
-    int rc; /* first failure */
-} mr;
-
-static void mr_add(mr *m, json_t *sub)
+/* Starts the body of a call whose KS is ks: the widget session first when anonymous. Returns
+ * the ks the other sub-requests carry (borrowed). */
+static const char *mr_start(kp_prov__mr *m, const kp_provider_opts *o, const char *ks)
 {
-    char key[24];
-    snprintf(key, sizeof(key), "%d", ++m->n);
-    if (m->rc >= 0)
-        m->rc = jset(m->body, key, sub);
-    else
-        json_decref(sub);
-}
-
-/* Starts a body: the widget session first when anonymous. */
-static void mr_start(mr *m, const kp_provider_opts *o, bool anon)
-{
-    m->body = json_object();
-    m->n = 0;
-    m->rc = m->body ? 0 : KP_ENOMEM;
-    if (anon) {
+    kp_prov__mr_init(m);
+    if (!*ks) {
         char *widget =
             nonempty(o->widget_id) ? kp_strdup(o->widget_id) : kp_asprintf("_%lld", o->partner_id);
-        mr_add(m, widget ? json_pack("{s:s, s:s, s:s}", "service", "session", "action",
-                                     "startWidgetSession", "widgetId", widget)
-                         : NULL);
+        kp_prov__mr_add(m, widget ? json_pack("{s:s, s:s, s:s}", "service", "session", "action",
+                                              "startWidgetSession", "widgetId", widget)
+                                  : NULL);
         free(widget);
     }
+    return *ks ? ks : "{1:result:ks}";
 }
 
 /* The common params (apiVersion, format, ks, clientTag, partnerId); returns the body. */
-static json_t *mr_finish(mr *m, const kp_provider_opts *o, const char *ks)
+static json_t *mr_finish(kp_prov__mr *m, const kp_provider_opts *o, const char *ks)
 {
     if (m->rc >= 0)
         m->rc = jset(m->body, "apiVersion", json_string("3.3.0"));
@@ -137,7 +107,7 @@ static json_t *mr_finish(mr *m, const kp_provider_opts *o, const char *ks)
     return m->body;
 }
 
-static int finish_request(const kp_provider_opts *o, mr *m, const char *ks, char **url,
+static int finish_request(const kp_provider_opts *o, kp_prov__mr *m, const char *ks, char **url,
                           json_t **body)
 {
     *body = mr_finish(m, o, ks);
@@ -172,33 +142,6 @@ static json_t *empty_playlist(void)
                      "description", "", "poster", "", "playlistLastEntryId", "", "items");
 }
 
-static int push_item(json_t *items, json_t *sources)
-{
-    json_t *item = json_pack("{s:o}", "sources", sources);
-    if (!item)
-        return KP_ENOMEM;
-    return json_array_append_new(items, item) == 0 ? 0 : KP_ENOMEM;
-}
-
-/* Decodes an outcome into *d, or sets *error. Returns 0 or KP_ENOMEM; *url_out is the URL
- * used in error data (malloc'd when h->url is NULL). */
-static int decode_outcome(const kp_provider_opts *o, const kp_http_outcome *h, char **own_url,
-                          const char **url, json_t **headers, kp_prov__decoded *d, json_t **error)
-{
-    *own_url = NULL;
-    *url = h->url;
-    if (!*url) {
-        *own_url = kp_asprintf("%s/service/multirequest", kp_ovp__service_url(o));
-        if (!*own_url)
-            return KP_ENOMEM;
-        *url = *own_url;
-    }
-    *headers = kp_prov__headers(h);
-    if (!*headers)
-        return KP_ENOMEM;
-    return kp_prov__outcome(h, *url, *headers, d, error);
-}
-
 /* ---- getPlaylistConfig ---------------------------------------------------------------------- */
 
 int kp_ovp_playlist_request(const kp_provider_opts *o, const kp_playlist_info *pi, int retry,
@@ -213,37 +156,25 @@ int kp_ovp_playlist_request(const kp_provider_opts *o, const kp_playlist_info *p
         *error = missing_params();
         return *error ? KP_EINVAL : KP_ENOMEM;
     }
-    const char *ks = call_ks(o, pi->ks);
-    bool anon = !*ks;
-    const char *ks_param = anon ? "{1:result:ks}" : ks;
+    const char *ks = kp_prov__call_ks(o, pi->ks);
     const char *id = pi->playlist_id;
-    mr m;
-    mr_start(&m, o, anon);
-    mr_add(&m, json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:i}}", "service", "playlist", "action",
-                         "get", "ks", ks_param, "id", id, "responseProfile", "fields",
-                         "id,name,description,thumbnailUrl", "type", 1));
+    kp_prov__mr m;
+    const char *ks_param = mr_start(&m, o, ks);
+    kp_prov__mr_add(&m, json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:i}}", "service", "playlist",
+                                  "action", "get", "ks", ks_param, "id", id, "responseProfile",
+                                  "fields", "id,name,description,thumbnailUrl", "type", 1));
     char *fields = kp_asprintf("%s%.*s", kp_ovp__entry_fields, retry, ",,,,,,,,,,");
-    mr_add(&m, fields ? json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:s}}", "service", "playlist",
-                                  "action", "execute", "ks", ks_param, "id", id, "responseProfile",
-                                  "type", 1, "fields", fields)
-                      : NULL);
+    kp_prov__mr_add(&m, fields ? json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:s}}", "service",
+                                           "playlist", "action", "execute", "ks", ks_param, "id",
+                                           id, "responseProfile", "type", 1, "fields", fields)
+                               : NULL);
     free(fields);
-    mr_add(&m, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:i}, s:{s:s, s:i}}", "service", "userEntry",
-                         "action", "list", "ks", ks_param, "filter", "objectType",
-                         "KalturaViewHistoryUserEntry", "entryIdEqual", id, "userIdEqualCurrent", 1,
-                         "responseProfile", "fields", "playlistLastEntryId", "type", 1));
+    kp_prov__mr_add(&m, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:i}, s:{s:s, s:i}}", "service",
+                                  "userEntry", "action", "list", "ks", ks_param, "filter",
+                                  "objectType", "KalturaViewHistoryUserEntry", "entryIdEqual", id,
+                                  "userIdEqualCurrent", 1, "responseProfile", "fields",
+                                  "playlistLastEntryId", "type", 1));
     return finish_request(o, &m, ks, url, body);
-}
-
-/* `x.map(...)` over an array whose elements' fields are read: false where the JS throws. */
-static bool array_of_objects(const json_t *v)
-{
-    if (!json_is_array(v))
-        return false;
-    for (size_t i = 0; i < json_array_size(v); i++)
-        if (json_is_null(json_array_get(v, i)))
-            return false;
-    return true;
 }
 
 /* The playlist from the three results, or KP_EPARSE where the JS throws. */
@@ -252,12 +183,12 @@ static int build_playlist(const kp_provider_opts *o, const json_t *get, const js
 {
     *out = NULL;
     /* OVPPlaylistLoader's response setter, then OVPProviderParser.getPlaylist */
-    if (!get || json_is_null(get) || !array_of_objects(exec) || !ue || json_is_null(ue))
+    if (!get || json_is_null(get) || !kp_prov__array_of_objects(exec) || !ue || json_is_null(ue))
         return KP_EPARSE;
     const json_t *last = NULL;
     if (kp_ovp__number(G(ue, "totalCount")) > 0) {
         const json_t *objects = G(ue, "objects");
-        if (!array_of_objects(objects))
+        if (!kp_prov__array_of_objects(objects))
             return KP_EPARSE;
         if (json_array_size(objects))
             last = G(json_array_get(objects, 0), "playlistLastEntryId");
@@ -271,7 +202,7 @@ static int build_playlist(const kp_provider_opts *o, const json_t *get, const js
         json_t *sources;
         rc = kp_ovp__entry_sources(&c, json_array_get(exec, i), &sources);
         if (rc >= 0)
-            rc = push_item(items, sources);
+            rc = kp_prov__push(items, json_pack("{s:o}", "sources", sources));
     }
     /* playlistConfig.x = playlist.x: undefined values vanish from the JSON */
     json_t *md = json_object_get(pl, "metadata");
@@ -320,23 +251,19 @@ int kp_ovp_playlist_parse(const kp_provider_opts *o, const kp_playlist_info *pi,
         *error = missing_params();
         return *error ? 0 : KP_ENOMEM;
     }
-    char *own_url;
-    const char *url;
-    json_t *headers = NULL;
-    kp_prov__decoded d;
-    memset(&d, 0, sizeof(d));
-    int rc = decode_outcome(o, h, &own_url, &url, &headers, &d, error);
+    kp_prov__answer a;
+    int rc = kp_prov__answer_read(h, kp_ovp__service_url(o), "/service/multirequest", &a, error);
     if (rc >= 0 && !*error) {
-        if (kp_prov__failed(&d, true)) {
-            *error = kp_prov__api_error(url, headers, &d);
+        if (kp_prov__failed(&a.d, true)) {
+            *error = kp_prov__api_error(a.url, a.headers, &a.d);
             rc = *error ? 0 : KP_ENOMEM;
         } else {
-            size_t s = *call_ks(o, pi->ks) ? 0 : 1;
+            size_t s = *kp_prov__call_ks(o, pi->ks) ? 0 : 1;
             json_t *pl = NULL;
-            rc = build_playlist(o, json_array_get(d.items, s), json_array_get(d.items, s + 1),
-                                json_array_get(d.items, s + 2), &pl);
+            rc = build_playlist(o, json_array_get(a.d.items, s), json_array_get(a.d.items, s + 1),
+                                json_array_get(a.d.items, s + 2), &pl);
             if (rc == KP_EPARSE) {
-                *error = kp_prov__mismatch_error(headers);
+                *error = kp_prov__mismatch_error(a.headers);
                 rc = *error ? 0 : KP_ENOMEM;
             } else if (rc >= 0 && json_array_size(json_object_get(pl, "items")) == 0) {
                 json_decref(pl);
@@ -351,14 +278,8 @@ int kp_ovp_playlist_parse(const kp_provider_opts *o, const kp_playlist_info *pi,
             }
         }
     }
-    kp_prov__decoded_free(&d);
-    json_decref(headers);
-    free(own_url);
-    if (rc < 0) {
-        json_decref(*error);
-        *error = NULL;
-    }
-    return rc;
+    kp_prov__answer_free(&a);
+    return kp_prov__settle(rc, playlist, error);
 }
 
 /* ---- getEntryListConfig --------------------------------------------------------------------- */
@@ -385,12 +306,10 @@ int kp_ovp_entry_list_request(const kp_provider_opts *o, const kp_entry_list_inf
         *error = missing_params();
         return *error ? KP_EINVAL : KP_ENOMEM;
     }
-    const char *ks = call_ks(o, el->ks);
-    bool anon = !*ks;
-    const char *ks_param = anon ? "{1:result:ks}" : ks;
+    const char *ks = kp_prov__call_ks(o, el->ks);
     bool redirect = el->redirect_from_entry_id != 0;
-    mr m;
-    mr_start(&m, o, anon);
+    kp_prov__mr m;
+    const char *ks_param = mr_start(&m, o, ks);
     for (size_t i = 0; i < el->n_entries; i++) {
         const kp_entry_ref *e = &el->entries[i];
         json_t *filter =
@@ -398,10 +317,11 @@ int kp_ovp_entry_list_request(const kp_provider_opts *o, const kp_entry_list_inf
                 ? json_pack("{s:s}", redirect ? "redirectFromEntryId" : "idEqual", e->entry_id)
                 : json_pack("{s:s, s:s}", "objectType", "KalturaBaseEntryFilter",
                             "referenceIdEqual", e->reference_id);
-        mr_add(&m, filter ? json_pack("{s:s, s:s, s:s, s:o, s:{s:i, s:s}}", "service", "baseEntry",
-                                      "action", "list", "ks", ks_param, "filter", filter,
-                                      "responseProfile", "type", 1, "fields", kp_ovp__entry_fields)
-                          : NULL);
+        kp_prov__mr_add(&m, filter ? json_pack("{s:s, s:s, s:s, s:o, s:{s:i, s:s}}", "service",
+                                               "baseEntry", "action", "list", "ks", ks_param,
+                                               "filter", filter, "responseProfile", "type", 1,
+                                               "fields", kp_ovp__entry_fields)
+                                   : NULL);
     }
     return finish_request(o, &m, ks, url, body);
 }
@@ -412,9 +332,17 @@ static const json_t *listed_entry(const json_t *list)
     if (!json_is_object(list) || !(kp_ovp__number(G(list, "totalCount")) > 0))
         return NULL;
     const json_t *objects = G(list, "objects");
-    if (!array_of_objects(objects) || json_array_size(objects) == 0)
+    if (!kp_prov__array_of_objects(objects) || json_array_size(objects) == 0)
         return NULL;
     return json_array_get(objects, 0);
+}
+
+/* One entry-list item: the entry of its baseEntry.list, without playback context
+ * (kp_prov__item_fn; ud is the kp_ovp__ctx). */
+static int list_item(const json_t *list, void *ud, json_t **sources)
+{
+    const json_t *entry = listed_entry(list);
+    return entry ? kp_ovp__entry_sources(ud, entry, sources) : KP_EPARSE;
 }
 
 int kp_ovp_entry_list_parse(const kp_provider_opts *o, const kp_entry_list_info *el,
@@ -428,46 +356,9 @@ int kp_ovp_entry_list_parse(const kp_provider_opts *o, const kp_entry_list_info 
         *error = missing_params();
         return *error ? 0 : KP_ENOMEM;
     }
-    char *own_url;
-    const char *url;
-    json_t *headers = NULL, *pl = NULL;
-    kp_prov__decoded d;
-    memset(&d, 0, sizeof(d));
-    int rc = decode_outcome(o, h, &own_url, &url, &headers, &d, error);
-    if (rc >= 0 && !*error) {
-        size_t s = *call_ks(o, el->ks) ? 0 : 1;
-        kp_ovp__ctx c;
-        list_ctx(o, &c);
-        pl = empty_playlist();
-        json_t *items = json_object_get(pl, "items");
-        rc = pl ? 0 : KP_ENOMEM;
-        for (size_t i = 0; rc >= 0 && !kp_prov__failed(&d, false) && i < el->n_entries; i++) {
-            const json_t *item = json_array_get(d.items, s + i);
-            if (!item || kp_prov__item_error(item))
-                continue;
-            const json_t *entry = listed_entry(item);
-            json_t *sources = NULL;
-            int r = entry ? kp_ovp__entry_sources(&c, entry, &sources) : KP_EPARSE;
-            if (r == KP_EPARSE)
-                continue;
-            rc = r < 0 ? r : push_item(items, sources);
-        }
-        if (rc >= 0 && json_array_size(items) == 0) {
-            json_decref(pl);
-            pl = NULL;
-            *error = kp_prov__api_error(url, headers, &d);
-            rc = *error ? 0 : KP_ENOMEM;
-        }
-    }
-    kp_prov__decoded_free(&d);
-    json_decref(headers);
-    free(own_url);
-    if (rc < 0) {
-        json_decref(pl);
-        json_decref(*error);
-        *error = NULL;
-        return rc;
-    }
-    *playlist = pl;
-    return 0;
+    kp_ovp__ctx c;
+    list_ctx(o, &c);
+    size_t first = *kp_prov__call_ks(o, el->ks) ? 0 : 1;
+    return kp_prov__entry_list(h, kp_ovp__service_url(o), first, el->n_entries, empty_playlist(),
+                               list_item, &c, playlist, error);
 }

@@ -73,9 +73,6 @@ const char *kp_ovp__cdn_url(const kp_provider_opts *o);
 
 /* ---- media config construction (provider_ovp_config.c) --------------------------------- */
 
-/* KalturaDrmPlaybackPluginData.Scheme[scheme]: the DRM scheme name, or NULL (undefined). */
-const char *kp_ovp__drm_scheme(const json_t *scheme);
-
 /* What the parser knows besides the back-end data. */
 typedef struct kp_ovp__ctx {
     const kp_provider_opts *o;

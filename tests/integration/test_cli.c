@@ -11,6 +11,7 @@
 #include "http_client.h"
 #include "kp/buf.h"
 #include "kp/jsonu.h"
+#include "kpsim_run.h"
 
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
@@ -73,21 +74,10 @@ static void write_text(const char *path, const char *text)
 /* Runs kpsim with args; returns the exit code and captures stdout+stderr into out. */
 static int kpsim(const char *args, kp_buf *out)
 {
-    const char *bin = getenv("KPSIM_BIN");
-    assert_non_null(bin);
-    char *cmd = kp_asprintf("cd '%s' && '%s' %s 2>&1", dir, bin, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char chunk[4096];
-    size_t n;
-    kp_buf_reset(out);
-    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-        kp_buf_append(out, chunk, n);
-    int st = pclose(p);
+    char *cmd = kp_asprintf("cd '%s' && '%s' %s 2>&1", dir, test_kpsim_bin(), args);
+    int code = test_run(cmd, out);
     free(cmd);
-    kp_buf_putc(out, '\0');
-    out->len--;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return code;
 }
 
 static json_t *load_json(const char *rel)
@@ -322,8 +312,7 @@ static void test_record_round_trip(void **state)
  * exit code 2. */
 static void test_serve(void **state)
 {
-    const char *bin = getenv("KPSIM_BIN");
-    assert_non_null(bin);
+    const char *bin = test_kpsim_bin();
     char *scenario = kp_asprintf("%s/suite/a-good.yaml", dir);
     char *journal = kp_asprintf("%s/serve-journal.json", dir);
     int out[2];

@@ -14,20 +14,20 @@
 
 #include "kp/buf.h"
 #include "kp/jsonu.h"
+#include "kpsim_run.h"
 #include "mbe/mbe.h"
+#include "mock_server.h"
+#include "provider_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define PARTNER "4242"
 
 typedef struct fixture {
-    mbe_media_cache *media;
-    mbe_server *srv;
-    char service[128];
+    test_mock mock;
     char errfile[64];
 } fixture;
 
@@ -38,7 +38,6 @@ static const char *const pl_entries[] = {"0_cmdhls01", "0_cmdhls02"};
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    f->media = mbe_media_cache_new(getenv("KPSIM_CACHE_DIR"), NULL);
     const mbe_entry entries[] = {
         {.id = "0_cmdhls01",
          .name = "HLS one",
@@ -64,10 +63,8 @@ static int setup(void **state)
                       .entries = entries,
                       .n_entries = 2,
                       .playlists = playlists,
-                      .n_playlists = 1,
-                      .media = f->media};
-    assert_int_equal(mbe_server_start(&cfg, &f->srv), 0);
-    snprintf(f->service, sizeof(f->service), "%s/api_v3", mbe_server_url(f->srv));
+                      .n_playlists = 1};
+    test_mock_start(&f->mock, &cfg);
     snprintf(f->errfile, sizeof(f->errfile), "/tmp/kpsim-cmdprov-XXXXXX");
     int fd = mkstemp(f->errfile);
     assert_true(fd >= 0);
@@ -79,8 +76,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    mbe_server_stop(f->srv);
-    mbe_media_cache_free(f->media);
+    test_mock_stop(&f->mock);
     unlink(f->errfile);
     free(f);
     return 0;
@@ -89,25 +85,14 @@ static int teardown(void **state)
 /* Runs `kpsim provider ARGS`; returns the exit code, stdout in out, stderr in err. */
 static int kpsim(fixture *f, const char *args, kp_buf *out, kp_buf *err)
 {
-    const char *bin = getenv("KPSIM_BIN");
-    assert_non_null(bin);
-    char *cmd = kp_asprintf("'%s' provider %s 2>'%s'", bin, args, f->errfile);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char chunk[4096];
-    size_t n;
-    kp_buf_reset(out);
-    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-        kp_buf_append(out, chunk, n);
-    int st = pclose(p);
+    char *cmd = kp_asprintf("'%s' provider %s 2>'%s'", test_kpsim_bin(), args, f->errfile);
+    int code = test_run(cmd, out);
     free(cmd);
-    kp_buf_putc(out, '\0');
-    out->len--;
     kp_buf_reset(err);
     assert_int_equal(kp_read_file(f->errfile, err), 0);
     kp_buf_putc(err, '\0');
     err->len--;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return code;
 }
 
 static json_t *parse_stdout(const kp_buf *out)
@@ -127,7 +112,7 @@ static void test_hls_entry(void **state)
     kp_buf_init(&err);
     char *args = kp_asprintf("--service-url %s --partner-id " PARTNER " --entry-id 0_cmdhls01 "
                              "--timeout 20",
-                             f->service);
+                             f->mock.service);
     int code = kpsim(f, args, &out, &err);
     if (code != 0)
         fail_msg("exit %d\nstdout: %s\nstderr: %s", code, out.data, err.data);
@@ -140,8 +125,8 @@ static void test_hls_entry(void **state)
     assert_int_equal(kp_json_int(cfg, "session.partnerId", 0), 4242);
     assert_string_equal(kp_json_str(cfg, "sources.hls.0.mimetype", ""), "application/x-mpegURL");
     const char *url = kp_json_str(cfg, "sources.hls.0.url", "");
-    char *want =
-        kp_asprintf("%s/p/4242/sp/424200/playManifest/entryId/0_cmdhls01/", mbe_server_url(f->srv));
+    char *want = kp_asprintf("%s/p/4242/sp/424200/playManifest/entryId/0_cmdhls01/",
+                             mbe_server_url(f->mock.srv));
     if (!kp_str_starts(url, want))
         fail_msg("hls url %s does not start with %s", url, want);
     free(want);
@@ -150,9 +135,9 @@ static void test_hls_entry(void **state)
     json_decref(cfg);
     /* the mock saw the provider's multirequest, with the default clientTag */
     json_t *match = json_pack("{s:s, s:s}", "service", "baseEntry", "action", "getPlaybackContext");
-    assert_int_equal(mbe_server_count(f->srv, "api", match), 1);
+    assert_int_equal(mbe_server_count(f->mock.srv, "api", match), 1);
     json_decref(match);
-    json_t *journal = mbe_server_journal(f->srv);
+    json_t *journal = mbe_server_journal(f->mock.srv);
     bool tag = false;
     for (size_t i = 0; i < json_array_size(journal); i++)
         tag = tag || !strcmp(kp_json_str(json_array_get(journal, i), "body.clientTag", ""),
@@ -170,8 +155,8 @@ static void test_unknown_entry(void **state)
     kp_buf out, err;
     kp_buf_init(&out);
     kp_buf_init(&err);
-    char *args =
-        kp_asprintf("--service-url %s --partner-id " PARTNER " --entry-id 0_nosuch99", f->service);
+    char *args = kp_asprintf("--service-url %s --partner-id " PARTNER " --entry-id 0_nosuch99",
+                             f->mock.service);
     int code = kpsim(f, args, &out, &err);
     if (code != 1)
         fail_msg("exit %d\nstdout: %s\nstderr: %s", code, out.data, err.data);
@@ -192,7 +177,7 @@ static void test_playlist_and_entry_list(void **state)
     kp_buf_init(&out);
     kp_buf_init(&err);
     char *args = kp_asprintf("--service-url %s --partner-id " PARTNER " --playlist-id 0_cmdpl001",
-                             f->service);
+                             f->mock.service);
     int code = kpsim(f, args, &out, &err);
     if (code != 0)
         fail_msg("playlist: exit %d\nstdout: %s\nstderr: %s", code, out.data, err.data);
@@ -205,7 +190,7 @@ static void test_playlist_and_entry_list(void **state)
     free(args);
     args = kp_asprintf("--service-url %s --partner-id " PARTNER
                        " --entry-list 0_cmdhls02,0_nosuch99,0_cmdhls01",
-                       f->service);
+                       f->mock.service);
     code = kpsim(f, args, &out, &err);
     if (code != 0)
         fail_msg("entry list: exit %d\nstdout: %s\nstderr: %s", code, out.data, err.data);
@@ -221,42 +206,18 @@ static void test_playlist_and_entry_list(void **state)
 }
 
 /* OTT through canned answers (the mock serves them verbatim). */
-static void serve(fixture *f, const char *path, const json_t *body)
-{
-    char *s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-    mbe_override ov = {.method = "POST",
-                       .path = path,
-                       .status = 200,
-                       .content_type = "application/json",
-                       .body = s,
-                       .body_len = strlen(s)};
-    assert_int_equal(mbe_server_override(f->srv, &ov), 0);
-    free(s);
-}
-
-static json_t *ott_fixture(void)
-{
-    const char *dir = getenv("KPSIM_TEST_DATA");
-    assert_non_null(dir);
-    char *path = kp_asprintf("%s/provider/ott_anon.json", dir);
-    json_t *j = json_load_file(path, 0, NULL);
-    free(path);
-    assert_non_null(j);
-    return j;
-}
-
 static void test_ott(void **state)
 {
     fixture *f = *state;
-    json_t *fx = ott_fixture();
-    serve(f, "/api_v3/service/multirequest", fx);
+    json_t *fx = test_provider_json("ott_anon.json");
+    test_mock_serve(&f->mock, "/api_v3/service/multirequest", fx);
     static const char *const paths[] = {"/api_v3/service/ottuser/action/anonymousLogin",
                                         "/api_v3/service/asset/action/get",
                                         "/api_v3/service/asset/action/getPlaybackContext"};
     for (size_t i = 0; i < 3; i++) {
         json_t *one =
             json_pack("{s:O}", "result", json_array_get(json_object_get(fx, "result"), i));
-        serve(f, paths[i], one);
+        test_mock_serve(&f->mock, paths[i], one);
         json_decref(one);
     }
     kp_buf out, err;
@@ -266,7 +227,7 @@ static void test_ott(void **state)
         char *args = kp_asprintf("--kind ott --service-url %s --partner-id 3 --entry-id 42 "
                                  "--context-type TRAILER --formats Web_HD,Mobile_SD "
                                  "--client-tag my-app%s",
-                                 f->service, single ? " --ott-single-requests" : "");
+                                 f->mock.service, single ? " --ott-single-requests" : "");
         int code = kpsim(f, args, &out, &err);
         if (code != 0)
             fail_msg("exit %d\nstdout: %s\nstderr: %s", code, out.data, err.data);
@@ -280,7 +241,7 @@ static void test_ott(void **state)
         free(args);
     }
     /* what went out: the multirequest with clientTag and a numeric id, then three singles */
-    json_t *journal = mbe_server_journal(f->srv);
+    json_t *journal = mbe_server_journal(f->mock.srv);
     size_t multi = 0, singles = 0;
     for (size_t i = 0; i < json_array_size(journal); i++) {
         const json_t *rec = json_array_get(journal, i);

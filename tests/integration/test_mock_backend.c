@@ -17,15 +17,12 @@
 #include "kp/provider.h"
 #include "m3u8.h"
 #include "mbe/mbe.h"
+#include "mock_server.h"
 
 #include <curl/curl.h>
 #include <string.h>
 
-typedef struct fixture {
-    mbe_media_cache *media;
-    mbe_server *srv;
-    char service[128];
-} fixture;
+typedef test_mock fixture;
 
 static const int hls_only[] = {MBE_FORMAT_HLS};
 static const int all_formats[] = {MBE_FORMAT_HLS, MBE_FORMAT_DASH, MBE_FORMAT_PROGRESSIVE};
@@ -34,8 +31,6 @@ static const char *const low[] = {"180p"};
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    f->media = mbe_media_cache_new(getenv("KPSIM_CACHE_DIR"), NULL);
     const mbe_entry entries[] = {
         {.id = "0_ready001",
          .name = "Ready",
@@ -67,19 +62,14 @@ static int setup(void **state)
          .n_renditions = 1,
          .block = "COUNTRY_RESTRICTED"},
     };
-    mbe_config cfg = {.partner_id = 4242, .entries = entries, .n_entries = 4, .media = f->media};
-    assert_int_equal(mbe_server_start(&cfg, &f->srv), 0);
-    snprintf(f->service, sizeof(f->service), "%s/api_v3", mbe_server_url(f->srv));
-    *state = f;
+    mbe_config cfg = {.partner_id = 4242, .entries = entries, .n_entries = 4};
+    *state = test_mock_new(&cfg);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    mbe_server_stop(f->srv);
-    mbe_media_cache_free(f->media);
-    free(f);
+    test_mock_free(*state);
     return 0;
 }
 

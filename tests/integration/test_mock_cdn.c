@@ -17,6 +17,7 @@
 #include "kp/err.h"
 #include "mbe/mbe.h"
 #include "media_priv.h"
+#include "mock_server.h"
 
 #include <curl/curl.h>
 #include <libavcodec/avcodec.h>
@@ -32,8 +33,7 @@
 #define SP  "424200"
 
 typedef struct fixture {
-    mbe_media_cache *media;
-    mbe_server *srv;
+    test_mock mock;
     const char *url;
     char ids[2][32]; /* flavor ids of 0_cdn00001: 180p, 144p (from its MPD) */
 } fixture;
@@ -120,7 +120,7 @@ static size_t count(fixture *f, const char *fmt, ...)
     json_t *m = json_vpack_ex(NULL, 0, fmt, ap);
     va_end(ap);
     assert_non_null(m);
-    size_t n = mbe_server_count(f->srv, "cdn", m);
+    size_t n = mbe_server_count(f->mock.srv, "cdn", m);
     json_decref(m);
     return n;
 }
@@ -296,7 +296,6 @@ static char *manifest_url(fixture *f, const char *entry, const char *format, con
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    f->media = mbe_media_cache_new(getenv("KPSIM_CACHE_DIR"), NULL);
     const mbe_entry entries[] = {
         {.id = "0_cdn00001",
          .duration = 4,
@@ -325,9 +324,9 @@ static int setup(void **state)
          .n_renditions = 1,
          .status = "deleted"},
     };
-    mbe_config cfg = {.partner_id = 4242, .entries = entries, .n_entries = 4, .media = f->media};
-    assert_int_equal(mbe_server_start(&cfg, &f->srv), 0);
-    f->url = mbe_server_url(f->srv);
+    mbe_config cfg = {.partner_id = 4242, .entries = entries, .n_entries = 4};
+    test_mock_start(&f->mock, &cfg);
+    f->url = mbe_server_url(f->mock.srv);
     /* the flavor ids, as the MPD of every flavor names them */
     char *u = manifest_url(f, "0_cdn00001", "mpegdash", NULL, "mpd");
     reply r;
@@ -346,8 +345,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    mbe_server_stop(f->srv);
-    mbe_media_cache_free(f->media);
+    test_mock_stop(&f->mock);
     free(f);
     return 0;
 }
@@ -461,11 +459,11 @@ static void test_dash_segments_demux(void **state)
     assert_int_equal(count(f, "{s:s, s:s}", "kind", "init", "format", "mpegdash"), inits + 3);
     json_t *m = json_pack("{s:s, s:s, s:s, s:i, s:s}", "kind", "segment", "format", "mpegdash",
                           "rendition", "audio", "segment", 2, "entryId", "0_cdn00001");
-    assert_true(mbe_server_count(f->srv, "cdn", m) >= 1);
+    assert_true(mbe_server_count(f->mock.srv, "cdn", m) >= 1);
     json_decref(m);
     m = json_pack("{s:s, s:s, s:s, s:s}", "kind", "segment", "flavorId", mi.video_ids[1],
                   "rendition", "144p", "format", "mpegdash");
-    assert_true(mbe_server_count(f->srv, "cdn", m) >= 2);
+    assert_true(mbe_server_count(f->mock.srv, "cdn", m) >= 2);
     json_decref(m);
 
     /* what the MPD does not name */
@@ -519,7 +517,7 @@ static void test_progressive_redirect(void **state)
     assert_int_equal(count(f, "{s:s, s:i}", "kind", "redirect", "status", 302), before + 3);
     json_t *m = json_pack("{s:s, s:s, s:s}", "kind", "redirect", "flavorId", f->ids[1], "rendition",
                           "144p");
-    assert_int_equal(mbe_server_count(f->srv, "cdn", m), 1);
+    assert_int_equal(mbe_server_count(f->mock.srv, "cdn", m), 1);
     json_decref(m);
     u = manifest_url(f, "0_hlsonly1", "url", NULL, "mp4");
     expect_status("GET", u, 404);
@@ -609,10 +607,10 @@ static void test_mp4_ranges(void **state)
     /* the journal keeps the header and the bytes sent */
     json_t *m = json_pack("{s:s, s:s, s:i, s:i}", "kind", "mp4", "range", "bytes=100-199", "status",
                           206, "bytes", 100);
-    assert_int_equal(mbe_server_count(f->srv, "cdn", m), 1);
+    assert_int_equal(mbe_server_count(f->mock.srv, "cdn", m), 1);
     json_decref(m);
     m = json_pack("{s:s, s:s, s:s}", "kind", "mp4", "flavorId", f->ids[0], "rendition", "180p");
-    assert_true(mbe_server_count(f->srv, "cdn", m) >= 20);
+    assert_true(mbe_server_count(f->mock.srv, "cdn", m) >= 20);
     json_decref(m);
     /* the other flavor is another, smaller file */
     char *u2 = mp4_url(f, 1);
@@ -675,7 +673,7 @@ static void test_head_like_get(void **state)
     reply_free(&h);
     free(u);
     json_t *m = json_pack("{s:s, s:s}", "method", "HEAD", "kind", "thumbnail");
-    assert_int_equal(mbe_server_count(f->srv, "cdn", m), 1);
+    assert_int_equal(mbe_server_count(f->mock.srv, "cdn", m), 1);
     json_decref(m);
 }
 
@@ -741,7 +739,7 @@ static void test_thumbnails(void **state)
     }
     json_t *m = json_pack("{s:s, s:s, s:i, s:i, s:i}", "kind", "thumbnail", "entryId", "0_cdn00001",
                           "width", 164, "slices", 100, "status", 200);
-    assert_int_equal(mbe_server_count(f->srv, "cdn", m), 2);
+    assert_int_equal(mbe_server_count(f->mock.srv, "cdn", m), 2);
     json_decref(m);
 }
 

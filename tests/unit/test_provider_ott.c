@@ -14,6 +14,8 @@
 #include "kp/jsonu.h"
 #include "kp/provider.h"
 #include "mbe/mbe.h"
+#include "mock_server.h"
+#include "provider_fixture.h"
 
 #include <curl/curl.h>
 #include <setjmp.h>
@@ -46,33 +48,7 @@ static kp_ott_media_info media(const char *id)
     return mi;
 }
 
-static json_t *fixture(const char *name)
-{
-    const char *dir = getenv("KPSIM_TEST_DATA");
-    assert_non_null(dir);
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/provider/%s", dir, name);
-    json_error_t e;
-    json_t *j = json_load_file(path, 0, &e);
-    if (!j)
-        fail_msg("%s: %s", path, e.text);
-    return j;
-}
-
 static const char *const k_hdrs[] = {"Content-Type: application/json", "X-Kaltura-Session: 9"};
-
-static void assert_json(const json_t *got, const char *want_text)
-{
-    json_error_t e;
-    json_t *want = json_loads(want_text, JSON_DECODE_ANY, &e);
-    if (!want)
-        fail_msg("bad expected JSON: %s", e.text);
-    if (!(kp_json_subset(want, got) && kp_json_subset(got, want))) {
-        char *g = kp_json_dumps(got);
-        fail_msg("JSON differs\n  want %s\n  got  %s", want_text, g ? g : "(null)");
-    }
-    json_decref(want);
-}
 
 /* Parses body with status 200; exactly one of *cfg / *err is set. */
 static void parse_full(const kp_provider_opts *o, const kp_ott_media_info *mi, const json_t *body,
@@ -80,13 +56,7 @@ static void parse_full(const kp_provider_opts *o, const kp_ott_media_info *mi, c
 {
     char *s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
     assert_non_null(s);
-    kp_http_outcome h = {.status = 200,
-                         .body = s,
-                         .body_len = strlen(s),
-                         .url = MR_URL,
-                         .headers = k_hdrs,
-                         .n_headers = 2,
-                         .attempt = 1};
+    kp_http_outcome h = test_outcome(s, MR_URL, k_hdrs, 2);
     assert_int_equal(kp_ott_media_parse(o, mi, &h, cfg, err), 0);
     assert_true((*cfg == NULL) != (*err == NULL));
     free(s);
@@ -131,14 +101,15 @@ static void test_request_anonymous(void **state)
     assert_int_equal(kp_ott_media_request(&o, &mi, &url, &body, &err), 0);
     assert_null(err);
     assert_string_equal(url, MR_URL);
-    assert_json(body, "{\"1\":{\"service\":\"ottuser\",\"action\":\"anonymousLogin\","
-                      "\"partnerId\":3},"
-                      "\"2\":{\"service\":\"asset\",\"action\":\"get\",\"id\":480097,"
-                      "\"assetReferenceType\":\"media\",\"ks\":\"{1:result:ks}\"},"
-                      "\"3\":{\"service\":\"asset\",\"action\":\"getPlaybackContext\","
-                      "\"assetId\":480097,\"assetType\":\"media\",\"contextDataParams\":"
-                      "{\"objectType\":\"KalturaPlaybackContextOptions\",\"context\":\"PLAYBACK\"},"
-                      "\"ks\":\"{1:result:ks}\"},\"apiVersion\":\"7.8.1\",\"partnerId\":3}");
+    test_assert_json(body,
+                     "{\"1\":{\"service\":\"ottuser\",\"action\":\"anonymousLogin\","
+                     "\"partnerId\":3},"
+                     "\"2\":{\"service\":\"asset\",\"action\":\"get\",\"id\":480097,"
+                     "\"assetReferenceType\":\"media\",\"ks\":\"{1:result:ks}\"},"
+                     "\"3\":{\"service\":\"asset\",\"action\":\"getPlaybackContext\","
+                     "\"assetId\":480097,\"assetType\":\"media\",\"contextDataParams\":"
+                     "{\"objectType\":\"KalturaPlaybackContextOptions\",\"context\":\"PLAYBACK\"},"
+                     "\"ks\":\"{1:result:ks}\"},\"apiVersion\":\"7.8.1\",\"partnerId\":3}");
     /* no format, no ks, no clientTag at the top */
     assert_null(json_object_get(body, "format"));
     assert_null(json_object_get(body, "ks"));
@@ -170,17 +141,17 @@ static void test_request_with_ks_and_options(void **state)
     char *url;
     json_t *body, *err;
     assert_int_equal(kp_ott_media_request(&o, &mi, &url, &body, &err), 0);
-    assert_json(body, "{\"1\":{\"service\":\"asset\",\"action\":\"get\",\"id\":\"0_str\","
-                      "\"assetReferenceType\":\"epg_internal\",\"ks\":\"UKS\"},"
-                      "\"2\":{\"service\":\"asset\",\"action\":\"getPlaybackContext\","
-                      "\"assetId\":\"0_str\",\"assetType\":\"epg\",\"contextDataParams\":"
-                      "{\"objectType\":\"KalturaPlaybackContextOptions\",\"mediaProtocol\":"
-                      "\"https\",\"assetFileIds\":\"728180\",\"context\":\"CATCHUP\","
-                      "\"streamerType\":\"mpegdash\",\"urlType\":\"DIRECT\",\"adapterData\":"
-                      "{\"supported_codec\":{\"objectType\":\"KalturaStringValue\","
-                      "\"value\":\"HEVC\"}}},\"ks\":\"UKS\"},"
-                      "\"apiVersion\":\"7.8.1\",\"ks\":\"UKS\",\"partnerId\":3,"
-                      "\"clientTag\":\"my-app\"}");
+    test_assert_json(body, "{\"1\":{\"service\":\"asset\",\"action\":\"get\",\"id\":\"0_str\","
+                           "\"assetReferenceType\":\"epg_internal\",\"ks\":\"UKS\"},"
+                           "\"2\":{\"service\":\"asset\",\"action\":\"getPlaybackContext\","
+                           "\"assetId\":\"0_str\",\"assetType\":\"epg\",\"contextDataParams\":"
+                           "{\"objectType\":\"KalturaPlaybackContextOptions\",\"mediaProtocol\":"
+                           "\"https\",\"assetFileIds\":\"728180\",\"context\":\"CATCHUP\","
+                           "\"streamerType\":\"mpegdash\",\"urlType\":\"DIRECT\",\"adapterData\":"
+                           "{\"supported_codec\":{\"objectType\":\"KalturaStringValue\","
+                           "\"value\":\"HEVC\"}}},\"ks\":\"UKS\"},"
+                           "\"apiVersion\":\"7.8.1\",\"ks\":\"UKS\",\"partnerId\":3,"
+                           "\"clientTag\":\"my-app\"}");
     free(url);
     json_decref(body);
     json_decref(adapter);
@@ -194,8 +165,8 @@ static void test_request_errors_and_partner0(void **state)
     char *url;
     json_t *body, *err;
     assert_int_equal(kp_ott_media_request(&o, &mi, &url, &body, &err), KP_EINVAL);
-    assert_json(err, "{\"severity\":2,\"category\":3,\"code\":3000,"
-                     "\"data\":{\"message\":\"missing entry id\"}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":3,\"code\":3000,"
+                          "\"data\":{\"message\":\"missing entry id\"}}");
     assert_null(url);
     json_decref(err);
     /* no service URL: there is no OTT default */
@@ -229,24 +200,25 @@ static void test_parse_vod(void **state)
     (void)state;
     kp_provider_opts o = opts();
     kp_ott_media_info mi = media("42");
-    json_t *fx = fixture("ott_anon.json");
+    json_t *fx = test_provider_json("ott_anon.json");
     json_t *cfg = parse_ok(&o, &mi, fx);
-    assert_json(json_object_get(cfg, "session"),
-                "{\"isAnonymous\":true,\"partnerId\":3,\"ks\":\"OTTKS\"}");
-    assert_json(kp_json_path(cfg, "sources.hls"),
-                "[{\"id\":\"7,applehttp\",\"url\":\"https://ott.example/pm/7/a.m3u8\","
-                "\"mimetype\":\"application/x-mpegURL\",\"drmData\":[{\"licenseUrl\":"
-                "\"https://lic.example/fps\",\"scheme\":\"com.apple.fairplay\","
-                "\"certificate\":\"CERT\"}]}]");
-    assert_json(kp_json_path(cfg, "sources.dash"),
-                "[{\"id\":\"8,mpegdash\",\"url\":\"https://ott.example/pm/8/a.mpd\","
-                "\"mimetype\":\"application/dash+xml\",\"drmData\":["
-                "{\"licenseUrl\":\"https://lic.example/wv\",\"scheme\":\"com.widevine.alpha\"},"
-                "{\"scheme\":\"com.microsoft.playready\"},"
-                "{\"licenseUrl\":\"https://lic.example/c\"}]}]");
-    assert_json(kp_json_path(cfg, "sources.progressive"),
-                "[{\"id\":\"9,url\",\"url\":\"https://ott.example/pm/9/a.mp4\","
-                "\"mimetype\":\"video/mp4\"}]");
+    test_assert_json(json_object_get(cfg, "session"),
+                     "{\"isAnonymous\":true,\"partnerId\":3,\"ks\":\"OTTKS\"}");
+    test_assert_json(kp_json_path(cfg, "sources.hls"),
+                     "[{\"id\":\"7,applehttp\",\"url\":\"https://ott.example/pm/7/a.m3u8\","
+                     "\"mimetype\":\"application/x-mpegURL\",\"drmData\":[{\"licenseUrl\":"
+                     "\"https://lic.example/fps\",\"scheme\":\"com.apple.fairplay\","
+                     "\"certificate\":\"CERT\"}]}]");
+    test_assert_json(
+        kp_json_path(cfg, "sources.dash"),
+        "[{\"id\":\"8,mpegdash\",\"url\":\"https://ott.example/pm/8/a.mpd\","
+        "\"mimetype\":\"application/dash+xml\",\"drmData\":["
+        "{\"licenseUrl\":\"https://lic.example/wv\",\"scheme\":\"com.widevine.alpha\"},"
+        "{\"scheme\":\"com.microsoft.playready\"},"
+        "{\"licenseUrl\":\"https://lic.example/c\"}]}]");
+    test_assert_json(kp_json_path(cfg, "sources.progressive"),
+                     "[{\"id\":\"9,url\",\"url\":\"https://ott.example/pm/9/a.mp4\","
+                     "\"mimetype\":\"video/mp4\"}]");
     json_t *s = json_object_get(cfg, "sources");
     assert_int_equal(kp_json_int(s, "id", 0), 42);
     assert_int_equal(kp_json_int(s, "duration", 0), 61); /* max over all sources */
@@ -257,21 +229,21 @@ static void test_parse_vod(void **state)
                         "https://img.example/thumbnail/p/3/entry_id/x/width/320/height/180");
     assert_null(json_object_get(s, "rawThumbnailUrl"));
     assert_null(json_object_get(s, "captions"));
-    assert_json(json_object_get(s, "metadata"),
-                "{\"name\":\"Demo\",\"description\":\"A demo\",\"metas\":{\"Runtime\":\"92\","
-                "\"Year\":2017,\"tags\":\"flat\"},\"tags\":{\"Genre\":\"Comedy|Kids|\","
-                "\"Empty\":\"\"},\"createdAt\":1700000000,\"entryId\":\"0_demo\","
-                "\"mediaType\":\"media\",\"contextType\":\"PLAYBACK\"}");
-    assert_json(json_object_get(cfg, "plugins"),
-                "{\"bumper\":{\"url\":\"https://ads.example/b.mp4\"}}");
+    test_assert_json(json_object_get(s, "metadata"),
+                     "{\"name\":\"Demo\",\"description\":\"A demo\",\"metas\":{\"Runtime\":\"92\","
+                     "\"Year\":2017,\"tags\":\"flat\"},\"tags\":{\"Genre\":\"Comedy|Kids|\","
+                     "\"Empty\":\"\"},\"createdAt\":1700000000,\"entryId\":\"0_demo\","
+                     "\"mediaType\":\"media\",\"contextType\":\"PLAYBACK\"}");
+    test_assert_json(json_object_get(cfg, "plugins"),
+                     "{\"bumper\":{\"url\":\"https://ads.example/b.mp4\"}}");
     json_decref(cfg);
 
     /* with a KS from mediaInfo: isAnonymous false, the KS in the session, no login slot */
     json_array_remove(json_object_get(fx, "result"), 0);
     mi.ks = "UKS";
     cfg = parse_ok(&o, &mi, fx);
-    assert_json(json_object_get(cfg, "session"),
-                "{\"isAnonymous\":false,\"partnerId\":3,\"ks\":\"UKS\"}");
+    test_assert_json(json_object_get(cfg, "session"),
+                     "{\"isAnonymous\":false,\"partnerId\":3,\"ks\":\"UKS\"}");
     json_decref(cfg);
     json_decref(fx);
 }
@@ -281,7 +253,7 @@ static void test_parse_poster_list_and_vr(void **state)
     (void)state;
     kp_provider_opts o = opts();
     kp_ott_media_info mi = media("42");
-    json_t *fx = fixture("ott_anon.json");
+    json_t *fx = test_provider_json("ott_anon.json");
     json_t *img = json_array_get(json_object_get(item(fx, 1), "images"), 0);
     json_object_set_new(img, "url", json_string("https://img.example/plain.jpg"));
     json_array_append_new(json_object_get(item(fx, 1), "images"),
@@ -289,9 +261,9 @@ static void test_parse_poster_list_and_vr(void **state)
     json_object_set_new(json_object_get(json_object_get(item(fx, 1), "metas"), "tags"), "value",
                         json_string("vr,360"));
     json_t *cfg = parse_ok(&o, &mi, fx);
-    assert_json(kp_json_path(cfg, "sources.poster"),
-                "[{\"url\":\"https://img.example/plain.jpg\",\"width\":320,\"height\":180},"
-                "{\"url\":\"https://img.example/2.jpg\",\"width\":9}]");
+    test_assert_json(kp_json_path(cfg, "sources.poster"),
+                     "[{\"url\":\"https://img.example/plain.jpg\",\"width\":320,\"height\":180},"
+                     "{\"url\":\"https://img.example/2.jpg\",\"width\":9}]");
     assert_true(json_is_object(kp_json_path(cfg, "sources.vr")));
     json_decref(cfg);
     /* no images: "" */
@@ -327,7 +299,7 @@ static void test_type_dvr_table(void **state)
     };
     kp_provider_opts o = opts();
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        json_t *fx = fixture("ott_anon.json");
+        json_t *fx = test_provider_json("ott_anon.json");
         json_t *asset = item(fx, 1);
         if (rows[i].object_type)
             json_object_set_new(asset, "objectType", json_string(rows[i].object_type));
@@ -357,7 +329,7 @@ static void test_formats_filter(void **state)
     kp_ott_media_info mi = media("42");
     mi.formats = formats;
     mi.n_formats = 2;
-    json_t *fx = fixture("ott_anon.json");
+    json_t *fx = test_provider_json("ott_anon.json");
     json_t *cfg = parse_ok(&o, &mi, fx);
     assert_int_equal(json_array_size(kp_json_path(cfg, "sources.hls")), 0);
     assert_int_equal(json_array_size(kp_json_path(cfg, "sources.dash")), 1);
@@ -369,8 +341,8 @@ static void test_formats_filter(void **state)
     formats[0] = "None";
     formats[1] = NULL;
     json_t *err = parse_err(&o, &mi, fx, 3001);
-    assert_json(err, "{\"severity\":2,\"category\":2,\"code\":3001,\"data\":{\"action\":\"\","
-                     "\"messages\":\"No play source for entry id: 42\"}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":2,\"code\":3001,\"data\":{\"action\":\"\","
+                          "\"messages\":\"No play source for entry id: 42\"}}");
     json_decref(err);
     json_decref(fx);
 }
@@ -380,7 +352,7 @@ static void test_block_and_no_sources(void **state)
     (void)state;
     kp_provider_opts o = opts();
     kp_ott_media_info mi = media("42");
-    json_t *fx = fixture("ott_anon.json");
+    json_t *fx = test_provider_json("ott_anon.json");
     json_t *pbc = item(fx, 2);
     json_object_set_new(pbc, "actions",
                         json_pack("[{s:s}, {s:s, s:s}]", "type", "ALLOW_PLAYBACK", "type", "BLOCK",
@@ -389,7 +361,8 @@ static void test_block_and_no_sources(void **state)
                         json_pack("[{s:s, s:s, s:s}]", "code", "ConcurrencyLimitation", "message",
                                   "Concurrency limitation", "objectType", "x"));
     json_t *err = parse_err(&o, &mi, fx, 2001);
-    assert_json(err, "{\"severity\":2,\"category\":2,\"code\":2001,\"data\":{\"action\":"
+    test_assert_json(err,
+                     "{\"severity\":2,\"category\":2,\"code\":2001,\"data\":{\"action\":"
                      "{\"type\":\"BLOCK\"},\"messages\":[{\"message\":\"Concurrency limitation\","
                      "\"code\":\"ConcurrencyLimitation\"}]}}");
     json_decref(err);
@@ -411,14 +384,15 @@ static void test_envelopes_and_api_errors(void **state)
     json_t *g = json_pack("{s:{s:{s:s, s:s, s:s}}}", "result", "error", "objectType",
                           "KalturaAPIException", "code", "500015", "message", "Invalid KS format");
     json_t *err = parse_err(&o, &mi, g, 1006);
-    assert_json(err, "{\"severity\":2,\"category\":1,\"code\":1006,\"data\":{\"url\":\"" MR_URL
+    test_assert_json(err,
+                     "{\"severity\":2,\"category\":1,\"code\":1006,\"data\":{\"url\":\"" MR_URL
                      "\",\"headers\":[\"x-kaltura-session: 9\\r\"],\"results\":[{\"hasError\":"
                      "true,\"error\":{\"code\":\"500015\",\"message\":\"Invalid KS format\"}}]}}");
     json_decref(err);
     json_decref(g);
     /* item errors, bare and wrapped */
     for (int wrapped = 0; wrapped < 2; wrapped++) {
-        json_t *fx = fixture("ott_anon.json");
+        json_t *fx = test_provider_json("ott_anon.json");
         json_t *exc = json_pack("{s:s, s:s, s:s}", "objectType", "KalturaAPIException", "code",
                                 "3039", "message", "Asset not found");
         json_array_set_new(json_object_get(fx, "result"), 2,
@@ -431,7 +405,7 @@ static void test_envelopes_and_api_errors(void **state)
         json_decref(fx);
     }
     /* a bare array (no "result" envelope) is accepted too */
-    json_t *fx = fixture("ott_anon.json");
+    json_t *fx = test_provider_json("ott_anon.json");
     json_t *cfg = parse_ok(&o, &mi, json_object_get(fx, "result"));
     assert_string_equal(kp_json_str(cfg, "session.ks", ""), "OTTKS");
     json_decref(cfg);
@@ -447,7 +421,7 @@ static void test_undigestible_answers_give_1007(void **state)
                            "null-asset",    "messages-object", "null-source", "drm-string",
                            "images-string", "missing-context"};
     for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
-        json_t *fx = fixture("ott_anon.json");
+        json_t *fx = test_provider_json("ott_anon.json");
         json_t *res = json_object_get(fx, "result");
         json_t *asset = item(fx, 1), *pbc = item(fx, 2);
         const char *e = edits[i];
@@ -489,7 +463,8 @@ static void test_transport_errors(void **state)
     json_t *cfg, *err;
     kp_http_outcome h = {.transport_error = KP_EHTTP, .url = MR_URL, .attempt = 4};
     assert_int_equal(kp_ott_media_parse(&o, &mi, &h, &cfg, &err), 0);
-    assert_json(err, "{\"severity\":2,\"category\":1,\"code\":1002,\"data\":{\"text\":\"\","
+    test_assert_json(err,
+                     "{\"severity\":2,\"category\":1,\"code\":1002,\"data\":{\"text\":\"\","
                      "\"statusText\":\"\",\"url\":\"" MR_URL "\",\"headers\":[],\"attempt\":4}}");
     json_decref(err);
     h.transport_error = KP_ETIMEDOUT;
@@ -514,8 +489,7 @@ static void test_transport_errors(void **state)
 
 static kp_http_outcome answer(const char *body)
 {
-    kp_http_outcome h = {.status = 200, .body = body, .body_len = strlen(body), .attempt = 1};
-    return h;
+    return test_outcome(body, NULL, NULL, 0);
 }
 
 static void test_single_requests(void **state)
@@ -525,7 +499,7 @@ static void test_single_requests(void **state)
     o.ott_disable_multirequest = true;
     o.client_tag = "ignored-in-single-mode";
     kp_ott_media_info mi = media("42");
-    json_t *fx = fixture("ott_anon.json");
+    json_t *fx = test_provider_json("ott_anon.json");
     char *bodies[3];
     for (size_t i = 0; i < 3; i++) {
         json_t *one = json_pack("{s:O}", "result", item(fx, i));
@@ -547,7 +521,7 @@ static void test_single_requests(void **state)
     for (size_t i = 0; i < 3; i++) {
         assert_int_equal(kp_ott_single_next(&o, &mi, done, i, &url, &body, &err), 1);
         assert_string_equal(url, want[i][0]);
-        assert_json(body, want[i][1]);
+        test_assert_json(body, want[i][1]);
         free(url);
         json_decref(body);
         done[i] = answer(bodies[i]);
@@ -565,9 +539,9 @@ static void test_single_requests(void **state)
                           "\"code\":\"3039\",\"message\":\"Asset not found\"}}}";
     done[2] = answer(ctx_err);
     assert_int_equal(kp_ott_single_parse(&o, &mi, done, 3, &cfg, &err), 0);
-    assert_json(err, "{\"severity\":2,\"category\":1,\"code\":1007,\"data\":{\"error\":"
-                     "{\"code\":\"3039\",\"message\":\"Asset not found\"},\"errorMessage\":"
-                     "\"Request returned an error: Asset not found (code: 3039)\"}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":1,\"code\":1007,\"data\":{\"error\":"
+                          "{\"code\":\"3039\",\"message\":\"Asset not found\"},\"errorMessage\":"
+                          "\"Request returned an error: Asset not found (code: 3039)\"}}");
     json_decref(err);
 
     /* a failed login: nothing more is sent, and the parse reports it */
@@ -613,35 +587,35 @@ static void test_entry_list(void **state)
     char *url;
     json_t *body, *err;
     assert_int_equal(kp_ott_entry_list_request(&o, &el, &url, &body, &err), 0);
-    assert_json(body, "{\"1\":{\"service\":\"ottuser\",\"action\":\"anonymousLogin\","
-                      "\"partnerId\":3},\"2\":{\"service\":\"asset\",\"action\":\"get\","
-                      "\"id\":101,\"assetReferenceType\":\"media\",\"ks\":\"{1:result:ks}\"},"
-                      "\"3\":{\"service\":\"asset\",\"action\":\"get\",\"id\":\"102\","
-                      "\"assetReferenceType\":\"epg_internal\",\"ks\":\"{1:result:ks}\"},"
-                      "\"4\":{\"service\":\"asset\",\"action\":\"get\",\"id\":\"103\","
-                      "\"assetReferenceType\":\"media\",\"ks\":\"{1:result:ks}\"},"
-                      "\"apiVersion\":\"7.8.1\",\"partnerId\":3}");
+    test_assert_json(body, "{\"1\":{\"service\":\"ottuser\",\"action\":\"anonymousLogin\","
+                           "\"partnerId\":3},\"2\":{\"service\":\"asset\",\"action\":\"get\","
+                           "\"id\":101,\"assetReferenceType\":\"media\",\"ks\":\"{1:result:ks}\"},"
+                           "\"3\":{\"service\":\"asset\",\"action\":\"get\",\"id\":\"102\","
+                           "\"assetReferenceType\":\"epg_internal\",\"ks\":\"{1:result:ks}\"},"
+                           "\"4\":{\"service\":\"asset\",\"action\":\"get\",\"id\":\"103\","
+                           "\"assetReferenceType\":\"media\",\"ks\":\"{1:result:ks}\"},"
+                           "\"apiVersion\":\"7.8.1\",\"partnerId\":3}");
     free(url);
     json_decref(body);
 
-    json_t *fx = fixture("ott_entry_list.json");
+    json_t *fx = test_provider_json("ott_entry_list.json");
     char *s = json_dumps(fx, JSON_COMPACT);
     kp_http_outcome h = answer(s);
     json_t *pl;
     assert_int_equal(kp_ott_entry_list_parse(&o, &el, &h, &pl, &err), 0);
     assert_null(err);
-    assert_json(pl, "{\"id\":\"\",\"metadata\":{\"name\":\"\",\"description\":\"\"},"
-                    "\"poster\":\"\",\"playlistLastEntryId\":\"\",\"items\":["
-                    "{\"sources\":{\"hls\":[],\"dash\":[],\"progressive\":[],\"image\":[],"
-                    "\"document\":[],\"id\":101,\"type\":\"Unknown\",\"poster\":["
-                    "{\"url\":\"https://img.example/a.jpg\",\"width\":100,\"height\":50},"
-                    "{\"url\":\"https://img.example/b.jpg\",\"width\":200,\"height\":100}],"
-                    "\"dvr\":false,\"vr\":{},\"metadata\":{\"name\":\"First\",\"description\":"
-                    "\"one\",\"metas\":{\"tags\":\"360,vr\"},\"tags\":{}}}},"
-                    "{\"sources\":{\"hls\":[],\"dash\":[],\"progressive\":[],\"image\":[],"
-                    "\"document\":[],\"id\":103,\"type\":\"Unknown\",\"poster\":\"\","
-                    "\"dvr\":false,\"vr\":null,\"metadata\":{\"name\":\"Third\",\"metas\":{},"
-                    "\"tags\":{}}}}]}");
+    test_assert_json(pl, "{\"id\":\"\",\"metadata\":{\"name\":\"\",\"description\":\"\"},"
+                         "\"poster\":\"\",\"playlistLastEntryId\":\"\",\"items\":["
+                         "{\"sources\":{\"hls\":[],\"dash\":[],\"progressive\":[],\"image\":[],"
+                         "\"document\":[],\"id\":101,\"type\":\"Unknown\",\"poster\":["
+                         "{\"url\":\"https://img.example/a.jpg\",\"width\":100,\"height\":50},"
+                         "{\"url\":\"https://img.example/b.jpg\",\"width\":200,\"height\":100}],"
+                         "\"dvr\":false,\"vr\":{},\"metadata\":{\"name\":\"First\",\"description\":"
+                         "\"one\",\"metas\":{\"tags\":\"360,vr\"},\"tags\":{}}}},"
+                         "{\"sources\":{\"hls\":[],\"dash\":[],\"progressive\":[],\"image\":[],"
+                         "\"document\":[],\"id\":103,\"type\":\"Unknown\",\"poster\":\"\","
+                         "\"dvr\":false,\"vr\":null,\"metadata\":{\"name\":\"Third\",\"metas\":{},"
+                         "\"tags\":{}}}}]}");
     json_decref(pl);
     free(s);
 
@@ -683,8 +657,8 @@ static void test_playlist_not_implemented(void **state)
     json_t *body, *err;
     assert_int_equal(kp_ott_playlist_request(&o, &pi, &url, &body, &err), KP_ENOTSUP);
     assert_null(url);
-    assert_json(err, "{\"severity\":2,\"category\":3,\"code\":3002,\"data\":{\"message\":"
-                     "\"The provider does not support loading playlist by id\"}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":3,\"code\":3002,\"data\":{\"message\":"
+                          "\"The provider does not support loading playlist by id\"}}");
     json_decref(err);
     kp_provider_client c;
     kp_provider_client_init(&c);
@@ -697,62 +671,24 @@ static void test_playlist_not_implemented(void **state)
 
 /* ---- the client against the mock back-end (real sockets) ------------------------------------ */
 
-typedef struct mock {
-    mbe_media_cache *media;
-    mbe_server *srv;
-    char service[128];
-} mock;
-
 static int mock_setup(void **state)
 {
-    mock *m = calloc(1, sizeof(*m));
-    m->media = mbe_media_cache_new(getenv("KPSIM_CACHE_DIR"), NULL);
-    mbe_config cfg = {.partner_id = 3, .media = m->media};
-    if (mbe_server_start(&cfg, &m->srv) != 0)
-        return -1;
-    snprintf(m->service, sizeof(m->service), "%s/api_v3", mbe_server_url(m->srv));
-    *state = m;
+    mbe_config cfg = {.partner_id = 3};
+    *state = test_mock_new(&cfg);
     return 0;
 }
 
 static int mock_teardown(void **state)
 {
-    mock *m = *state;
-    mbe_server_stop(m->srv);
-    mbe_media_cache_free(m->media);
-    free(m);
+    test_mock_free(*state);
     return 0;
-}
-
-static void serve(mock *m, const char *path, const json_t *body)
-{
-    char *s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-    mbe_override ov = {.method = "POST",
-                       .path = path,
-                       .status = 200,
-                       .content_type = "application/json",
-                       .body = s,
-                       .body_len = strlen(s)};
-    assert_int_equal(mbe_server_override(m->srv, &ov), 0);
-    free(s);
-}
-
-/* The journaled API requests on path (new reference). */
-static json_t *journaled(mock *m, const char *path)
-{
-    json_t *j = mbe_server_journal(m->srv), *out = json_array();
-    for (size_t i = 0; i < json_array_size(j); i++)
-        if (!strcmp(kp_json_str(json_array_get(j, i), "path", ""), path))
-            json_array_append(out, json_array_get(j, i));
-    json_decref(j);
-    return out;
 }
 
 static void test_client_multirequest(void **state)
 {
-    mock *m = *state;
-    json_t *fx = fixture("ott_anon.json");
-    serve(m, "/api_v3/service/multirequest", fx);
+    test_mock *m = *state;
+    json_t *fx = test_provider_json("ott_anon.json");
+    test_mock_serve(m, "/api_v3/service/multirequest", fx);
     kp_provider_opts o = opts();
     o.service_url = m->service;
     kp_ott_media_info mi = media("42");
@@ -764,7 +700,7 @@ static void test_client_multirequest(void **state)
     assert_string_equal(kp_json_str(cfg, "sources.hls.0.url", ""),
                         "https://ott.example/pm/7/a.m3u8");
     json_decref(cfg);
-    json_t *sent = journaled(m, "/api_v3/service/multirequest");
+    json_t *sent = test_mock_journaled(m, "/api_v3/service/multirequest");
     assert_int_equal(json_array_size(sent), 1);
     assert_string_equal(kp_json_str(sent, "0.body.1.action", ""), "anonymousLogin");
     assert_int_equal(kp_json_int(sent, "0.body.2.id", 0), 42);
@@ -774,14 +710,14 @@ static void test_client_multirequest(void **state)
 
 static void test_client_single_requests(void **state)
 {
-    mock *m = *state;
-    json_t *fx = fixture("ott_anon.json");
+    test_mock *m = *state;
+    json_t *fx = test_provider_json("ott_anon.json");
     static const char *const paths[] = {"/api_v3/service/ottuser/action/anonymousLogin",
                                         "/api_v3/service/asset/action/get",
                                         "/api_v3/service/asset/action/getPlaybackContext"};
     for (size_t i = 0; i < 3; i++) {
         json_t *one = json_pack("{s:O}", "result", item(fx, i));
-        serve(m, paths[i], one);
+        test_mock_serve(m, paths[i], one);
         json_decref(one);
     }
     kp_provider_opts o = opts();
@@ -797,7 +733,7 @@ static void test_client_single_requests(void **state)
     assert_string_equal(kp_json_str(cfg, "plugins.bumper.url", ""), "https://ads.example/b.mp4");
     json_decref(cfg);
     for (size_t i = 0; i < 3; i++) {
-        json_t *sent = journaled(m, paths[i]);
+        json_t *sent = test_mock_journaled(m, paths[i]);
         assert_int_equal(json_array_size(sent), 1);
         assert_string_equal(kp_json_str(sent, "0.body.apiVersion", ""), "7.8.1");
         if (i > 0)
@@ -809,9 +745,9 @@ static void test_client_single_requests(void **state)
 
 static void test_client_entry_list(void **state)
 {
-    mock *m = *state;
-    json_t *fx = fixture("ott_entry_list.json");
-    serve(m, "/api_v3/service/multirequest", fx);
+    test_mock *m = *state;
+    json_t *fx = test_provider_json("ott_entry_list.json");
+    test_mock_serve(m, "/api_v3/service/multirequest", fx);
     kp_provider_opts o = opts();
     o.service_url = m->service;
     kp_entry_ref refs[] = {{.entry_id = "101"}, {.entry_id = "102"}, {.entry_id = "103"}};

@@ -9,6 +9,7 @@
 #include "kp/err.h"
 #include "kp/jsonu.h"
 #include "kp/provider.h"
+#include "provider_fixture.h"
 #include "provider_ovp_priv.h"
 
 #include <math.h>
@@ -26,32 +27,10 @@
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
-static kp_provider_opts opts(void)
-{
-    kp_provider_opts o;
-    kp_provider_opts_init(&o);
-    o.partner_id = 123;
-    o.client_tag = "html5:vT";
-    return o;
-}
-
 static kp_media_info media(const char *entry_id)
 {
     kp_media_info mi = {.entry_id = entry_id, .redirect_from_entry_id = -1};
     return mi;
-}
-
-static json_t *fixture(const char *name)
-{
-    const char *dir = getenv("KPSIM_TEST_DATA");
-    assert_non_null(dir);
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/provider/%s", dir, name);
-    json_error_t e;
-    json_t *j = json_load_file(path, 0, &e);
-    if (!j)
-        fail_msg("%s: %s", path, e.text);
-    return j;
 }
 
 static const char *const k_hdrs[] = {"Content-Type: application/json", "X-Kaltura-Session: 7"};
@@ -63,13 +42,8 @@ static void parse_full(const kp_provider_opts *o, const kp_media_info *mi, const
 {
     char *s = text ? kp_strdup(text) : json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
     assert_non_null(s);
-    kp_http_outcome h = {.status = status,
-                         .body = s,
-                         .body_len = strlen(s),
-                         .url = MR_URL,
-                         .headers = k_hdrs,
-                         .n_headers = 2,
-                         .attempt = 1};
+    kp_http_outcome h = test_outcome(s, MR_URL, k_hdrs, 2);
+    h.status = status;
     assert_int_equal(kp_ovp_media_parse(o, mi, &h, cfg, err), 0);
     assert_true((*cfg == NULL) != (*err == NULL));
     free(s);
@@ -100,20 +74,6 @@ static json_t *parse_err(const kp_provider_opts *o, const kp_media_info *mi, con
     return err;
 }
 
-/* JSON equality (key order ignored) with a readable failure. */
-static void assert_json(const json_t *got, const char *want_text)
-{
-    json_error_t e;
-    json_t *want = json_loads(want_text, JSON_DECODE_ANY, &e);
-    if (!want)
-        fail_msg("bad expected JSON: %s", e.text);
-    if (!(kp_json_subset(want, got) && kp_json_subset(got, want))) {
-        char *g = kp_json_dumps(got);
-        fail_msg("JSON differs\n  want %s\n  got  %s", want_text, g ? g : "(null)");
-    }
-    json_decref(want);
-}
-
 static const char *str_at(const json_t *j, const char *path)
 {
     const char *s = kp_json_str(j, path, NULL);
@@ -127,7 +87,7 @@ static const char *str_at(const json_t *j, const char *path)
 static void test_request_anonymous(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
     char *url;
     json_t *body, *err;
@@ -162,7 +122,7 @@ static void test_request_anonymous(void **state)
 static void test_request_with_ks(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     o.ks = "OPTKS";
     kp_media_info mi = media("0_vod");
     char *url;
@@ -192,7 +152,7 @@ static void test_request_with_ks(void **state)
 static void test_request_partner0_and_defaults(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     o.partner_id = 0;
     o.client_tag = NULL;
     o.service_url = "http://127.0.0.1:9/api_v3";
@@ -218,13 +178,13 @@ static void test_request_partner0_and_defaults(void **state)
 static void test_request_filters_and_referrer(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = {.reference_id = "REF-1", .redirect_from_entry_id = -1};
     char *url;
     json_t *body, *err;
     assert_int_equal(kp_ovp_media_request(&o, &mi, &url, &body, &err), 0);
-    assert_json(kp_json_path(body, "2.filter"),
-                "{\"objectType\":\"KalturaBaseEntryFilter\",\"referenceIdEqual\":\"REF-1\"}");
+    test_assert_json(kp_json_path(body, "2.filter"),
+                     "{\"objectType\":\"KalturaBaseEntryFilter\",\"referenceIdEqual\":\"REF-1\"}");
     assert_null(kp_json_path(body, "3.contextDataParams.referrer"));
     free(url);
     json_decref(body);
@@ -234,14 +194,14 @@ static void test_request_filters_and_referrer(void **state)
     mi.redirect_from_entry_id = 0;
     o.referrer = "https://page.example/a?b=c";
     assert_int_equal(kp_ovp_media_request(&o, &mi, &url, &body, &err), 0);
-    assert_json(kp_json_path(body, "2.filter"), "{\"idEqual\":\"0_vod\"}");
+    test_assert_json(kp_json_path(body, "2.filter"), "{\"idEqual\":\"0_vod\"}");
     assert_string_equal(str_at(body, "3.contextDataParams.referrer"), "https://page.example/a?b=c");
     free(url);
     json_decref(body);
 
     mi.redirect_from_entry_id = 1;
     assert_int_equal(kp_ovp_media_request(&o, &mi, &url, &body, &err), 0);
-    assert_json(kp_json_path(body, "2.filter"), "{\"redirectFromEntryId\":\"0_vod\"}");
+    test_assert_json(kp_json_path(body, "2.filter"), "{\"redirectFromEntryId\":\"0_vod\"}");
     free(url);
     json_decref(body);
 }
@@ -249,15 +209,15 @@ static void test_request_filters_and_referrer(void **state)
 static void test_request_missing_id(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = {.entry_id = "", .redirect_from_entry_id = -1};
     char *url = (char *)"x";
     json_t *body = NULL, *err = NULL;
     assert_int_equal(kp_ovp_media_request(&o, &mi, &url, &body, &err), KP_EINVAL);
     assert_null(url);
     assert_null(body);
-    assert_json(err, "{\"severity\":2,\"category\":3,\"code\":3000,"
-                     "\"data\":{\"message\":\"missing entry id\"}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":3,\"code\":3000,"
+                          "\"data\":{\"message\":\"missing entry id\"}}");
     json_decref(err);
 }
 
@@ -266,50 +226,51 @@ static void test_request_missing_id(void **state)
 static void test_parse_vod_sources(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_t *cfg = parse_ok(&o, &mi, body);
 
-    assert_json(json_object_get(cfg, "session"),
-                "{\"isAnonymous\":true,\"partnerId\":123,\"ks\":\"WKS\"}");
+    test_assert_json(json_object_get(cfg, "session"),
+                     "{\"isAnonymous\":true,\"partnerId\":123,\"ks\":\"WKS\"}");
     json_t *src = json_object_get(cfg, "sources");
-    assert_json(json_object_get(src, "hls"),
-                "[{\"id\":\"0_vod_5,applehttp\",\"url\":\"" PM
-                "/protocol/https/format/applehttp/flavorIds/0_v1,0_v2/a.m3u8\","
-                "\"mimetype\":\"application/x-mpegURL\",\"drmData\":["
-                "{\"licenseUrl\":\"https://lic.example/wv\",\"scheme\":\"com.widevine.alpha\"},"
-                "{\"licenseUrl\":\"https://lic.example/fp\",\"scheme\":\"com.apple.fairplay\","
-                "\"certificate\":\"CERT\"},{\"licenseUrl\":\"https://lic.example/old\"}]}]");
-    assert_json(json_object_get(src, "dash"),
-                "[{\"id\":\"0_vod_6,mpegdash\",\"url\":\"" PM
-                "/protocol/https/format/mpegdash/flavorIds/0_v1,0_v2/a.mpd\","
-                "\"mimetype\":\"application/dash+xml\"}]");
+    test_assert_json(
+        json_object_get(src, "hls"),
+        "[{\"id\":\"0_vod_5,applehttp\",\"url\":\"" PM
+        "/protocol/https/format/applehttp/flavorIds/0_v1,0_v2/a.m3u8\","
+        "\"mimetype\":\"application/x-mpegURL\",\"drmData\":["
+        "{\"licenseUrl\":\"https://lic.example/wv\",\"scheme\":\"com.widevine.alpha\"},"
+        "{\"licenseUrl\":\"https://lic.example/fp\",\"scheme\":\"com.apple.fairplay\","
+        "\"certificate\":\"CERT\"},{\"licenseUrl\":\"https://lic.example/old\"}]}]");
+    test_assert_json(json_object_get(src, "dash"),
+                     "[{\"id\":\"0_vod_6,mpegdash\",\"url\":\"" PM
+                     "/protocol/https/format/mpegdash/flavorIds/0_v1,0_v2/a.mpd\","
+                     "\"mimetype\":\"application/dash+xml\"}]");
     /* one per flavor asset, the audio-only one left out because video exists; no separator
      * in the id; label falls back to the language */
-    assert_json(json_object_get(src, "progressive"),
-                "[{\"id\":\"0_v17,url\",\"url\":\"" PM
-                "/protocol/https/format/url/flavorIds/0_v1/a.mp4\",\"mimetype\":\"video/mp4\","
-                "\"bandwidth\":512000,\"width\":640,\"height\":360,\"label\":\"eng\"},"
-                "{\"id\":\"0_v27,url\",\"url\":\"" PM
-                "/protocol/https/format/url/flavorIds/0_v2/a.mov\",\"mimetype\":\"video/mp4\","
-                "\"bandwidth\":1024000,\"width\":1280,\"height\":720,\"label\":\"HD\"}]");
+    test_assert_json(json_object_get(src, "progressive"),
+                     "[{\"id\":\"0_v17,url\",\"url\":\"" PM
+                     "/protocol/https/format/url/flavorIds/0_v1/a.mp4\",\"mimetype\":\"video/mp4\","
+                     "\"bandwidth\":512000,\"width\":640,\"height\":360,\"label\":\"eng\"},"
+                     "{\"id\":\"0_v27,url\",\"url\":\"" PM
+                     "/protocol/https/format/url/flavorIds/0_v2/a.mov\",\"mimetype\":\"video/mp4\","
+                     "\"bandwidth\":1024000,\"width\":1280,\"height\":720,\"label\":\"HD\"}]");
     assert_true(json_is_integer(kp_json_path(src, "progressive.0.bandwidth")));
     assert_true(json_is_integer(kp_json_path(src, "duration")));
     assert_true(json_is_integer(kp_json_path(cfg, "session.partnerId")));
-    assert_json(json_object_get(src, "image"), "[]");
-    assert_json(json_object_get(src, "document"), "[]");
+    test_assert_json(json_object_get(src, "image"), "[]");
+    test_assert_json(json_object_get(src, "document"), "[]");
     assert_string_equal(str_at(src, "id"), "0_vod");
     assert_int_equal(kp_json_int(src, "duration", -1), 30);
     assert_string_equal(str_at(src, "type"), "Vod");
     assert_false(kp_json_bool(src, "dvr", true));
-    assert_json(json_object_get(src, "vr"), "{}");
+    test_assert_json(json_object_get(src, "vr"), "{}");
     assert_string_equal(str_at(src, "poster"),
                         "https://img.example/p/123/thumbnail/entry_id/0_vod/version/1");
     assert_string_equal(str_at(src, "rawThumbnailUrl"), str_at(src, "poster"));
     assert_string_equal(str_at(src, "downloadUrl"), "");
     assert_null(json_object_get(src, "rootEntryId"));
-    assert_json(json_object_get(src, "capabilities"), "[\"a\",\"b\"]");
+    test_assert_json(json_object_get(src, "capabilities"), "[\"a\",\"b\"]");
     assert_null(json_object_get(src, "activeLiveStreamTime"));
     json_decref(cfg);
     json_decref(body);
@@ -318,19 +279,19 @@ static void test_parse_vod_sources(void **state)
 static void test_parse_metadata(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_t *cfg = parse_ok(&o, &mi, body);
     /* Cast is repeated (vanishes), Note is CDATA only (vanishes), whitespace after '>' and
      * newlines are removed, trailing space kept; views 0 is falsy so it is not copied */
-    assert_json(kp_json_path(cfg, "sources.metadata"),
-                "{\"name\":\"Clip\",\"description\":\"\",\"tags\":\"demo, 360\","
-                "\"Genre\":\"Drama\",\"Rating\":\"PG \",\"entryId\":\"0_vod\","
-                "\"createdAt\":1700000000,\"adminTags\":\"\",\"aspectRatio\":1.78,"
-                "\"audioFlavors\":[{\"id\":\"0_a1\",\"fileExt\":\"mp3\",\"bitrate\":128,"
-                "\"width\":0,\"height\":0,\"language\":\"Spanish\","
-                "\"tags\":[\"audio_only\",\"web\"]}]}");
+    test_assert_json(kp_json_path(cfg, "sources.metadata"),
+                     "{\"name\":\"Clip\",\"description\":\"\",\"tags\":\"demo, 360\","
+                     "\"Genre\":\"Drama\",\"Rating\":\"PG \",\"entryId\":\"0_vod\","
+                     "\"createdAt\":1700000000,\"adminTags\":\"\",\"aspectRatio\":1.78,"
+                     "\"audioFlavors\":[{\"id\":\"0_a1\",\"fileExt\":\"mp3\",\"bitrate\":128,"
+                     "\"width\":0,\"height\":0,\"language\":\"Spanish\","
+                     "\"tags\":[\"audio_only\",\"web\"]}]}");
     assert_true(json_is_real(kp_json_path(cfg, "sources.metadata.aspectRatio")));
     json_decref(cfg);
 
@@ -338,8 +299,8 @@ static void test_parse_metadata(void **state)
     json_t *objs = kp_json_path(body, "3.objects");
     json_object_set_new(json_array_get(objs, 1), "xml", json_string("<other><A>1</A></other>"));
     json_t *err = parse_err(&o, &mi, body, 1007);
-    assert_json(err, "{\"severity\":2,\"category\":1,\"code\":1007,"
-                     "\"data\":{\"headers\":[\"x-kaltura-session: 7\\r\"]}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":1,\"code\":1007,"
+                          "\"data\":{\"headers\":[\"x-kaltura-session: 7\\r\"]}}");
     json_decref(err);
 
     /* two text nodes around a child element give an array; a later document overrides */
@@ -348,7 +309,7 @@ static void test_parse_metadata(void **state)
                                     "<Empty/></metadata>"));
     cfg = parse_ok(&o, &mi, body);
     assert_string_equal(str_at(cfg, "sources.metadata.Genre"), "Comedy");
-    assert_json(kp_json_path(cfg, "sources.metadata.Mix"), "[\"a\",\"c\"]");
+    test_assert_json(kp_json_path(cfg, "sources.metadata.Mix"), "[\"a\",\"c\"]");
     assert_null(kp_json_path(cfg, "sources.metadata.Empty"));
     json_decref(cfg);
     json_decref(body);
@@ -357,17 +318,18 @@ static void test_parse_metadata(void **state)
 static void test_parse_captions(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_t *cfg = parse_ok(&o, &mi, body);
-    assert_json(kp_json_path(cfg, "sources.captions"),
-                "[{\"default\":true,\"type\":\"srt\",\"language\":\"en\",\"label\":\"English\","
-                "\"url\":\"https://cap.example/en.srt\"},"
-                "{\"default\":false,\"type\":\"vtt\",\"language\":\"de\",\"label\":\"Deutsch\","
-                "\"url\":\"https://cap.example/de.vtt?v=2\"},"
-                "{\"default\":false,\"type\":\"vtt\",\"language\":\"fr\",\"label\":\"Francais\","
-                "\"url\":\"https://cap.example/serve/fr\"}]");
+    test_assert_json(
+        kp_json_path(cfg, "sources.captions"),
+        "[{\"default\":true,\"type\":\"srt\",\"language\":\"en\",\"label\":\"English\","
+        "\"url\":\"https://cap.example/en.srt\"},"
+        "{\"default\":false,\"type\":\"vtt\",\"language\":\"de\",\"label\":\"Deutsch\","
+        "\"url\":\"https://cap.example/de.vtt?v=2\"},"
+        "{\"default\":false,\"type\":\"vtt\",\"language\":\"fr\",\"label\":\"Francais\","
+        "\"url\":\"https://cap.example/serve/fr\"}]");
     json_decref(cfg);
 
     /* with a KS: ?ks= / &ks= when the last segment has a dot, /ks/ otherwise */
@@ -397,7 +359,7 @@ static void test_parse_captions(void **state)
     json_object_set_new(kp_json_path(body, "0.objects.0"), "type", json_integer(1));
     json_object_set_new(json_array_get(body, 1), "playbackCaptions", json_array());
     cfg = parse_ok(&o, &mi, body);
-    assert_json(kp_json_path(cfg, "sources.captions"), "[]");
+    test_assert_json(kp_json_path(cfg, "sources.captions"), "[]");
     json_decref(cfg);
     json_decref(body);
 }
@@ -405,15 +367,15 @@ static void test_parse_captions(void **state)
 static void test_parse_ks_in_urls(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     o.ks = "K2";
     o.uiconf_id = 77;
     kp_media_info mi = media("0_vod");
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_array_remove(body, 0); /* with a KS there is no session slot */
     json_t *cfg = parse_ok(&o, &mi, body);
-    assert_json(json_object_get(cfg, "session"),
-                "{\"isAnonymous\":false,\"partnerId\":123,\"uiConfId\":77,\"ks\":\"K2\"}");
+    test_assert_json(json_object_get(cfg, "session"),
+                     "{\"isAnonymous\":false,\"partnerId\":123,\"uiConfId\":77,\"ks\":\"K2\"}");
     assert_string_equal(str_at(cfg, "sources.hls.0.url"),
                         PM "/protocol/https/format/applehttp/flavorIds/0_v1,0_v2/ks/K2/a.m3u8"
                            "?uiConfId=77");
@@ -461,10 +423,10 @@ static void test_parse_ks_in_urls(void **state)
 static void test_parse_custom_widget_ks(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     o.widget_id = "_555";
     kp_media_info mi = media("0_vod");
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_t *cfg = parse_ok(&o, &mi, body);
     /* a non-default widget's KS goes into the URLs */
     assert_non_null(strstr(str_at(cfg, "sources.hls.0.url"), "/ks/WKS/a.m3u8"));
@@ -480,9 +442,9 @@ static void test_parse_custom_widget_ks(void **state)
 static void test_parse_protocol_mismatch(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     o.cdn_url = "http://cdn.example";
     o.service_url = "http://api.example/api_v3";
     json_t *cfg = parse_ok(&o, &mi, body);
@@ -493,7 +455,7 @@ static void test_parse_protocol_mismatch(void **state)
                         "/format/applehttp/flavorIds/0_v1,0_v2/a.m3u8");
     assert_int_equal(json_array_size(kp_json_path(cfg, "sources.progressive")), 2);
     /* the bumper's source is https only: no bumper */
-    assert_json(json_object_get(cfg, "plugins"), "{}");
+    test_assert_json(json_object_get(cfg, "plugins"), "{}");
     json_decref(cfg);
 
     /* every source https only with an http base: nothing playable, 3001 */
@@ -501,8 +463,8 @@ static void test_parse_protocol_mismatch(void **state)
     for (size_t i = 0; i < json_array_size(sources); i++)
         json_object_set_new(json_array_get(sources, i), "protocols", json_string("https"));
     json_t *err = parse_err(&o, &mi, body, 3001);
-    assert_json(err, "{\"severity\":2,\"category\":2,\"code\":3001,\"data\":{\"action\":\"\","
-                     "\"messages\":\"No play source for entry id: 0_vod\"}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":2,\"code\":3001,\"data\":{\"action\":\"\","
+                          "\"messages\":\"No play source for entry id: 0_vod\"}}");
     json_decref(err);
     json_decref(body);
 }
@@ -510,19 +472,20 @@ static void test_parse_protocol_mismatch(void **state)
 static void test_parse_bumper(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_t *cfg = parse_ok(&o, &mi, body);
     /* the bumper's progressive URL is built from the main entry's first flavor */
-    assert_json(json_object_get(cfg, "plugins"),
-                "{\"bumper\":{\"url\":\"https://cdnapisec.kaltura.com/p/123/sp/12300/playManifest"
-                "/entryId/0_bump/protocol/https/format/url/flavorIds/0_v1/a.mp4\","
-                "\"clickThroughUrl\":\"https://click.example/\"}}");
+    test_assert_json(
+        json_object_get(cfg, "plugins"),
+        "{\"bumper\":{\"url\":\"https://cdnapisec.kaltura.com/p/123/sp/12300/playManifest"
+        "/entryId/0_bump/protocol/https/format/url/flavorIds/0_v1/a.mp4\","
+        "\"clickThroughUrl\":\"https://click.example/\"}}");
     json_decref(cfg);
     json_object_set_new(kp_json_path(body, "2.bumperData.0"), "sources", json_array());
     cfg = parse_ok(&o, &mi, body);
-    assert_json(json_object_get(cfg, "plugins"), "{}");
+    test_assert_json(json_object_get(cfg, "plugins"), "{}");
     json_decref(cfg);
     json_decref(body);
 }
@@ -530,9 +493,9 @@ static void test_parse_bumper(void **state)
 static void test_parse_result_wrapper(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
-    json_t *arr = fixture("vod_anon.json");
+    json_t *arr = test_provider_json("vod_anon.json");
     json_t *wrapped = json_pack("{s:O}", "result", arr);
     json_t *cfg = parse_ok(&o, &mi, wrapped);
     assert_string_equal(str_at(cfg, "sources.id"), "0_vod");
@@ -557,9 +520,9 @@ static void test_parse_result_wrapper(void **state)
 static void test_error_1006_and_headers(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_nope");
-    json_t *body = fixture("entry_not_found.json");
+    json_t *body = test_provider_json("entry_not_found.json");
     static const char *const hdrs[] = {"Content-Type: application/json",
                                        "X-Me: b ",
                                        "x-kaltura-session:  9",
@@ -579,7 +542,8 @@ static void test_error_1006_and_headers(void **state)
     assert_null(cfg);
     /* x- only, lower-cased, same names combined, sorted, "\r" kept; args dropped; both
      * exception forms (bare and under "error") count */
-    assert_json(err, "{\"severity\":2,\"category\":1,\"code\":1006,\"data\":{\"url\":\"U\","
+    test_assert_json(err,
+                     "{\"severity\":2,\"category\":1,\"code\":1006,\"data\":{\"url\":\"U\","
                      "\"headers\":[\"x-kaltura-session: 9\\r\",\"x-me: b, a\\r\"],"
                      "\"results\":[{\"hasError\":false,\"data\":{\"partnerId\":123,\"ks\":\"WKS\","
                      "\"userId\":0,\"objectType\":\"KalturaStartWidgetSessionResponse\"}},"
@@ -613,10 +577,10 @@ static void test_error_1006_and_headers(void **state)
 static void test_error_empty_list_is_1006_not_hang(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_nope");
     mi.redirect_from_entry_id = 0;
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_t *list = json_array_get(body, 1);
     json_object_set_new(list, "objects", json_array());
     json_object_set_new(list, "totalCount", json_integer(0));
@@ -637,9 +601,9 @@ static void test_error_empty_list_is_1006_not_hang(void **state)
 static void test_error_2004_deleted(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_object_set_new(kp_json_path(body, "1.objects.0"), "status", json_integer(3));
     /* deleted, but the list alone is not an error: it still plays */
     json_t *cfg = parse_ok(&o, &mi, body);
@@ -648,7 +612,7 @@ static void test_error_2004_deleted(void **state)
                        json_pack("{s:s, s:s, s:s}", "code", "ENTRY_ID_NOT_FOUND", "message", "m",
                                  "objectType", "KalturaAPIException"));
     json_t *err = parse_err(&o, &mi, body, 2004);
-    assert_json(err, "{\"severity\":2,\"category\":2,\"code\":2004,\"data\":{}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":2,\"code\":2004,\"data\":{}}");
     json_decref(err);
     json_decref(body);
 }
@@ -656,9 +620,9 @@ static void test_error_2004_deleted(void **state)
 static void test_error_2001_block(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_t *pbc = json_array_get(body, 2);
     json_object_set_new(
         pbc, "actions",
@@ -668,14 +632,14 @@ static void test_error_2001_block(void **state)
                                   "COUNTRY_RESTRICTED", "objectType",
                                   "KalturaAccessControlMessage"));
     json_t *err = parse_err(&o, &mi, body, 2001);
-    assert_json(err, "{\"severity\":2,\"category\":2,\"code\":2001,\"data\":{\"action\":"
-                     "{\"type\":1},\"messages\":[{\"message\":\"Un authorized country\","
-                     "\"code\":\"COUNTRY_RESTRICTED\"}]}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":2,\"code\":2001,\"data\":{\"action\":"
+                          "{\"type\":1},\"messages\":[{\"message\":\"Un authorized country\","
+                          "\"code\":\"COUNTRY_RESTRICTED\"}]}}");
     json_decref(err);
     /* BLOCK with no messages, and BLOCK before SCHEDULED_RESTRICTED */
     json_object_set_new(pbc, "messages", json_array());
     err = parse_err(&o, &mi, body, 2001);
-    assert_json(kp_json_path(err, "data.messages"), "[]");
+    test_assert_json(kp_json_path(err, "data.messages"), "[]");
     json_decref(err);
     json_decref(body);
 }
@@ -683,14 +647,15 @@ static void test_error_2001_block(void **state)
 static void test_error_2003_scheduled(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_object_set_new(
         json_array_get(body, 2), "messages",
         json_pack("[{s:s, s:s}]", "message", "Out of scheduling", "code", "SCHEDULED_RESTRICTED"));
     json_t *err = parse_err(&o, &mi, body, 2003);
-    assert_json(err, "{\"severity\":2,\"category\":2,\"code\":2003,\"data\":{\"messages\":"
+    test_assert_json(err,
+                     "{\"severity\":2,\"category\":2,\"code\":2003,\"data\":{\"messages\":"
                      "[{\"message\":\"Out of scheduling\",\"code\":\"SCHEDULED_RESTRICTED\"}]}}");
     json_decref(err);
     json_decref(body);
@@ -699,12 +664,13 @@ static void test_error_2003_scheduled(void **state)
 static void test_error_2002_status(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_object_set_new(kp_json_path(body, "1.objects.0"), "status", json_integer(1));
     json_t *err = parse_err(&o, &mi, body, 2002);
-    assert_json(err, "{\"severity\":2,\"category\":2,\"code\":2002,\"data\":{\"messages\":"
+    test_assert_json(err,
+                     "{\"severity\":2,\"category\":2,\"code\":2002,\"data\":{\"messages\":"
                      "\"Status of entry id 0_vod is 1 and is still being imported or converted\","
                      "\"data\":{\"status\":\"\"}}}");
     json_decref(err);
@@ -714,22 +680,22 @@ static void test_error_2002_status(void **state)
 static void test_error_transport_status_and_body(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
     json_t *cfg, *err;
 
     /* 1005: HTTP 200 whose body is not JSON */
     parse_full(&o, &mi, NULL, "<html>oops</html>", 200, &cfg, &err);
-    assert_json(err, "{\"severity\":2,\"category\":1,\"code\":1005,\"data\":{\"text\":"
-                     "\"<html>oops</html>\",\"url\":\"" MR_URL "\",\"headers\":"
-                     "[\"x-kaltura-session: 7\\r\"],\"attempt\":1}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":1,\"code\":1005,\"data\":{\"text\":"
+                          "\"<html>oops</html>\",\"url\":\"" MR_URL "\",\"headers\":"
+                          "[\"x-kaltura-session: 7\\r\"],\"attempt\":1}}");
     json_decref(err);
 
     /* 1001: kpsim's answer to a non-200 status (the real provider hangs) */
     parse_full(&o, &mi, NULL, "{\"code\":\"x\"}", 503, &cfg, &err);
-    assert_json(err, "{\"severity\":2,\"category\":1,\"code\":1001,\"data\":{\"url\":\"" MR_URL
-                     "\",\"status\":503,\"headers\":[\"x-kaltura-session: 7\\r\"],"
-                     "\"text\":\"{\\\"code\\\":\\\"x\\\"}\"}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":1,\"code\":1001,\"data\":{\"url\":\"" MR_URL
+                          "\",\"status\":503,\"headers\":[\"x-kaltura-session: 7\\r\"],"
+                          "\"text\":\"{\\\"code\\\":\\\"x\\\"}\"}}");
     json_decref(err);
 
     /* 1002: no HTTP answer, after the last attempt */
@@ -740,9 +706,9 @@ static void test_error_transport_status_and_body(void **state)
                          .attempt = 4};
     assert_int_equal(kp_ovp_media_parse(&o, &mi, &h, &cfg, &err), 0);
     assert_null(cfg);
-    assert_json(err, "{\"severity\":2,\"category\":1,\"code\":1002,\"data\":{\"text\":\"\","
-                     "\"statusText\":\"\",\"url\":\"" MR_URL "\",\"headers\":"
-                     "[\"x-kaltura-session: 7\\r\"],\"attempt\":4}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":1,\"code\":1002,\"data\":{\"text\":\"\","
+                          "\"statusText\":\"\",\"url\":\"" MR_URL "\",\"headers\":"
+                          "[\"x-kaltura-session: 7\\r\"],\"attempt\":4}}");
     json_decref(err);
 
     /* 1003: timed out */
@@ -773,17 +739,18 @@ static void test_error_transport_status_and_body(void **state)
 static void test_parse_image_document_youtube(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_t *entry = kp_json_path(body, "1.objects.0");
     json_object_set_new(entry, "mediaType", json_integer(2));
     json_object_set_new(entry, "dataUrl",
                         json_string("https://img.example/p/123/thumbnail/entry_id/0_vod/def/1"));
     json_t *cfg = parse_ok(&o, &mi, body);
-    assert_json(kp_json_path(cfg, "sources.image"),
-                "[{\"id\":\"0_vod\",\"url\":\"https://img.example/p/123/thumbnail/entry_id/0_vod\","
-                "\"mimetype\":\"\"}]");
+    test_assert_json(
+        kp_json_path(cfg, "sources.image"),
+        "[{\"id\":\"0_vod\",\"url\":\"https://img.example/p/123/thumbnail/entry_id/0_vod\","
+        "\"mimetype\":\"\"}]");
     assert_string_equal(str_at(cfg, "sources.type"), "Image");
     assert_int_equal(json_array_size(kp_json_path(cfg, "sources.hls")), 0);
     json_decref(cfg);
@@ -795,18 +762,19 @@ static void test_parse_image_document_youtube(void **state)
     json_object_set_new(entry, "type", json_integer(10));
     json_object_set_new(entry, "downloadUrl", json_string("https://dl.example/doc.pdf"));
     cfg = parse_ok(&o, &mi, body);
-    assert_json(kp_json_path(cfg, "sources.document"),
-                "[{\"id\":\"0_vod\",\"url\":\"https://dl.example/doc.pdf\",\"thumbnailUrl\":"
-                "\"https://img.example/p/123/thumbnail/entry_id/0_vod/version/1\","
-                "\"mimetype\":\"\"}]");
+    test_assert_json(kp_json_path(cfg, "sources.document"),
+                     "[{\"id\":\"0_vod\",\"url\":\"https://dl.example/doc.pdf\",\"thumbnailUrl\":"
+                     "\"https://img.example/p/123/thumbnail/entry_id/0_vod/version/1\","
+                     "\"mimetype\":\"\"}]");
     assert_string_equal(str_at(cfg, "sources.type"), "Document");
     json_decref(cfg);
 
     json_object_set_new(entry, "type", json_string("externalMedia.externalMedia"));
     json_object_set_new(entry, "referenceId", json_string("yt123"));
     cfg = parse_ok(&o, &mi, body);
-    assert_json(kp_json_path(cfg, "sources.progressive"),
-                "[{\"id\":\"0_vod_youtube\",\"url\":\"yt123\",\"mimetype\":\"video/youtube\"}]");
+    test_assert_json(
+        kp_json_path(cfg, "sources.progressive"),
+        "[{\"id\":\"0_vod_youtube\",\"url\":\"yt123\",\"mimetype\":\"video/youtube\"}]");
     assert_string_equal(str_at(cfg, "sources.type"), "Unknown");
     json_decref(cfg);
     json_decref(body);
@@ -815,9 +783,9 @@ static void test_parse_image_document_youtube(void **state)
 static void test_parse_live_dvr_and_audio_only(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_t *entry = kp_json_path(body, "1.objects.0");
     json_object_set_new(entry, "type", json_integer(7));
     json_object_set_new(entry, "dvrStatus", json_integer(1));
@@ -825,8 +793,8 @@ static void test_parse_live_dvr_and_audio_only(void **state)
                         json_pack("{s:i, s:i}", "startTime", 10, "endTime", 20));
     json_t *cfg = parse_ok(&o, &mi, body);
     assert_true(kp_json_bool(cfg, "sources.dvr", false));
-    assert_json(kp_json_path(cfg, "sources.activeLiveStreamTime"),
-                "{\"startTime\":10,\"endTime\":20}");
+    test_assert_json(kp_json_path(cfg, "sources.activeLiveStreamTime"),
+                     "{\"startTime\":10,\"endTime\":20}");
     json_decref(cfg);
 
     /* only audio flavors: they are the progressive sources, mp3 gets audio/mp3 */
@@ -836,10 +804,10 @@ static void test_parse_live_dvr_and_audio_only(void **state)
     json_array_remove(kp_json_path(body, "2.flavorAssets"), 0);
     cfg = parse_ok(&o, &mi, body);
     assert_string_equal(str_at(cfg, "sources.type"), "Audio");
-    assert_json(kp_json_path(cfg, "sources.progressive"),
-                "[{\"id\":\"0_a17,url\",\"url\":\"" PM
-                "/protocol/https/format/url/flavorIds/0_a1/a.mp3\",\"mimetype\":\"audio/mp3\","
-                "\"bandwidth\":131072,\"label\":\"Spanish\"}]");
+    test_assert_json(kp_json_path(cfg, "sources.progressive"),
+                     "[{\"id\":\"0_a17,url\",\"url\":\"" PM
+                     "/protocol/https/format/url/flavorIds/0_a1/a.mp3\",\"mimetype\":\"audio/mp3\","
+                     "\"bandwidth\":131072,\"label\":\"Spanish\"}]");
     assert_null(kp_json_path(cfg, "sources.metadata.aspectRatio"));
     json_decref(cfg);
     json_decref(body);
@@ -849,7 +817,7 @@ static void test_parse_live_dvr_and_audio_only(void **state)
 
 static json_t *with_regex_action(long long check_alive_ms)
 {
-    json_t *body = fixture("vod_anon.json");
+    json_t *body = test_provider_json("vod_anon.json");
     json_t *action =
         json_pack("{s:i, s:s, s:s}", "type", 7, "pattern", "^(https?):\\/\\/([^\\/]+)(\\/)?",
                   "replacement", "$1://ecdn.example/kAPI/$2");
@@ -862,7 +830,7 @@ static json_t *with_regex_action(long long check_alive_ms)
 static void test_regex_rewrite(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
     json_t *body = with_regex_action(0);
     json_t *cfg = parse_ok(&o, &mi, body);
@@ -901,7 +869,7 @@ static void test_regex_rewrite(void **state)
 static void test_regex_ping_hook(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_media_info mi = media("0_vod");
     json_t *body = with_regex_action(1500);
     char *text = json_dumps(body, JSON_COMPACT);
@@ -924,7 +892,7 @@ static void test_regex_ping_hook(void **state)
     json_decref(body);
 
     /* no action: nothing to ping */
-    body = fixture("vod_anon.json");
+    body = test_provider_json("vod_anon.json");
     text = json_dumps(body, JSON_COMPACT);
     h.body = text;
     h.body_len = strlen(text);

@@ -12,6 +12,8 @@
 #include "kp/jsonu.h"
 #include "kp/provider.h"
 #include "mbe/mbe.h"
+#include "mock_server.h"
+#include "provider_fixture.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -36,41 +38,6 @@
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
-static kp_provider_opts opts(void)
-{
-    kp_provider_opts o;
-    kp_provider_opts_init(&o);
-    o.partner_id = 123;
-    o.client_tag = "html5:vT";
-    return o;
-}
-
-static json_t *fixture(const char *name)
-{
-    const char *dir = getenv("KPSIM_TEST_DATA");
-    assert_non_null(dir);
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/provider/%s", dir, name);
-    json_error_t e;
-    json_t *j = json_load_file(path, 0, &e);
-    if (!j)
-        fail_msg("%s: %s", path, e.text);
-    return j;
-}
-
-static void assert_json(const json_t *got, const char *want_text)
-{
-    json_error_t e;
-    json_t *want = json_loads(want_text, JSON_DECODE_ANY, &e);
-    if (!want)
-        fail_msg("bad expected JSON: %s", e.text);
-    if (!(kp_json_subset(want, got) && kp_json_subset(got, want))) {
-        char *g = kp_json_dumps(got);
-        fail_msg("JSON differs\n  want %s\n  got  %s", want_text, g ? g : "(null)");
-    }
-    json_decref(want);
-}
-
 static const char *const k_hdrs[] = {"X-Kaltura-Session: 5"};
 
 /* An outcome for body (owned by *text, which the caller frees). */
@@ -78,14 +45,7 @@ static kp_http_outcome answer(const json_t *body, char **text)
 {
     *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
     assert_non_null(*text);
-    kp_http_outcome h = {.status = 200,
-                         .body = *text,
-                         .body_len = strlen(*text),
-                         .url = MR_URL,
-                         .headers = k_hdrs,
-                         .n_headers = 1,
-                         .attempt = 1};
-    return h;
+    return test_outcome(*text, MR_URL, k_hdrs, 1);
 }
 
 /* kp_ovp_playlist_parse on body; returns its code. */
@@ -114,26 +74,26 @@ static int entry_list_parse(const kp_provider_opts *o, const kp_entry_list_info 
 static void test_playlist_request(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_playlist_info pi = {.playlist_id = "0_pl"};
     char *url;
     json_t *body, *err;
     assert_int_equal(kp_ovp_playlist_request(&o, &pi, 0, &url, &body, &err), 0);
     assert_string_equal(url, MR_URL);
-    assert_json(body,
-                "{\"1\":{\"service\":\"session\",\"action\":\"startWidgetSession\","
-                "\"widgetId\":\"_123\"},"
-                "\"2\":{\"service\":\"playlist\",\"action\":\"get\",\"ks\":\"{1:result:ks}\","
-                "\"id\":\"0_pl\",\"responseProfile\":{\"fields\":\"id,name,description,"
-                "thumbnailUrl\",\"type\":1}},"
-                "\"3\":{\"service\":\"playlist\",\"action\":\"execute\",\"ks\":\"{1:result:ks}\","
-                "\"id\":\"0_pl\",\"responseProfile\":{\"type\":1,\"fields\":\"" FIELDS "\"}},"
-                "\"4\":{\"service\":\"userEntry\",\"action\":\"list\",\"ks\":\"{1:result:ks}\","
-                "\"filter\":{\"objectType\":\"KalturaViewHistoryUserEntry\",\"entryIdEqual\":"
-                "\"0_pl\",\"userIdEqualCurrent\":1},\"responseProfile\":{\"fields\":"
-                "\"playlistLastEntryId\",\"type\":1}},"
-                "\"apiVersion\":\"3.3.0\",\"format\":1,\"ks\":\"\",\"clientTag\":\"html5:vT\","
-                "\"partnerId\":123}");
+    test_assert_json(
+        body, "{\"1\":{\"service\":\"session\",\"action\":\"startWidgetSession\","
+              "\"widgetId\":\"_123\"},"
+              "\"2\":{\"service\":\"playlist\",\"action\":\"get\",\"ks\":\"{1:result:ks}\","
+              "\"id\":\"0_pl\",\"responseProfile\":{\"fields\":\"id,name,description,"
+              "thumbnailUrl\",\"type\":1}},"
+              "\"3\":{\"service\":\"playlist\",\"action\":\"execute\",\"ks\":\"{1:result:ks}\","
+              "\"id\":\"0_pl\",\"responseProfile\":{\"type\":1,\"fields\":\"" FIELDS "\"}},"
+              "\"4\":{\"service\":\"userEntry\",\"action\":\"list\",\"ks\":\"{1:result:ks}\","
+              "\"filter\":{\"objectType\":\"KalturaViewHistoryUserEntry\",\"entryIdEqual\":"
+              "\"0_pl\",\"userIdEqualCurrent\":1},\"responseProfile\":{\"fields\":"
+              "\"playlistLastEntryId\",\"type\":1}},"
+              "\"apiVersion\":\"3.3.0\",\"format\":1,\"ks\":\"\",\"clientTag\":\"html5:vT\","
+              "\"partnerId\":123}");
     free(url);
     json_decref(body);
     /* with a KS: three sub-requests, the KS literal everywhere */
@@ -155,7 +115,7 @@ static void test_playlist_request(void **state)
 static void test_playlist_retry_commas(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_playlist_info pi = {.playlist_id = "0_pl", .ks = "PKS"};
     int ks[] = {1, 3, 10};
     for (size_t i = 0; i < 3; i++) {
@@ -180,39 +140,39 @@ static void test_playlist_retry_commas(void **state)
     /* a missing id: 3000 */
     pi.playlist_id = "";
     assert_int_equal(kp_ovp_playlist_request(&o, &pi, 0, &url, &body, &err), KP_EINVAL);
-    assert_json(err, "{\"severity\":2,\"category\":3,\"code\":3000,\"data\":{\"message\":"
-                     "\"Missing mandatory parameter\"}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":3,\"code\":3000,\"data\":{\"message\":"
+                          "\"Missing mandatory parameter\"}}");
     json_decref(err);
 }
 
 static void test_playlist_parse(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_playlist_info pi = {.playlist_id = "0_pl"};
-    json_t *fx = fixture("playlist_anon.json");
+    json_t *fx = test_provider_json("playlist_anon.json");
     json_t *pl, *err;
     assert_int_equal(playlist_parse(&o, &pi, 0, fx, &pl, &err), 0);
     assert_null(err);
-    assert_json(pl,
-                "{\"id\":\"0_pl\",\"metadata\":{\"name\":\"My list\",\"description\":"
-                "\"two clips\"},\"poster\":\"https://img.example/p/123/thumbnail/entry_id/0_pl/"
-                "version/1\",\"playlistLastEntryId\":\"0_live\",\"items\":["
-                "{\"sources\":{\"hls\":[],\"dash\":[],\"progressive\":[],\"image\":[],"
-                "\"document\":[],\"id\":\"0_a\",\"duration\":30,\"type\":\"Vod\","
-                "\"poster\":\"https://img.example/p/123/thumbnail/entry_id/0_a/version/1\","
-                "\"rawThumbnailUrl\":\"https://img.example/p/123/thumbnail/entry_id/0_a/"
-                "version/1\",\"dvr\":false,\"vr\":{},\"metadata\":{\"name\":\"Clip A\","
-                "\"description\":\"\",\"tags\":\"x, 360\",\"entryId\":\"0_a\",\"adminTags\":\"\","
-                "\"createdAt\":1700000000},\"downloadUrl\":\"\",\"rootEntryId\":\"0_a\","
-                "\"capabilities\":[\"c1\",\"c2\"]}},"
-                "{\"sources\":{\"hls\":[],\"dash\":[],\"progressive\":[],\"image\":[],"
-                "\"document\":[],\"id\":\"0_live\",\"type\":\"Live\","
-                "\"poster\":\"https://img.example/p/123/thumbnail/entry_id/0_live/version/1\","
-                "\"rawThumbnailUrl\":\"https://img.example/p/123/thumbnail/entry_id/0_live/"
-                "version/1\",\"dvr\":true,\"vr\":null,\"metadata\":{\"name\":\"Live\","
-                "\"description\":\"\",\"tags\":\"\",\"entryId\":\"0_live\",\"adminTags\":\"\"},"
-                "\"downloadUrl\":\"https://dl.example/0_live\",\"capabilities\":[]}}]}");
+    test_assert_json(
+        pl, "{\"id\":\"0_pl\",\"metadata\":{\"name\":\"My list\",\"description\":"
+            "\"two clips\"},\"poster\":\"https://img.example/p/123/thumbnail/entry_id/0_pl/"
+            "version/1\",\"playlistLastEntryId\":\"0_live\",\"items\":["
+            "{\"sources\":{\"hls\":[],\"dash\":[],\"progressive\":[],\"image\":[],"
+            "\"document\":[],\"id\":\"0_a\",\"duration\":30,\"type\":\"Vod\","
+            "\"poster\":\"https://img.example/p/123/thumbnail/entry_id/0_a/version/1\","
+            "\"rawThumbnailUrl\":\"https://img.example/p/123/thumbnail/entry_id/0_a/"
+            "version/1\",\"dvr\":false,\"vr\":{},\"metadata\":{\"name\":\"Clip A\","
+            "\"description\":\"\",\"tags\":\"x, 360\",\"entryId\":\"0_a\",\"adminTags\":\"\","
+            "\"createdAt\":1700000000},\"downloadUrl\":\"\",\"rootEntryId\":\"0_a\","
+            "\"capabilities\":[\"c1\",\"c2\"]}},"
+            "{\"sources\":{\"hls\":[],\"dash\":[],\"progressive\":[],\"image\":[],"
+            "\"document\":[],\"id\":\"0_live\",\"type\":\"Live\","
+            "\"poster\":\"https://img.example/p/123/thumbnail/entry_id/0_live/version/1\","
+            "\"rawThumbnailUrl\":\"https://img.example/p/123/thumbnail/entry_id/0_live/"
+            "version/1\",\"dvr\":true,\"vr\":null,\"metadata\":{\"name\":\"Live\","
+            "\"description\":\"\",\"tags\":\"\",\"entryId\":\"0_live\",\"adminTags\":\"\"},"
+            "\"downloadUrl\":\"https://dl.example/0_live\",\"capabilities\":[]}}]}");
     /* items carry no captions, audioFlavors or aspectRatio */
     assert_null(kp_json_path(pl, "items.0.sources.captions"));
     assert_null(kp_json_path(pl, "items.0.sources.metadata.audioFlavors"));
@@ -230,9 +190,9 @@ static void test_playlist_parse(void **state)
 static void test_playlist_empty_retry_then_final(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_playlist_info pi = {.playlist_id = "0_pl"};
-    json_t *fx = fixture("playlist_anon.json");
+    json_t *fx = test_provider_json("playlist_anon.json");
     json_array_set_new(fx, 2, json_array());
     json_t *pl = (json_t *)1, *err = (json_t *)1;
     for (int k = 0; k < KP_OVP_PLAYLIST_MAX_RETRIES; k++) {
@@ -242,10 +202,10 @@ static void test_playlist_empty_retry_then_final(void **state)
     }
     assert_int_equal(playlist_parse(&o, &pi, KP_OVP_PLAYLIST_MAX_RETRIES, fx, &pl, &err), 0);
     assert_null(pl);
-    assert_json(err, "{\"severity\":2,\"category\":2,\"code\":3001,\"data\":{\"action\":\"\","
-                     "\"messages\":\"No play source for playlist id: 0_pl\",\"playlist\":"
-                     "{\"id\":\"\",\"metadata\":{\"name\":\"\",\"description\":\"\"},"
-                     "\"poster\":\"\",\"playlistLastEntryId\":\"\",\"items\":[]}}}");
+    test_assert_json(err, "{\"severity\":2,\"category\":2,\"code\":3001,\"data\":{\"action\":\"\","
+                          "\"messages\":\"No play source for playlist id: 0_pl\",\"playlist\":"
+                          "{\"id\":\"\",\"metadata\":{\"name\":\"\",\"description\":\"\"},"
+                          "\"poster\":\"\",\"playlistLastEntryId\":\"\",\"items\":[]}}}");
     json_decref(err);
     json_decref(fx);
 }
@@ -253,9 +213,9 @@ static void test_playlist_empty_retry_then_final(void **state)
 static void test_playlist_failures(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_playlist_info pi = {.playlist_id = "0_pl"};
-    json_t *fx = fixture("playlist_anon.json");
+    json_t *fx = test_provider_json("playlist_anon.json");
     json_t *pl, *err;
     /* an error item: 1006 (no retry) */
     json_t *bad = json_deep_copy(fx);
@@ -303,20 +263,20 @@ static void test_playlist_failures(void **state)
 static void test_entry_list_request(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_entry_ref refs[] = {{.entry_id = "0_a"}, {.reference_id = "ref-b"}, {.entry_id = "0_c"}};
     kp_entry_list_info el = {.entries = refs, .n_entries = 3, .redirect_from_entry_id = -1};
     char *url;
     json_t *body, *err;
     assert_int_equal(kp_ovp_entry_list_request(&o, &el, &url, &body, &err), 0);
     assert_string_equal(kp_json_str(body, "1.action", ""), "startWidgetSession");
-    assert_json(json_object_get(body, "2"),
-                "{\"service\":\"baseEntry\",\"action\":\"list\",\"ks\":\"{1:result:ks}\","
-                "\"filter\":{\"redirectFromEntryId\":\"0_a\"},\"responseProfile\":{\"type\":1,"
-                "\"fields\":\"" FIELDS "\"}}");
-    assert_json(kp_json_path(body, "3.filter"),
-                "{\"objectType\":\"KalturaBaseEntryFilter\",\"referenceIdEqual\":\"ref-b\"}");
-    assert_json(kp_json_path(body, "4.filter"), "{\"redirectFromEntryId\":\"0_c\"}");
+    test_assert_json(json_object_get(body, "2"),
+                     "{\"service\":\"baseEntry\",\"action\":\"list\",\"ks\":\"{1:result:ks}\","
+                     "\"filter\":{\"redirectFromEntryId\":\"0_a\"},\"responseProfile\":{\"type\":1,"
+                     "\"fields\":\"" FIELDS "\"}}");
+    test_assert_json(kp_json_path(body, "3.filter"),
+                     "{\"objectType\":\"KalturaBaseEntryFilter\",\"referenceIdEqual\":\"ref-b\"}");
+    test_assert_json(kp_json_path(body, "4.filter"), "{\"redirectFromEntryId\":\"0_c\"}");
     assert_null(json_object_get(body, "5"));
     free(url);
     json_decref(body);
@@ -324,7 +284,7 @@ static void test_entry_list_request(void **state)
     el.ks = "EKS";
     el.redirect_from_entry_id = 0;
     assert_int_equal(kp_ovp_entry_list_request(&o, &el, &url, &body, &err), 0);
-    assert_json(kp_json_path(body, "1.filter"), "{\"idEqual\":\"0_a\"}");
+    test_assert_json(kp_json_path(body, "1.filter"), "{\"idEqual\":\"0_a\"}");
     assert_string_equal(kp_json_str(body, "1.ks", ""), "EKS");
     assert_null(json_object_get(body, "4"));
     free(url);
@@ -343,30 +303,31 @@ static void test_entry_list_request(void **state)
 static void test_entry_list_parse(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     kp_entry_ref refs[] = {{.entry_id = "0_a"}, {.entry_id = "0_gone"}, {.entry_id = "0_c"}};
     kp_entry_list_info el = {.entries = refs, .n_entries = 3, .redirect_from_entry_id = -1};
-    json_t *fx = fixture("entry_list_anon.json");
+    json_t *fx = test_provider_json("entry_list_anon.json");
     json_t *pl, *err;
     /* partial failure: the failed entry is left out, the others keep their order */
     assert_int_equal(entry_list_parse(&o, &el, fx, &pl, &err), 0);
     assert_null(err);
-    assert_json(pl, "{\"id\":\"\",\"metadata\":{\"name\":\"\",\"description\":\"\"},"
-                    "\"poster\":\"\",\"playlistLastEntryId\":\"\",\"items\":["
-                    "{\"sources\":{\"hls\":[],\"dash\":[],\"progressive\":[],\"image\":[],"
-                    "\"document\":[],\"id\":\"0_a\",\"duration\":30,\"type\":\"Vod\","
-                    "\"poster\":\"https://img.example/p/123/thumbnail/entry_id/0_a/version/1\","
-                    "\"rawThumbnailUrl\":\"https://img.example/p/123/thumbnail/entry_id/0_a/"
-                    "version/1\",\"dvr\":false,\"vr\":null,\"metadata\":{\"name\":\"Clip A\","
-                    "\"description\":\"\",\"tags\":\"\",\"entryId\":\"0_a\",\"adminTags\":\"\"},"
-                    "\"downloadUrl\":\"\",\"capabilities\":[]}},"
-                    "{\"sources\":{\"hls\":[],\"dash\":[],\"progressive\":[],\"image\":[],"
-                    "\"document\":[],\"id\":\"0_c\",\"duration\":12,\"type\":\"Audio\","
-                    "\"poster\":\"https://img.example/p/123/thumbnail/entry_id/0_c/version/1\","
-                    "\"rawThumbnailUrl\":\"https://img.example/p/123/thumbnail/entry_id/0_c/"
-                    "version/1\",\"dvr\":false,\"vr\":null,\"metadata\":{\"name\":\"Clip C\","
-                    "\"description\":\"\",\"tags\":\"\",\"entryId\":\"0_c\",\"adminTags\":\"\"},"
-                    "\"downloadUrl\":\"\",\"capabilities\":[]}}]}");
+    test_assert_json(pl,
+                     "{\"id\":\"\",\"metadata\":{\"name\":\"\",\"description\":\"\"},"
+                     "\"poster\":\"\",\"playlistLastEntryId\":\"\",\"items\":["
+                     "{\"sources\":{\"hls\":[],\"dash\":[],\"progressive\":[],\"image\":[],"
+                     "\"document\":[],\"id\":\"0_a\",\"duration\":30,\"type\":\"Vod\","
+                     "\"poster\":\"https://img.example/p/123/thumbnail/entry_id/0_a/version/1\","
+                     "\"rawThumbnailUrl\":\"https://img.example/p/123/thumbnail/entry_id/0_a/"
+                     "version/1\",\"dvr\":false,\"vr\":null,\"metadata\":{\"name\":\"Clip A\","
+                     "\"description\":\"\",\"tags\":\"\",\"entryId\":\"0_a\",\"adminTags\":\"\"},"
+                     "\"downloadUrl\":\"\",\"capabilities\":[]}},"
+                     "{\"sources\":{\"hls\":[],\"dash\":[],\"progressive\":[],\"image\":[],"
+                     "\"document\":[],\"id\":\"0_c\",\"duration\":12,\"type\":\"Audio\","
+                     "\"poster\":\"https://img.example/p/123/thumbnail/entry_id/0_c/version/1\","
+                     "\"rawThumbnailUrl\":\"https://img.example/p/123/thumbnail/entry_id/0_c/"
+                     "version/1\",\"dvr\":false,\"vr\":null,\"metadata\":{\"name\":\"Clip C\","
+                     "\"description\":\"\",\"tags\":\"\",\"entryId\":\"0_c\",\"adminTags\":\"\"},"
+                     "\"downloadUrl\":\"\",\"capabilities\":[]}}]}");
     json_decref(pl);
 
     /* the session failed: the entries still map by position (PR #277's shift does not
@@ -403,12 +364,12 @@ static void test_entry_list_parse(void **state)
 static void test_user_get(void **state)
 {
     (void)state;
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     char *url;
     json_t *body;
     assert_int_equal(kp_ovp_user_get_request(&o, "UKS", &url, &body), 0);
     assert_string_equal(url, "https://cdnapisec.kaltura.com/api_v3/service/user/action/get");
-    assert_json(body, "{\"ks\":\"UKS\",\"format\":1}");
+    test_assert_json(body, "{\"ks\":\"UKS\",\"format\":1}");
     free(url);
     json_decref(body);
     struct {
@@ -436,60 +397,17 @@ static void test_user_get(void **state)
 
 /* ---- the client against the mock back-end (real sockets) ------------------------------------ */
 
-typedef struct mock {
-    mbe_media_cache *media;
-    mbe_server *srv;
-    char service[128];
-} mock;
-
 static int mock_setup(void **state)
 {
-    mock *m = calloc(1, sizeof(*m));
-    m->media = mbe_media_cache_new(getenv("KPSIM_CACHE_DIR"), NULL);
-    mbe_config cfg = {.partner_id = 123, .media = m->media};
-    if (mbe_server_start(&cfg, &m->srv) != 0)
-        return -1;
-    snprintf(m->service, sizeof(m->service), "%s/api_v3", mbe_server_url(m->srv));
-    *state = m;
+    mbe_config cfg = {.partner_id = 123};
+    *state = test_mock_new(&cfg);
     return 0;
 }
 
 static int mock_teardown(void **state)
 {
-    mock *m = *state;
-    mbe_server_stop(m->srv);
-    mbe_media_cache_free(m->media);
-    free(m);
+    test_mock_free(*state);
     return 0;
-}
-
-static void serve_text(mock *m, const char *path, const char *text, mbe_reply_kind kind)
-{
-    mbe_override ov = {.method = "POST",
-                       .path = path,
-                       .kind = kind,
-                       .status = 200,
-                       .content_type = "application/json",
-                       .body = text,
-                       .body_len = strlen(text)};
-    assert_int_equal(mbe_server_override(m->srv, &ov), 0);
-}
-
-static void serve(mock *m, const char *path, const json_t *body)
-{
-    char *s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-    serve_text(m, path, s, MBE_REPLY_HTTP);
-    free(s);
-}
-
-static json_t *journaled(mock *m, const char *path)
-{
-    json_t *j = mbe_server_journal(m->srv), *out = json_array();
-    for (size_t i = 0; i < json_array_size(j); i++)
-        if (!strcmp(kp_json_str(json_array_get(j, i), "path", ""), path))
-            json_array_append(out, json_array_get(j, i));
-    json_decref(j);
-    return out;
 }
 
 static kp_provider_client client(void)
@@ -503,11 +421,11 @@ static kp_provider_client client(void)
 
 static void test_client_playlist_retry_loop(void **state)
 {
-    mock *m = *state;
-    json_t *fx = fixture("playlist_anon.json");
+    test_mock *m = *state;
+    json_t *fx = test_provider_json("playlist_anon.json");
     json_array_set_new(fx, 2, json_array()); /* playlist.execute: [] every time */
-    serve(m, "/api_v3/service/multirequest", fx);
-    kp_provider_opts o = opts();
+    test_mock_serve(m, "/api_v3/service/multirequest", fx);
+    kp_provider_opts o = test_ovp_opts();
     o.service_url = m->service;
     kp_playlist_info pi = {.playlist_id = "0_pl"};
     kp_provider_client c = client();
@@ -517,7 +435,7 @@ static void test_client_playlist_retry_loop(void **state)
     assert_int_equal(kp_json_int(err, "code", 0), 3001);
     json_decref(err);
     /* 1 + 10 retries, attempt k with k commas, the session asked each time */
-    json_t *sent = journaled(m, "/api_v3/service/multirequest");
+    json_t *sent = test_mock_journaled(m, "/api_v3/service/multirequest");
     assert_int_equal(json_array_size(sent), 1 + KP_OVP_PLAYLIST_MAX_RETRIES);
     for (size_t k = 0; k < json_array_size(sent); k++) {
         const json_t *body = json_object_get(json_array_get(sent, k), "body");
@@ -528,8 +446,8 @@ static void test_client_playlist_retry_loop(void **state)
     json_decref(sent);
     /* the playlist fills in: the next call succeeds at once */
     json_decref(fx);
-    fx = fixture("playlist_anon.json");
-    serve(m, "/api_v3/service/multirequest", fx);
+    fx = test_provider_json("playlist_anon.json");
+    test_mock_serve(m, "/api_v3/service/multirequest", fx);
     assert_int_equal(kp_ovp_fetch_playlist(&c, &o, &pi, &pl, &err), 0);
     assert_null(err);
     assert_int_equal(json_array_size(json_object_get(pl, "items")), 2);
@@ -540,10 +458,10 @@ static void test_client_playlist_retry_loop(void **state)
 
 static void test_client_entry_list(void **state)
 {
-    mock *m = *state;
-    json_t *fx = fixture("entry_list_anon.json");
-    serve(m, "/api_v3/service/multirequest", fx);
-    kp_provider_opts o = opts();
+    test_mock *m = *state;
+    json_t *fx = test_provider_json("entry_list_anon.json");
+    test_mock_serve(m, "/api_v3/service/multirequest", fx);
+    kp_provider_opts o = test_ovp_opts();
     o.service_url = m->service;
     kp_entry_ref refs[] = {{.entry_id = "0_a"}, {.entry_id = "0_gone"}, {.entry_id = "0_c"}};
     kp_entry_list_info el = {.entries = refs, .n_entries = 3, .redirect_from_entry_id = -1};
@@ -554,7 +472,7 @@ static void test_client_entry_list(void **state)
     assert_int_equal(json_array_size(json_object_get(pl, "items")), 2);
     json_decref(pl);
     /* no user.get for entry lists */
-    json_t *users = journaled(m, "/api_v3/service/user/action/get");
+    json_t *users = test_mock_journaled(m, "/api_v3/service/user/action/get");
     assert_int_equal(json_array_size(users), 0);
     json_decref(users);
     json_decref(fx);
@@ -562,11 +480,11 @@ static void test_client_entry_list(void **state)
 
 static void test_client_user_get_sets_is_anonymous(void **state)
 {
-    mock *m = *state;
-    json_t *fx = fixture("vod_anon.json");
+    test_mock *m = *state;
+    json_t *fx = test_provider_json("vod_anon.json");
     json_array_remove(fx, 0); /* with a KS there is no session slot */
-    serve(m, "/api_v3/service/multirequest", fx);
-    kp_provider_opts o = opts();
+    test_mock_serve(m, "/api_v3/service/multirequest", fx);
+    kp_provider_opts o = test_ovp_opts();
     o.service_url = m->service;
     o.ks = "UKS";
     kp_media_info mi = {.entry_id = "0_vod", .redirect_from_entry_id = -1};
@@ -574,19 +492,20 @@ static void test_client_user_get_sets_is_anonymous(void **state)
     const char *answers[] = {"{\"id\":\"\",\"objectType\":\"KalturaUser\"}",
                              "{\"id\":\"me@example.com\",\"objectType\":\"KalturaUser\"}"};
     for (int i = 0; i < 2; i++) {
-        serve_text(m, "/api_v3/service/user/action/get", answers[i], MBE_REPLY_HTTP);
+        test_mock_serve_text(m, "/api_v3/service/user/action/get", answers[i], MBE_REPLY_HTTP);
         json_t *cfg, *err;
         assert_int_equal(kp_ovp_fetch_media(&c, &o, &mi, &cfg, &err), 0);
         assert_null(err);
         assert_int_equal(kp_json_bool(cfg, "session.isAnonymous", i), i == 0);
         json_decref(cfg);
     }
-    json_t *users = journaled(m, "/api_v3/service/user/action/get");
+    json_t *users = test_mock_journaled(m, "/api_v3/service/user/action/get");
     assert_int_equal(json_array_size(users), 2);
-    assert_json(json_object_get(json_array_get(users, 0), "body"), "{\"ks\":\"UKS\",\"format\":1}");
+    test_assert_json(json_object_get(json_array_get(users, 0), "body"),
+                     "{\"ks\":\"UKS\",\"format\":1}");
     json_decref(users);
     /* a user.get that fails leaves the derived flag (options KS: false) */
-    serve_text(m, "/api_v3/service/user/action/get", "", MBE_REPLY_RESET);
+    test_mock_serve_text(m, "/api_v3/service/user/action/get", "", MBE_REPLY_RESET);
     c.max_attempts = 1;
     json_t *cfg, *err;
     assert_int_equal(kp_ovp_fetch_media(&c, &o, &mi, &cfg, &err), 0);
@@ -597,9 +516,9 @@ static void test_client_user_get_sets_is_anonymous(void **state)
 
 static void test_client_reset_retries(void **state)
 {
-    mock *m = *state;
-    serve_text(m, "/api_v3/service/multirequest", "", MBE_REPLY_RESET);
-    kp_provider_opts o = opts();
+    test_mock *m = *state;
+    test_mock_serve_text(m, "/api_v3/service/multirequest", "", MBE_REPLY_RESET);
+    kp_provider_opts o = test_ovp_opts();
     o.service_url = m->service;
     kp_media_info mi = {.entry_id = "0_vod", .redirect_from_entry_id = -1};
     kp_provider_client c = client();
@@ -614,7 +533,7 @@ static void test_client_reset_retries(void **state)
     snprintf(want_url, sizeof(want_url), "%s/service/multirequest", m->service);
     assert_string_equal(kp_json_str(err, "data.url", ""), want_url);
     json_decref(err);
-    json_t *sent = journaled(m, "/api_v3/service/multirequest");
+    json_t *sent = test_mock_journaled(m, "/api_v3/service/multirequest");
     assert_int_equal(json_array_size(sent), 3);
     json_decref(sent);
 }
@@ -642,7 +561,7 @@ static void test_client_timeout_and_refused(void **state)
     int port = loopback_port(true, &fd);
     char svc[64];
     snprintf(svc, sizeof(svc), "http://127.0.0.1:%d/api_v3", port);
-    kp_provider_opts o = opts();
+    kp_provider_opts o = test_ovp_opts();
     o.service_url = svc;
     kp_playlist_info pi = {.playlist_id = "0_pl"};
     kp_provider_client c = client();
