@@ -10,23 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct mem_reader {
-    const uint8_t *data;
-    size_t len, pos;
-} mem_reader;
-
-static int mem_read(void *opaque, uint8_t *buf, int size)
-{
-    mem_reader *m = opaque;
-    size_t left = m->len - m->pos;
-    if (left == 0)
-        return AVERROR_EOF;
-    size_t n = (size_t)size < left ? (size_t)size : left;
-    memcpy(buf, m->data + m->pos, n);
-    m->pos += n;
-    return (int)n;
-}
-
 const kp_demux_track *kp_demux_track_of(const kp_demux_info *info, int kind)
 {
     for (int i = 0; i < info->n_tracks; i++)
@@ -73,38 +56,10 @@ int kp_demux_segment(const uint8_t *data, size_t len, const char *format, kp_dem
     memset(out, 0, sizeof(*out));
     if (err && errlen)
         err[0] = '\0';
-    const AVInputFormat *ifmt = av_find_input_format(format);
-    if (!ifmt || !data || len == 0) {
-        if (err)
-            snprintf(err, errlen, "%s", !ifmt ? "unknown container format" : "empty segment");
-        return KP_EMEDIA;
-    }
-    mem_reader m = {.data = data, .len = len};
-    int io_size = 32768;
-    uint8_t *io_buf = av_malloc((size_t)io_size);
-    AVIOContext *io =
-        io_buf ? avio_alloc_context(io_buf, io_size, 0, &m, mem_read, NULL, NULL) : NULL;
-    AVFormatContext *fc = avformat_alloc_context();
-    if (!io || !fc) {
-        if (io)
-            av_freep(&io->buffer);
-        else
-            av_free(io_buf);
-        avio_context_free(&io);
-        avformat_free_context(fc);
-        return KP_ENOMEM;
-    }
-    io->seekable = 0;
-    fc->pb = io;
-    fc->flags |= AVFMT_FLAG_CUSTOM_IO;
-    int rc = avformat_open_input(&fc, NULL, ifmt, NULL);
-    if (rc < 0) {
-        if (err)
-            snprintf(err, errlen, "cannot open the %s segment: %s", format, av_err2str(rc));
-        av_freep(&io->buffer);
-        avio_context_free(&io);
-        return KP_EMEDIA;
-    }
+    AVFormatContext *fc = NULL;
+    int rc = kp_ffmpeg_open_memory(data, len, format, false, &fc, err, errlen);
+    if (rc != KP_OK)
+        return rc;
     track_acc acc[KP_DEMUX_MAX_TRACKS];
     AVPacket *pkt = av_packet_alloc();
     int result = pkt ? KP_OK : KP_ENOMEM;
@@ -191,15 +146,6 @@ int kp_demux_segment(const uint8_t *data, size_t len, const char *format, kp_dem
         result = KP_EMEDIA;
     }
     av_packet_free(&pkt);
-    avformat_close_input(&fc);
-    av_freep(&io->buffer);
-    avio_context_free(&io);
+    kp_ffmpeg_close_memory(&fc);
     return result;
-}
-
-void kp_ffmpeg_set_log_level(kp_log_level level)
-{
-    av_log_set_level(level >= KP_LOG_TRACE   ? AV_LOG_VERBOSE
-                     : level >= KP_LOG_DEBUG ? AV_LOG_WARNING
-                                             : AV_LOG_QUIET);
 }

@@ -15,6 +15,7 @@
 #include "http_client.h"
 #include "kp/buf.h"
 #include "kp/err.h"
+#include "kp/ffmpeg.h"
 #include "mbe/mbe.h"
 #include "media_priv.h"
 #include "mock_server.h"
@@ -201,24 +202,6 @@ static void parse_mpd(const reply *r, mpd_info *out)
 
 /* ---- demuxing ------------------------------------------------------------------------------ */
 
-typedef struct mem_src {
-    const uint8_t *p;
-    size_t n, pos;
-} mem_src;
-
-static int mem_read(void *opaque, uint8_t *buf, int size)
-{
-    mem_src *m = opaque;
-    size_t left = m->n - m->pos;
-    if (left == 0)
-        return AVERROR_EOF;
-    if ((size_t)size > left)
-        size = (int)left;
-    memcpy(buf, m->p + m->pos, (size_t)size);
-    m->pos += (size_t)size;
-    return size;
-}
-
 typedef struct played {
     int packets, decoded, width, height;
     bool counters_in_order, increasing;
@@ -231,14 +214,8 @@ static void play_fmp4(const uint8_t *d, size_t n, played *out)
 {
     memset(out, 0, sizeof(*out));
     out->counters_in_order = out->increasing = true;
-    mem_src src = {d, n, 0};
-    unsigned char *iobuf = av_malloc(4096);
-    AVIOContext *pb = avio_alloc_context(iobuf, 4096, 0, &src, mem_read, NULL, NULL);
-    AVFormatContext *fc = avformat_alloc_context();
-    assert_non_null(pb);
-    assert_non_null(fc);
-    fc->pb = pb;
-    assert_int_equal(avformat_open_input(&fc, NULL, av_find_input_format("mp4"), NULL), 0);
+    AVFormatContext *fc = NULL;
+    assert_int_equal(kp_ffmpeg_open_memory(d, n, "mp4", false, &fc, NULL, 0), KP_OK);
     assert_true(avformat_find_stream_info(fc, NULL) >= 0);
     assert_int_equal(fc->nb_streams, 1);
     const AVCodecParameters *par = fc->streams[0]->codecpar;
@@ -278,9 +255,7 @@ static void play_fmp4(const uint8_t *d, size_t n, played *out)
     av_frame_free(&fr);
     av_packet_free(&pkt);
     avcodec_free_context(&dc);
-    avformat_close_input(&fc);
-    av_freep(&pb->buffer);
-    avio_context_free(&pb);
+    kp_ffmpeg_close_memory(&fc);
 }
 
 /* ---- fixture ------------------------------------------------------------------------------- */

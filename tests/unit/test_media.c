@@ -5,8 +5,10 @@
  * the packagings, damage detection and racing writers. Media are kept short and small (5 s
  * of 360p+180p from $KPSIM_CACHE_DIR, the rest 144p/180p in fresh mkdtemp directories).
  */
+#include "demux.h"
 #include "kp/buf.h"
 #include "kp/err.h"
+#include "kp/ffmpeg.h"
 #include "kp/log.h"
 #include "mbe/media.h"
 #include "media_priv.h"
@@ -149,24 +151,6 @@ static size_t count_dir(const char *dir, const char *prefix)
 
 /* ---- demuxing and decoding a segment from memory -------------------------------------- */
 
-typedef struct mem_src {
-    const uint8_t *p;
-    size_t n, pos;
-} mem_src;
-
-static int mem_read(void *opaque, uint8_t *buf, int size)
-{
-    mem_src *m = opaque;
-    size_t left = m->n - m->pos;
-    if (left == 0)
-        return AVERROR_EOF;
-    if ((size_t)size > left)
-        size = (int)left;
-    memcpy(buf, m->p + m->pos, (size_t)size);
-    m->pos += (size_t)size;
-    return size;
-}
-
 typedef struct seg_info {
     int video_pkts, audio_pkts, decoded;
     int first_is_video, first_video_key, first_video_idr;
@@ -200,15 +184,9 @@ static void probe_segment(const mbe_segment *seg, seg_info *si)
     memset(si, 0, sizeof(*si));
     si->counters_in_order = 1;
     si->first_is_video = -1;
-    mem_src src = {seg->data, seg->size, 0};
-    unsigned char *iobuf = av_malloc(4096);
-    assert_non_null(iobuf);
-    AVIOContext *pb = avio_alloc_context(iobuf, 4096, 0, &src, mem_read, NULL, NULL);
-    assert_non_null(pb);
-    AVFormatContext *fc = avformat_alloc_context();
-    assert_non_null(fc);
-    fc->pb = pb;
-    assert_int_equal(avformat_open_input(&fc, NULL, av_find_input_format("mpegts"), NULL), 0);
+    AVFormatContext *fc = NULL;
+    assert_int_equal(kp_ffmpeg_open_memory(seg->data, seg->size, "mpegts", false, &fc, NULL, 0),
+                     KP_OK);
     assert_true(avformat_find_stream_info(fc, NULL) >= 0);
     int vidx = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     int aidx = av_find_best_stream(fc, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
@@ -253,9 +231,7 @@ static void probe_segment(const mbe_segment *seg, seg_info *si)
     av_frame_free(&frame);
     av_packet_free(&pkt);
     avcodec_free_context(&dc);
-    avformat_close_input(&fc);
-    av_freep(&pb->buffer);
-    avio_context_free(&pb);
+    kp_ffmpeg_close_memory(&fc);
 }
 
 /* ---- MP4 boxes, fMP4 and MP4 demuxing ---------------------------------------------------- */
@@ -311,19 +287,6 @@ static const uint8_t *find_box(const uint8_t *d, size_t n, const char *path, siz
     return NULL;
 }
 
-static int64_t mem_seek(void *opaque, int64_t off, int whence)
-{
-    mem_src *m = opaque;
-    if (whence == AVSEEK_SIZE)
-        return (int64_t)m->n;
-    int64_t base = whence == SEEK_CUR ? (int64_t)m->pos : whence == SEEK_END ? (int64_t)m->n : 0;
-    int64_t to = base + off;
-    if (to < 0 || to > (int64_t)m->n)
-        return AVERROR(EINVAL);
-    m->pos = (size_t)to;
-    return to;
-}
-
 typedef struct stream_info {
     enum AVCodecID codec;
     int width, height;
@@ -360,16 +323,8 @@ static void demux_buffer(const uint8_t *d, size_t n, const char *format, bool se
                          demux_result *res)
 {
     memset(res, 0, sizeof(*res));
-    mem_src src = {d, n, 0};
-    unsigned char *iobuf = av_malloc(4096);
-    assert_non_null(iobuf);
-    AVIOContext *pb =
-        avio_alloc_context(iobuf, 4096, 0, &src, mem_read, NULL, seekable ? mem_seek : NULL);
-    assert_non_null(pb);
-    AVFormatContext *fc = avformat_alloc_context();
-    assert_non_null(fc);
-    fc->pb = pb;
-    assert_int_equal(avformat_open_input(&fc, NULL, av_find_input_format(format), NULL), 0);
+    AVFormatContext *fc = NULL;
+    assert_int_equal(kp_ffmpeg_open_memory(d, n, format, seekable, &fc, NULL, 0), KP_OK);
     assert_true(avformat_find_stream_info(fc, NULL) >= 0);
     assert_true(fc->nb_streams <= 4);
     res->n_streams = (int)fc->nb_streams;
@@ -425,9 +380,7 @@ static void demux_buffer(const uint8_t *d, size_t n, const char *format, bool se
     }
     av_frame_free(&frame);
     av_packet_free(&pkt);
-    avformat_close_input(&fc);
-    av_freep(&pb->buffer);
-    avio_context_free(&pb);
+    kp_ffmpeg_close_memory(&fc);
 }
 
 /* init + segments [first, first + count) of a DASH stream, concatenated (caller frees). */
@@ -779,6 +732,46 @@ static void test_segments_demux_and_decode(void **state)
         assert_true(audio_end - v0 >= 5 * 90000);
         assert_true(audio_end - video_end <= 2 * 1920);
     }
+}
+
+/* The reference player's segment check (core demux.c, over kp_ffmpeg_open_memory) on the
+ * real segments, and its precise errors on bad input. */
+static void test_core_demux(void **state)
+{
+    const shared *sh = *state;
+    const mbe_hls_rendition *r = &sh->m->hls[0];
+    kp_demux_info info;
+    char err[160];
+    assert_int_equal(kp_demux_segment(r->segments[1].data, r->segments[1].size, "mpegts", &info,
+                                      err, sizeof(err)),
+                     KP_OK);
+    const kp_demux_track *v = kp_demux_track_of(&info, KP_TRACK_VIDEO);
+    assert_non_null(v);
+    assert_int_equal(v->frames, 50);
+    assert_true(v->starts_with_key);
+    assert_int_equal(v->end_us - v->start_us, 2000000); /* 50 frames at 25 fps */
+    assert_non_null(kp_demux_track_of(&info, KP_TRACK_AUDIO));
+    /* bad input */
+    assert_int_equal(kp_demux_segment(r->segments[0].data, r->segments[0].size, "nosuchformat",
+                                      &info, err, sizeof(err)),
+                     KP_EMEDIA);
+    assert_string_equal(err, "unknown container format");
+    assert_int_equal(kp_demux_segment(r->segments[0].data, 0, "mpegts", &info, err, sizeof(err)),
+                     KP_EMEDIA);
+    assert_string_equal(err, "empty input");
+    static const uint8_t junk[1024] = {1, 2, 3};
+    assert_int_equal(kp_demux_segment(junk, sizeof(junk), "mp4", &info, err, sizeof(err)),
+                     KP_EMEDIA);
+    assert_true(kp_str_starts(err, "cannot open the mp4 input: "));
+    /* a seekable input reads the same segment */
+    AVFormatContext *fc = NULL;
+    assert_int_equal(kp_ffmpeg_open_memory(r->segments[1].data, r->segments[1].size, "mpegts", true,
+                                           &fc, err, sizeof(err)),
+                     KP_OK);
+    assert_true(fc->nb_streams >= 2);
+    kp_ffmpeg_close_memory(&fc);
+    assert_null(fc);
+    kp_ffmpeg_close_memory(&fc); /* closing nothing is fine */
 }
 
 /* ---- DASH of the 5 s media --------------------------------------------------------------- */
@@ -1525,9 +1518,13 @@ int main(void)
         cmocka_unit_test(test_racing_writers_same_dir),
     };
     const struct CMUnitTest shared_media[] = {
-        cmocka_unit_test(test_short_spec_layout), cmocka_unit_test(test_segments_demux_and_decode),
-        cmocka_unit_test(test_dash_layout),       cmocka_unit_test(test_dash_demux_and_decode),
-        cmocka_unit_test(test_dash_mpd),          cmocka_unit_test(test_mp4_layout_and_decode),
+        cmocka_unit_test(test_short_spec_layout),
+        cmocka_unit_test(test_segments_demux_and_decode),
+        cmocka_unit_test(test_core_demux),
+        cmocka_unit_test(test_dash_layout),
+        cmocka_unit_test(test_dash_demux_and_decode),
+        cmocka_unit_test(test_dash_mpd),
+        cmocka_unit_test(test_mp4_layout_and_decode),
     };
     int failed = cmocka_run_group_tests_name("media", unit, NULL, NULL);
     failed += cmocka_run_group_tests_name("media_5s_360p_180p", shared_media, shared_setup,
