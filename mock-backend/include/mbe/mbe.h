@@ -39,6 +39,17 @@ typedef struct mbe_caption {
     int is_default;
 } mbe_caption;
 
+/* An entry's protection. Its key ID and content key are kp_drm_derive_key(entry id) unless
+ * `has_key` (then `kid` and `key`). */
+typedef struct mbe_drm {
+    int scheme;       /* KP_ENC_* (kp/drm.h); KP_ENC_NONE: clear */
+    unsigned systems; /* 1u << KP_DRM_*: the key systems getPlaybackContext lists in the
+                       * sources' drm (and the pssh boxes the init segments carry) */
+    int has_key;
+    uint8_t kid[16];
+    uint8_t key[16];
+} mbe_drm;
+
 typedef struct mbe_entry {
     const char *id;
     const char *name;         /* NULL: the id */
@@ -56,6 +67,7 @@ typedef struct mbe_entry {
     const json_t *metadata;   /* custom metadata {"Key": "value"} (borrowed), or NULL */
     const char *bumper_entry; /* the entry played as this entry's bumper, or NULL */
     const char *bumper_click; /* the bumper's click-through URL */
+    mbe_drm drm;              /* zero: clear media */
 } mbe_entry;
 
 typedef struct mbe_playlist {
@@ -84,6 +96,12 @@ typedef struct mbe_config {
     long long epoch;          /* the back-end's "now" in Unix seconds (KS expiry, timestamps);
                                0: 1767225600 (2026-01-01T00:00:00Z), so answers are stable */
     const char *admin_secret; /* KS signing secret; NULL: derived from the partner id */
+    /* The license server of protected entries ("http://127.0.0.1:<port>", the mock-drm's
+     * URL): the base of the UDRM license URLs in getPlaybackContext. NULL: no DRM data. */
+    const char *license_url;
+    /* The UDRM signing secret of custom_data (DrmLicenseUtils::signDataWithKey); NULL:
+     * derived from the partner id, as mock-drm derives it by default. */
+    const char *udrm_secret;
 } mbe_config;
 
 typedef struct mbe_server mbe_server;
