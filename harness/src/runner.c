@@ -392,7 +392,10 @@ int hx_backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log,
             .metadata = e->metadata,
             .bumper_entry = e->bumper_entry,
             .bumper_click = e->bumper_click,
+            .drm = {.scheme = e->encryption, .systems = e->drm_systems, .has_key = e->has_key},
         };
+        memcpy(entries[i].drm.kid, e->kid, 16);
+        memcpy(entries[i].drm.key, e->key, 16);
     }
     for (size_t i = 0; rc == KP_OK && i < np; i++) {
         const hx_playlist *p = &sc->backend.playlists[i];

@@ -11,6 +11,7 @@
 #include "hx/scenario.h"
 
 #include "kp/buf.h"
+#include "kp/drm.h"
 #include "kp/err.h"
 #include "kp/event.h"
 #include "yaml_tree.h"
@@ -50,8 +51,12 @@ static const char *const TOP_KEYS[] = {"name",   "description", "tags",   "timeo
 static const char *const BACKEND_KEYS[] = {
     "kind", "partner_id", "entries", "ads", "faults", "playlists", "sessions", "item_errors", NULL};
 static const char *const ENTRY_KEYS[] = {
-    "id",       "name",   "type",   "duration",     "formats",  "renditions", "drm",
-    "captions", "status", "access", "reference_id", "metadata", "bumper",     NULL};
+    "id",     "name",   "type",         "duration", "formats", "renditions", "drm",     "captions",
+    "status", "access", "reference_id", "metadata", "bumper",  "encryption", "license", NULL};
+static const char *const ENCRYPTION_KEYS[] = {"scheme", "kid", "key", NULL};
+static const char *const LICENSE_KEYS[] = {"deny", "expire_after", "max_licenses", NULL};
+static const char *const DRM_SYSTEMS[] = {"clearkey", "widevine", "playready", "fairplay", NULL};
+static const char *const ENC_SCHEMES[] = {"cenc", "cbcs", "aes-128", NULL};
 static const char *const CAPTION_KEYS[] = {"lang", "label", "format", "default", NULL};
 static const char *const BUMPER_KEYS[] = {"entry_id", "click_through", NULL};
 static const char *const PLAYLIST_KEYS[] = {"id", "name", "description", "entries", NULL};
@@ -903,6 +908,127 @@ static void check_empty_only(ctx *c, const hx_ynode *m, const char *key, bool li
     pop(c, mk);
 }
 
+/* 32 hex digits → 16 bytes. */
+static bool parse_key16(const char *s, size_t len, uint8_t out[16])
+{
+    if (len != 32)
+        return false;
+    for (size_t i = 0; i < 16; i++) {
+        unsigned v = 0;
+        for (size_t k = 0; k < 2; k++) {
+            char ch = s[2 * i + k];
+            unsigned d = ch >= '0' && ch <= '9'   ? (unsigned)(ch - '0')
+                         : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+                         : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10)
+                                                  : 16u;
+            if (d > 15)
+                return false;
+            v = v * 16 + d;
+        }
+        out[i] = (uint8_t)v;
+    }
+    return true;
+}
+
+static void get_key16(ctx *c, const hx_ynode *m, const char *key, uint8_t out[16], bool *got)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, key, &mk);
+    if (!v)
+        return;
+    if (v->type != HX_Y_BAD) {
+        if (v->type == HX_Y_STR && parse_key16(v->text, v->len, out))
+            *got = true;
+        else
+            failp(c, v->loc, "expected 32 hexadecimal digits (16 bytes), got %s", describe(c, v));
+    }
+    pop(c, mk);
+}
+
+/* drm: [key systems]; encryption: scheme | {scheme, kid, key}; license: {deny, expire_after,
+ * max_licenses}. The scheme defaults to cbcs for FairPlay alone and cenc otherwise. */
+static void check_protection(ctx *c, const hx_ynode *m, hx_entry *e)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "drm", &mk);
+    hx_loc at = m->loc;
+    const char *at_key = NULL; /* where a wrong combination is reported */
+    if (v && want_seq(c, v)) {
+        at = v->loc;
+        at_key = "drm";
+        for (size_t i = 0; i < v->n; i++) {
+            size_t mi = push_index(c, i);
+            const char *name = want_enum(c, v->items[i], DRM_SYSTEMS, NULL);
+            int sys = name ? kp_drm_system_parse(name) : -1;
+            if (sys >= 0 && (e->drm_systems & (1u << sys)))
+                failp(c, v->items[i]->loc, "key system '%s' is listed twice", name);
+            else if (sys >= 0)
+                e->drm_systems |= 1u << sys;
+            pop(c, mi);
+        }
+    }
+    if (v)
+        pop(c, mk);
+    if (e->drm_systems)
+        e->encryption = e->drm_systems == 1u << KP_DRM_FAIRPLAY ? KP_ENC_CBCS : KP_ENC_CENC;
+
+    v = enter(c, m, "encryption", &mk);
+    if (v) {
+        const hx_ynode *sv = v;
+        size_t ms = 0;
+        if (v->type == HX_Y_MAP) {
+            check_keys(c, v, ENCRYPTION_KEYS);
+            bool kid = false, key = false;
+            get_key16(c, v, "kid", e->kid, &kid);
+            get_key16(c, v, "key", e->key, &key);
+            if (kid != key)
+                failp(c, v->loc,
+                      "give both kid and key, or neither (then both are derived "
+                      "from the entry id)");
+            e->has_key = kid && key;
+            sv = require(c, v, "scheme") ? enter(c, v, "scheme", &ms) : NULL;
+        }
+        const char *name = sv ? want_enum(c, sv, ENC_SCHEMES, NULL) : NULL;
+        if (name) {
+            at = sv->loc;
+            at_key = "encryption";
+            e->encryption = kp_enc_scheme_parse(name);
+        }
+        if (sv && sv != v)
+            pop(c, ms);
+        pop(c, mk);
+    }
+    mk = at_key ? push_key(c, at_key) : 0;
+    if (e->encryption == KP_ENC_AES128 && e->drm_systems)
+        failp(c, at,
+              "aes-128 is HLS's own key delivery: it takes no DRM key system, leave "
+              "drm out");
+    else if (e->encryption == KP_ENC_CENC && (e->drm_systems & (1u << KP_DRM_FAIRPLAY)))
+        failp(c, at, "FairPlay needs the cbcs scheme (encryption: cbcs)");
+    else if (e->encryption == KP_ENC_AES128 && !(e->formats & HX_FORMAT_HLS))
+        failp(c, at, "aes-128 encryption needs the hls format");
+    else if ((e->encryption == KP_ENC_CENC || e->encryption == KP_ENC_CBCS) &&
+             !(e->formats & (HX_FORMAT_HLS | HX_FORMAT_DASH)))
+        failp(c, at, "%s encryption needs the dash or hls format",
+              kp_enc_scheme_name(e->encryption));
+    if (at_key)
+        pop(c, mk);
+
+    e->license.max_licenses = -1;
+    v = enter(c, m, "license", &mk);
+    if (v) {
+        if (want_map(c, v)) {
+            check_keys(c, v, LICENSE_KEYS);
+            get_bool(c, v, "deny", &e->license.deny);
+            get_duration(c, v, "expire_after", false, &e->license.expire_after);
+            get_int(c, v, "max_licenses", 0, &e->license.max_licenses);
+            if (e->encryption == KP_ENC_NONE || e->encryption == KP_ENC_AES128)
+                failp(c, v->loc, "a license policy needs DRM (drm: [...])");
+        }
+        pop(c, mk);
+    }
+}
+
 static void check_access(ctx *c, const hx_ynode *m, hx_entry *e)
 {
     size_t mk;
@@ -1053,7 +1179,7 @@ static bool check_entry(ctx *c, const hx_ynode *m, hx_entry *e, const hx_entry *
     get_num(c, m, "duration", "a number of seconds", 0, true, MAX_ENTRY_DURATION, &e->duration);
     check_formats(c, m, e);
     check_renditions(c, m, e);
-    check_empty_only(c, m, "drm", true, "DRM is");
+    check_protection(c, m, e);
     check_captions(c, m, e);
     check_metadata(c, m, e);
     check_bumper(c, m, e);

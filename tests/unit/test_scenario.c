@@ -6,6 +6,7 @@
  * that file names in the messages are short and stable ("scenarios/bad/x.yaml:3:1: ...").
  */
 #include "hx/scenario.h"
+#include "kp/drm.h"
 #include "kp/err.h"
 #include "kp/event.h"
 #include "kp/jsonu.h"
@@ -386,12 +387,10 @@ static void test_not_supported_yet(void **state)
                 "backend:\n"
                 "  faults: [{server: cdn}]\n"
                 "  entries:\n"
-                "    - {id: a, drm: [widevine]}\n"
+                "    - {id: a}\n"
                 "steps: [change_media, set_network, select_text]\n",
                 "inline.yaml:3:11: backend.faults: faults are not supported yet (use [] or leave "
                 "it out)",
-                "inline.yaml:5:20: backend.entries[0].drm: DRM is not supported yet (use [] or "
-                "leave it out)",
                 "inline.yaml:6:9: steps[0]: step 'change_media' is not supported yet",
                 "inline.yaml:6:23: steps[1]: step 'set_network' is not supported yet",
                 "inline.yaml:6:36: steps[2]: step 'select_text' is not supported yet", NULL);
@@ -1153,6 +1152,85 @@ static void test_ott_backend(void **state)
     hx_scenario_free(s);
 }
 
+/* drm, encryption and license: the scheme's defaults, explicit keys, the license policy, and
+ * every combination that cannot be served. */
+static void test_entry_protection(void **state)
+{
+    (void)state;
+    hx_scenario *s = load_good_text("name: x\n"
+                                    "backend:\n"
+                                    "  entries:\n"
+                                    "    - {id: 0_a, formats: [dash], drm: [widevine, playready]}\n"
+                                    "    - {id: 0_b, formats: [hls], drm: [fairplay]}\n"
+                                    "    - {id: 0_c, formats: [hls], encryption: aes-128}\n"
+                                    "    - id: 0_d\n"
+                                    "      formats: [dash, hls]\n"
+                                    "      drm: [clearkey]\n"
+                                    "      encryption:\n"
+                                    "        scheme: cbcs\n"
+                                    "        kid: 000102030405060708090a0b0c0d0e0f\n"
+                                    "        key: 00112233445566778899AABBCCDDEEFF\n"
+                                    "      license: {expire_after: 5s, max_licenses: 2}\n"
+                                    "    - {id: 0_e, formats: [dash], drm: [clearkey], "
+                                    "license: {deny: true}}\n"
+                                    "steps: [play]\n");
+    const hx_entry *e = s->backend.entries;
+    assert_int_equal(e[0].drm_systems, (1u << KP_DRM_WIDEVINE) | (1u << KP_DRM_PLAYREADY));
+    assert_int_equal(e[0].encryption, KP_ENC_CENC);
+    assert_false(e[0].has_key);
+    assert_int_equal(e[0].license.max_licenses, -1);
+    assert_int_equal(e[0].license.expire_after, 0);
+    assert_false(e[0].license.deny);
+    assert_int_equal(e[1].drm_systems, 1u << KP_DRM_FAIRPLAY);
+    assert_int_equal(e[1].encryption, KP_ENC_CBCS);
+    assert_int_equal(e[2].drm_systems, 0);
+    assert_int_equal(e[2].encryption, KP_ENC_AES128);
+    assert_int_equal(e[3].encryption, KP_ENC_CBCS);
+    assert_true(e[3].has_key);
+    assert_int_equal(e[3].kid[15], 0x0f);
+    assert_int_equal(e[3].key[0], 0x00);
+    assert_int_equal(e[3].key[10], 0xaa);
+    assert_int_equal(e[3].license.expire_after, KP_SEC(5));
+    assert_int_equal(e[3].license.max_licenses, 2);
+    assert_true(e[4].license.deny);
+    assert_int_equal(s->backend.entries[5 - 1].encryption, KP_ENC_CENC);
+    hx_scenario_free(s);
+
+    expect_text("name: x\n"
+                "backend:\n"
+                "  entries:\n"
+                "    - {id: 0_a, formats: [dash], drm: [widevine, widevine, fairply]}\n"
+                "    - {id: 0_b, formats: [hls], drm: [fairplay], encryption: cenc}\n"
+                "    - {id: 0_c, formats: [dash], encryption: aes-128}\n"
+                "    - {id: 0_d, formats: [progressive], drm: [widevine]}\n"
+                "    - {id: 0_e, encryption: {scheme: cenc, kid: 00ff}}\n"
+                "    - {id: 0_f, license: {deny: true}}\n"
+                "    - {id: 0_g, drm: [clearkey], license: {max_licenses: -1, expire: 1s}}\n"
+                "    - {id: 0_h, encryption: {kid: 000102030405060708090a0b0c0d0e0f}}\n"
+                "steps: [play]\n",
+                "inline.yaml:4:50: backend.entries[0].drm[1]: key system 'widevine' is listed "
+                "twice",
+                "inline.yaml:4:60: backend.entries[0].drm[2]: expected one of clearkey, widevine, "
+                "playready or fairplay, got 'fairply' (did you mean 'fairplay'?)",
+                "inline.yaml:5:62: backend.entries[1].encryption: FairPlay needs the cbcs scheme "
+                "(encryption: cbcs)",
+                "inline.yaml:6:46: backend.entries[2].encryption: aes-128 encryption needs the hls "
+                "format",
+                "inline.yaml:7:46: backend.entries[3].drm: cenc encryption needs the dash or hls "
+                "format",
+                "inline.yaml:8:49: backend.entries[4].encryption.kid: expected 32 hexadecimal "
+                "digits (16 bytes), got '00ff'",
+                "inline.yaml:9:26: backend.entries[5].license: a license policy needs DRM (drm: "
+                "[...])",
+                "inline.yaml:10:58: backend.entries[6].license.max_licenses: must not be negative, "
+                "got -1",
+                "inline.yaml:10:62: unknown key 'expire' in backend.entries[6].license",
+                "inline.yaml:11:29: backend.entries[7].encryption: give both kid and key, or "
+                "neither (then both are derived from the entry id)",
+                "inline.yaml:11:29: missing required key 'scheme' in backend.entries[7].encryption",
+                NULL);
+}
+
 static void test_backend_extensions_bad(void **state)
 {
     expect_text("name: x\n"
@@ -1235,6 +1313,7 @@ int main(void)
         cmocka_unit_test(test_backend_extensions),
         cmocka_unit_test(test_ott_backend),
         cmocka_unit_test(test_backend_extensions_bad),
+        cmocka_unit_test(test_entry_protection),
         cmocka_unit_test(test_player_config_rules),
         cmocka_unit_test(test_empty_file),
         cmocka_unit_test(test_top_level_not_a_mapping),

@@ -126,6 +126,17 @@ typedef struct hx_entry {
     json_t *metadata;   /* custom metadata {"Key": "value"}, or NULL */
     char *bumper_entry; /* bumper: {entry_id, click_through} */
     char *bumper_click;
+    /* protection: drm lists the key systems (1u << KP_DRM_*), encryption the scheme
+     * (KP_ENC_*: defaulted from the formats and systems when drm is set) */
+    unsigned drm_systems;
+    int encryption;
+    bool has_key; /* encryption.kid/key given; otherwise derived from the id */
+    uint8_t kid[16], key[16];
+    struct hx_license {
+        bool deny;              /* every license request is refused */
+        kp_time expire_after;   /* the license's duration; 0: unlimited */
+        long long max_licenses; /* licenses granted before the server refuses; -1: unlimited */
+    } license;
     hx_loc loc;
 } hx_entry;
 
