@@ -419,10 +419,7 @@ static void append(stream *s, size_t index, const uint8_t *data, size_t len, con
             hold_append(d, s->kind, start, end);
         spans_add(s, start, end);
     }
-    if (index + 1 >= s->segs.n)
-        s->ended = true;
     kp_media_appended(d->host.media);
-    maybe_end(d);
 }
 
 static void abr_after_segment(dash *d)
@@ -616,22 +613,26 @@ static void stream_next(stream *s)
         s->init_ok = true; /* self-initialising segments */
         check_metadata(d);
     }
-    if (s->req_seg || s->holding || s->ended)
+    if (s->req_seg || s->holding)
         return;
+    /* shaka: the next segment is the one at the end of the buffer ahead of the playhead (at
+     * the playhead when it is not buffered: after a seek, next was set there) */
     kp_time pos = kp_media_position(d->host.media);
     kp_time be = stream_buffered_end(s, pos);
-    if (be >= 0 && be - pos >= BUFFERING_GOAL)
-        return;
     if (be >= 0) {
-        size_t at = segment_at(&s->segs, (double)be / 1e6);
-        if (at > s->next)
-            s->next = at;
+        if (be - pos >= BUFFERING_GOAL)
+            return;
+        kp_time period_end = d->period->duration >= 0
+                                 ? KP_SEC(d->period->start + d->period->duration) - KP_MS(1)
+                                 : INT64_MAX;
+        s->next = be >= period_end ? s->segs.n : segment_at(&s->segs, (double)be / 1e6);
     }
     if (s->next >= s->segs.n) {
         s->ended = true;
         maybe_end(d);
         return;
     }
+    s->ended = false;
     s->fetching = s->next;
     s->req_seg = fetch(d, &s->segs.segs[s->next], on_segment, s);
 }
