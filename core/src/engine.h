@@ -1,4 +1,4 @@
-/* engine.h: the interface between the player and its playback engines (hls, later dash and
+/* engine.h: the interface between the player and its playback engines (hls, dash, later
  * progressive), in the spirit of playkit-js media-source adapters and curl's connection-filter
  * vtables: a const ops table per engine, an opaque context per instance.
  *
@@ -14,6 +14,7 @@
 #include "kp/net.h"
 #include "kp/sched.h"
 #include "media.h"
+#include "mpd.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -45,5 +46,10 @@ typedef struct kp_engine_ops {
 } kp_engine_ops;
 
 extern const kp_engine_ops kp_engine_hls;
+extern const kp_engine_ops kp_engine_dash;
+
+/* The DASH engine's parsed MPD (its ContentProtection per AdaptationSet, for the DRM glue), or
+ * NULL before the manifest arrived or when it did not parse. Owned by the engine. */
+const kp_mpd *kp_engine_dash_manifest(const void *engine);
 
 #endif

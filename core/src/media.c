@@ -444,6 +444,15 @@ void kp_media_load(kp_media *m)
     queue_event(m, KP_EV_LOAD_START);
 }
 
+void kp_media_reload(kp_media *m)
+{
+    drop_queue(m);
+    reset_state(m);
+    queue_event(m, KP_EV_ABORT);
+    queue_event(m, KP_EV_EMPTIED);
+    queue_event(m, KP_EV_LOAD_START);
+}
+
 void kp_media_detach(kp_media *m)
 {
     drop_queue(m);
@@ -573,5 +582,19 @@ void kp_media_end_of_stream(kp_media *m)
     if (end >= 0)
         m->duration = end;
     queue_event(m, KP_EV_DURATION_CHANGE); /* Chromium fires it even when unchanged */
+    kp_media_appended(m);
+}
+
+void kp_media_end_of_stream_exact(kp_media *m)
+{
+    m->eos = true;
+    kp_time end = -1;
+    for (int t = 0; t < 2; t++)
+        if (m->has_track[t] && rlist_max_end(&m->tracks[t]) > end)
+            end = rlist_max_end(&m->tracks[t]);
+    if (end >= 0 && end != m->duration) {
+        m->duration = end;
+        queue_event(m, KP_EV_DURATION_CHANGE);
+    }
     kp_media_appended(m);
 }

@@ -58,6 +58,9 @@ double kp_media_volume(const kp_media *m);
 /* Resets the element for a new source (the engine attaches a MediaSource): queues
  * `emptied` and `loadstart` (the real player resets the element before attaching). */
 void kp_media_load(kp_media *m);
+/* As kp_media_load for an element whose source is being replaced (shaka-player detaches the
+ * previous MediaSource first): `abort`, then `emptied` and `loadstart`. */
+void kp_media_reload(kp_media *m);
 /* Detaches everything (no events): back to an empty element, paused. */
 void kp_media_detach(kp_media *m);
 void kp_media_play(kp_media *m);
@@ -78,6 +81,10 @@ void kp_media_appended(kp_media *m);
 /* MediaSource.endOfStream(): the duration becomes the highest buffered end. */
 void kp_media_end_of_stream(kp_media *m);
 bool kp_media_eos(const kp_media *m);
+/* MediaSource.endOfStream() exactly as the MSE spec words it: the duration becomes the highest
+ * buffered end, with a durationchange only when that changes it (the real player's DASH runs
+ * show none when the stream ends at the MPD's duration). */
+void kp_media_end_of_stream_exact(kp_media *m);
 /* End of the playable (all-tracks) buffered range containing pos, or pos when pos is not
  * buffered. */
 kp_time kp_media_buffered_end(const kp_media *m, kp_time pos);
