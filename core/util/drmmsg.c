@@ -10,6 +10,7 @@
 #include <libxml/tree.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -862,6 +863,15 @@ static int wrm_kids(xmlNode *wrm, uint8_t (*kids)[16], size_t cap, size_t *n, co
     return rc;
 }
 
+/* libxml2 initialises itself on first use, which is not safe from two threads at once (the
+ * license server parses on a pool of them): done once here, first. */
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+static void xml_init(void)
+{
+    xmlInitParser();
+}
+
 /* Parses XML without network access, entities or DTDs. */
 static xmlDoc *read_xml(const void *body, size_t len, const char *encoding, const char *what,
                         char *err, size_t errlen)
@@ -870,6 +880,7 @@ static xmlDoc *read_xml(const void *body, size_t len, const char *encoding, cons
         fail(err, errlen, "%s: too large", what);
         return NULL;
     }
+    pthread_once(&xml_once, xml_init);
     xmlDoc *doc = xmlReadMemory(body, (int)len, NULL, encoding,
                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (!doc) {
