@@ -23,6 +23,7 @@
 #include "mock_server.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,6 +508,50 @@ static void test_journal(void **state)
     json_decref(j);
 }
 
+typedef struct racer {
+    char *url;
+    int granted, limited;
+} racer;
+
+static void *race(void *ud)
+{
+    racer *x = ud;
+    for (int i = 0; i < 3; i++) {
+        resp r;
+        long st = post_license(KP_DRM_PLAYREADY, x->url, "0_limit001", NULL, &r);
+        x->granted += st == 200;
+        x->limited += st == 403 && strstr(r.body.data, "used up") != NULL;
+        resp_free(&r);
+    }
+    return NULL;
+}
+
+/* Eight clients at once (PlayReady: XML parsed on every worker thread): the limit holds. */
+static void test_concurrent_limit(void **state)
+{
+    fixture *f = *state;
+    mdrm_policy five = {.limit = 5};
+    assert_int_equal(mdrm_server_set_policy(f->drm, "0_limit001", &five), 0);
+    racer xs[8];
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) {
+        xs[i] = (racer){.url = license_url(f, KP_DRM_PLAYREADY, "0_limit001", NULL, PID, NULL)};
+        assert_int_equal(pthread_create(&t[i], NULL, race, &xs[i]), 0);
+    }
+    int granted = 0, limited = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        granted += xs[i].granted;
+        limited += xs[i].limited;
+        free(xs[i].url);
+    }
+    assert_int_equal(granted, 5);
+    assert_int_equal(limited, 19);
+    json_t *m = json_pack("{s:s}", "outcome", "granted");
+    assert_int_equal(mdrm_server_count(f->drm, m), 5);
+    json_decref(m);
+}
+
 /* ---- the back-end's playback context of a protected entry ---- */
 
 static const int formats[] = {MBE_FORMAT_HLS, MBE_FORMAT_DASH, MBE_FORMAT_PROGRESSIVE};
@@ -666,6 +711,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_and_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backend_drm, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
