@@ -1630,6 +1630,11 @@ int kp_drm_initdata_kids(kp_drm_system s, const char *init_type, const void *dat
             return fail(err, errlen, "cenc init data: pssh version %u at offset %zu", version, at);
         size_t q = 28, n = 0;
         if (version == 1) {
+            if (size < 36)
+                return fail(err, errlen,
+                            "cenc init data: pssh v1 at offset %zu has no room for "
+                            "its KIDs and DataSize",
+                            at);
             uint32_t count = get_be32(b + 28);
             q = 32;
             if (count > (size - q - 4) / 16)
