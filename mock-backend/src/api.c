@@ -6,6 +6,8 @@
 
 #include "kp/buf.h"
 #include "kp/codec.h"
+#include "kp/drm.h"
+#include "kp/drmmsg.h"
 #include "kp/jsonu.h"
 
 #include <stdarg.h>
@@ -506,6 +508,79 @@ static json_t *bumper_data(const mbe_server *s, const mbe_ientry *e)
     return list;
 }
 
+/* One KalturaDrmPlaybackPluginData: scheme, licenseURL = <license_url>/<path>/license?
+ * custom_data=..&signature=.. signed as DrmLicenseUtils does (reference/drm-and-media.md §2.4),
+ * and FairPlay's application certificate. */
+static json_t *drm_object(const mbe_server *s, kp_drm_system sys, const char *custom_data,
+                          const char *signature)
+{
+    static const char *const paths[KP_DRM_SYSTEM_COUNT] = {[KP_DRM_CLEARKEY] = "clearkey",
+                                                           [KP_DRM_WIDEVINE] = "cenc/widevine",
+                                                           [KP_DRM_PLAYREADY] = "cenc/playready",
+                                                           [KP_DRM_FAIRPLAY] = "fps"};
+    char *url = kp_asprintf("%s/%s/license?custom_data=%s&signature=%s", s->license_url, paths[sys],
+                            custom_data, signature);
+    json_t *o =
+        json_pack("{s:s, s:s}", "scheme", kp_drm_kaltura_scheme(sys), "licenseURL", url ? url : "");
+    free(url);
+    if (o && sys == KP_DRM_FAIRPLAY) {
+        uint8_t cert[64];
+        kp_drm_fps_certificate(s->partner_id, cert);
+        char *b64 = kp_base64_encode(cert, sizeof(cert));
+        json_object_set_new(o, "certificate", json_string(b64 ? b64 : ""));
+        free(b64);
+    }
+    json_object_set_new(o, "objectType",
+                        json_string(sys == KP_DRM_FAIRPLAY ? "KalturaFairPlayPlaybackPluginData"
+                                                           : "KalturaDrmPlaybackPluginData"));
+    return o;
+}
+
+/* The context of a protected entry for this request: a copy of the shared one whose DASH
+ * sources list the cenc systems (Widevine, PlayReady, and ClearKey under kpsim's own
+ * "drm.CLEAR_KEY" when the entry asks for it) and HLS sources FairPlay, as DrmPlugin and
+ * FairplayPlugin do. The license URLs carry the request's KS (custom_data's user_token), so
+ * they are made per request. Steals ctx. */
+static json_t *with_drm(const mbe_server *s, const mbe_ientry *e, json_t *ctx, const char *ks)
+{
+    if (!s->license_url || !e->drm.systems || !json_is_object(ctx) ||
+        json_array_size(json_object_get(ctx, "sources")) == 0)
+        return ctx;
+    json_t *copy = json_deep_copy(ctx);
+    json_decref(ctx);
+    if (!copy)
+        return NULL;
+    size_t i;
+    json_t *src;
+    json_array_foreach(json_object_get(copy, "sources"), i, src)
+    {
+        const char *format = kp_json_str(src, "format", "");
+        bool dash = strcmp(format, "mpegdash") == 0, hls = strcmp(format, "applehttp") == 0;
+        if (!dash && !hls)
+            continue;
+        char *json =
+            kp_udrm_json("OVP", ks, s->partner_id, e->id, kp_json_str(src, "flavorIds", ""));
+        char *cd = NULL, *sig = NULL;
+        if (!json || kp_udrm_sign(s->udrm_secret, json, &cd, &sig) != 0) {
+            free(json);
+            continue;
+        }
+        json_t *list = json_array();
+        static const kp_drm_system dash_order[] = {KP_DRM_WIDEVINE, KP_DRM_PLAYREADY,
+                                                   KP_DRM_CLEARKEY};
+        for (size_t k = 0; dash && k < sizeof(dash_order) / sizeof(dash_order[0]); k++)
+            if (e->drm.systems & (1u << dash_order[k]))
+                json_array_append_new(list, drm_object(s, dash_order[k], cd, sig));
+        if (hls && (e->drm.systems & (1u << KP_DRM_FAIRPLAY)))
+            json_array_append_new(list, drm_object(s, KP_DRM_FAIRPLAY, cd, sig));
+        json_object_set_new(src, "drm", list);
+        free(json);
+        free(cd);
+        free(sig);
+    }
+    return copy;
+}
+
 static json_t *playback_context(mbe_server *s, const json_t *params)
 {
     json_t *err = check_ks(s, params);
@@ -520,7 +595,7 @@ static json_t *playback_context(mbe_server *s, const json_t *params)
     if (!e || strcmp(e->status, "deleted") == 0)
         return mbe_exception("ENTRY_ID_NOT_FOUND", json_pack("{s:s}", "ENTRY_ID", id),
                              "Entry id \"%s\" not found", id);
-    return entry_part(s, e, API_CONTEXT);
+    return with_drm(s, e, entry_part(s, e, API_CONTEXT), kp_json_str(params, "ks", ""));
 }
 
 /* The KalturaPlaybackContext of an entry (entry_part caches it). */

@@ -33,6 +33,7 @@ typedef struct mbe_ientry {
     json_t *metadata; /* {"Key": "value"} or NULL */
     char *bumper_entry, *bumper_click;
     long long ott_file_base; /* OTT: asset file ids are ott_file_base + format index */
+    mbe_drm drm;             /* the entry's protection, as configured (server.c) */
     /* api.c: the entry's API objects, built on first use, immutable, shared by the replies */
     struct mbe_entry_api *api;
 } mbe_ientry;
@@ -59,6 +60,8 @@ struct mbe_server {
     long long partner_id;
     long long epoch;
     char *secret;
+    char *license_url; /* the UDRM base of protected entries' license URLs, or NULL */
+    char *udrm_secret; /* the custom_data signing secret (never NULL once started) */
     kp_log *log;
     int kind; /* MBE_OVP or MBE_OTT */
     bool ott_bare_item_errors;

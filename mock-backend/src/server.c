@@ -4,6 +4,7 @@
 
 #include "kp/buf.h"
 #include "kp/codec.h"
+#include "kp/drmmsg.h"
 #include "kp/err.h"
 #include "kp/jsonu.h"
 
@@ -629,6 +630,7 @@ static int prepare_entry(mbe_server *s, const mbe_entry *in, mbe_ientry *e)
     e->status = kp_strdup(in->status ? in->status : "ready");
     e->block = kp_strdup(in->block);
     e->duration = in->duration;
+    e->drm = in->drm;
     if (!e->id || !e->name || !e->status || in->n_formats > 3 || in->n_renditions == 0)
         return KP_EINVAL;
     for (size_t f = 0; f < in->n_formats; f++)
@@ -726,12 +728,18 @@ int mbe_server_start(const mbe_config *cfg, mbe_server **out)
     s->log = cfg->log;
     s->secret = cfg->admin_secret ? kp_strdup(cfg->admin_secret)
                                   : kp_asprintf("kpsim-admin-secret-%lld", cfg->partner_id);
+    char udrm[64];
+    kp_udrm_default_secret(cfg->partner_id, udrm, sizeof(udrm));
+    s->udrm_secret = kp_strdup(cfg->udrm_secret ? cfg->udrm_secret : udrm);
+    s->license_url = kp_strdup(cfg->license_url);
     s->media = cfg->media;
     if (!s->media) {
         s->media = mbe_media_cache_new(NULL, cfg->log);
         s->own_media = true;
     }
-    int rc = (s->secret && s->media) ? KP_OK : KP_ENOMEM;
+    int rc = (s->secret && s->udrm_secret && s->media && (!cfg->license_url || s->license_url))
+                 ? KP_OK
+                 : KP_ENOMEM;
     if (rc == KP_OK) {
         s->entries = calloc(cfg->n_entries ? cfg->n_entries : 1, sizeof(*s->entries));
         rc = s->entries ? KP_OK : KP_ENOMEM;
@@ -789,6 +797,8 @@ void mbe_server_stop(mbe_server *s)
     mbe_journal_free(s);
     parsed_bodies_free(s);
     free(s->secret);
+    free(s->udrm_secret);
+    free(s->license_url);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
