@@ -5,6 +5,7 @@
  *   P/playManifest/entryId/<id>/.../format/url/[flavorIds/<ids>/]...        302 to the MP4
  *   /hls/P/F/flavorId/<fid>/name/a.mp4/index.m3u8                          HLS media playlist
  *   /hls/P/F/flavorId/<fid>/name/a.mp4/seg-<n>-v1-a1.ts                    MPEG-TS segment
+ *   /hls/P/F/flavorId/<fid>/name/a.mp4/encryption.key    16 raw key bytes (aes-128 entries)
  *   /dash/P/F/init-<rep>.m4s, /dash/P/F/chunk-<rep>-<n>.m4s                DASH segments
  *   P/F/flavorId/<fid>/name/a.mp4                                          progressive MP4
  *   P/thumbnail/entry_id/<id>/version/<v>[/width/W][/height/H][/vid_slices/N][/vid_sec/S]
@@ -15,11 +16,16 @@
  * numbers start at 1. Media bodies (MP4, DASH and TS segments) honour a single byte range
  * (206, or 416 when unsatisfiable; a malformed or multi-range header is ignored, as servers
  * may). Journal kinds: master, playlist, mpd, redirect, init, segment (with "format"), mp4,
- * thumbnail, unknown.
+ * key, thumbnail, unknown.
+ * Protected entries (mbe_entry.drm, media_protect.h): cenc/cbcs serve encrypted DASH (the
+ * MPD with ContentProtection), aes-128 encrypted MPEG-TS segments with an EXT-X-KEY line
+ * (METHOD=AES-128, URI="encryption.key", no IV) after the playlist's header.
  */
 #include "mbe_internal.h"
+#include "media_protect.h"
 
 #include "kp/buf.h"
+#include "kp/drm.h"
 #include "kp/err.h"
 
 #include <errno.h>
@@ -111,6 +117,44 @@ static const mbe_flavor *find_flavor(const mbe_ientry *e, const char *fid)
 static bool playable(const mbe_ientry *e)
 {
     return e && e->media && strcmp(e->status, "ready") == 0 && !e->block;
+}
+
+/* The entry's encrypted media, made on first use (several threads may race to make it:
+ * the bytes are deterministic, one copy wins and the others are dropped). NULL for a clear
+ * entry, or when it cannot be made (logged). */
+static const mbe__protected *protected_media(mbe_server *s, const mbe_ientry *e)
+{
+    if (e->drm.scheme == KP_ENC_NONE)
+        return NULL;
+    mbe_ientry *me = (mbe_ientry *)e; /* the cache is the only mutable part */
+    mbe__protected *p = atomic_load(&me->prot);
+    if (p)
+        return p;
+    if (mbe__protected_new(e->media, &e->drm, s->log, &p) < 0) {
+        KP_LOG_E(s->log, "cdn", "entry %s: no protected media", e->id);
+        return NULL;
+    }
+    mbe__protected *expected = NULL;
+    if (!atomic_compare_exchange_strong(&me->prot, &expected, p)) {
+        mbe__protected_free(p);
+        p = expected;
+    }
+    return p;
+}
+
+static bool hls_aes(const mbe_ientry *e)
+{
+    return e->drm.scheme == KP_ENC_AES128;
+}
+
+static bool dash_protected(const mbe_ientry *e)
+{
+    return e->drm.scheme == KP_ENC_CENC || e->drm.scheme == KP_ENC_CBCS;
+}
+
+static void server_error(mbe_reply *r, const char *why)
+{
+    reply_text(r, 500, "text/plain", kp_asprintf("500 Internal Server Error: %s\n", why));
 }
 
 _Static_assert(MBE_FORMAT_HLS == (int)MBE_PACKAGE_HLS && MBE_FORMAT_DASH == (int)MBE_PACKAGE_DASH &&
@@ -210,8 +254,15 @@ static void dash_manifest(mbe_server *s, const mbe_ientry *e, const mbe_flavor *
     char *base = kp_asprintf("%s/dash/p/%lld/sp/%lld00/serveFlavor/entryId/%s/v/1/", s->url,
                              s->partner_id, s->partner_id, e->id);
     mbe_mpd_opts o = {.base_url = base, .renditions = idx, .video_ids = ids, .n = n};
+    int rc = base ? KP_OK : KP_ENOMEM;
+    if (dash_protected(e)) {
+        o.protection = mbe__protected_mpd(protected_media(s, e));
+        if (!o.protection)
+            rc = KP_EMEDIA;
+    }
     char *mpd = NULL;
-    int rc = base ? mbe_dash_mpd(e->media, &o, &mpd) : KP_ENOMEM;
+    if (rc == KP_OK)
+        rc = mbe_dash_mpd(e->media, &o, &mpd);
     free(base);
     if (rc < 0) {
         reply_text(r, 500, "text/plain",
@@ -309,12 +360,23 @@ static void serve_hls(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_
                       "#EXTM3U\n#EXT-X-TARGETDURATION:%d\n#EXT-X-ALLOW-CACHE:YES\n"
                       "#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-VERSION:3\n#EXT-X-MEDIA-SEQUENCE:1\n",
                       h->target_duration);
+        if (hls_aes(e)) /* no IV: each segment's is its media sequence number */
+            kp_buf_puts(&b, "#EXT-X-KEY:METHOD=AES-128,URI=\"encryption.key\"\n");
         for (size_t i = 0; i < h->n_segments; i++)
             kp_buf_printf(&b, "#EXTINF:%.3f,\nseg-%zu-v1-a1.ts\n", h->segments[i].duration_s,
                           i + 1);
         kp_buf_puts(&b, "#EXT-X-ENDLIST\n");
         json_object_set_new(rec, "kind", json_string("playlist"));
         reply_text(r, 200, "application/vnd.apple.mpegurl", kp_buf_steal(&b));
+        return;
+    }
+    if (strcmp(last, "encryption.key") == 0 && hls_aes(e)) {
+        json_object_set_new(rec, "kind", json_string("key"));
+        r->status = 200;
+        r->content_type = "application/octet-stream";
+        r->body = (char *)e->drm.key; /* lives as long as the entry */
+        r->len = 16;
+        r->persistent = true;
         return;
     }
     unsigned long seg = 0;
@@ -327,6 +389,16 @@ static void serve_hls(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_
     }
     json_object_set_new(rec, "kind", json_string("segment"));
     json_object_set_new(rec, "segment", json_integer((json_int_t)seg));
+    if (hls_aes(e)) {
+        size_t len = 0;
+        const uint8_t *d = mbe__protected_hls(protected_media(s, e), (size_t)f->index, seg, &len);
+        if (!d) {
+            server_error(r, "no encrypted segment");
+            return;
+        }
+        media_body(r, "video/MP2T", d, len);
+        return;
+    }
     media_body(r, "video/MP2T", h->segments[seg - 1].data, h->segments[seg - 1].size);
 }
 
@@ -396,6 +468,20 @@ static void serve_dash(mbe_server *s, char **parts, size_t n, mbe_reply *r, json
         return;
     }
     const char *type = st->audio ? "audio/mp4" : "video/mp4";
+    if (dash_protected(e)) {
+        size_t len = 0;
+        const uint8_t *d = mbe__protected_dash(protected_media(s, e),
+                                               f ? (size_t)f->index : SIZE_MAX, number, &len);
+        if (!d) {
+            server_error(r, "no protected DASH segment");
+            return;
+        }
+        json_object_set_new(rec, "kind", json_string(number ? "segment" : "init"));
+        if (number)
+            json_object_set_new(rec, "segment", json_integer((json_int_t)number));
+        media_body(r, type, d, len);
+        return;
+    }
     if (number == 0) {
         json_object_set_new(rec, "kind", json_string("init"));
         media_body(r, type, st->init, st->init_size);
