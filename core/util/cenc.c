@@ -513,7 +513,11 @@ int kp_cenc_pssh_build(int version, const uint8_t system_id[16], const uint8_t *
 
 struct kp_cenc_ctx {
     EVP_CIPHER_CTX *ctx;
-    EVP_CIPHER *ctr, *cbc;
+    EVP_CIPHER *ctr, *cbc, *ecb;
+    uint8_t *scratch; /* keystream / gathered blocks, grown as samples need, reused */
+    size_t scratch_cap;
+    struct pending *pend; /* 'cenc' samples of one traf, awaiting their keystream */
+    size_t pend_cap;
     const EVP_CIPHER *cur; /* cipher, direction and key the context is set up with */
     int cur_enc;
     uint8_t cur_key[16];
@@ -527,7 +531,8 @@ kp_cenc_ctx *kp_cenc_ctx_new(void)
     c->ctx = EVP_CIPHER_CTX_new();
     c->ctr = EVP_CIPHER_fetch(NULL, "AES-128-CTR", NULL);
     c->cbc = EVP_CIPHER_fetch(NULL, "AES-128-CBC", NULL);
-    if (!c->ctx || !c->ctr || !c->cbc) {
+    c->ecb = EVP_CIPHER_fetch(NULL, "AES-128-ECB", NULL);
+    if (!c->ctx || !c->ctr || !c->cbc || !c->ecb) {
         kp_cenc_ctx_free(c);
         return NULL;
     }
@@ -541,6 +546,11 @@ void kp_cenc_ctx_free(kp_cenc_ctx *c)
     EVP_CIPHER_CTX_free(c->ctx);
     EVP_CIPHER_free(c->ctr);
     EVP_CIPHER_free(c->cbc);
+    EVP_CIPHER_free(c->ecb);
+    if (c->scratch)
+        OPENSSL_cleanse(c->scratch, c->scratch_cap);
+    free(c->scratch);
+    free(c->pend);
     OPENSSL_cleanse(c->cur_key, sizeof(c->cur_key));
     free(c);
 }
@@ -637,6 +647,231 @@ static int ctr_run(kp_cenc_ctx *c, const uint8_t key[16], int enc, ctr_state *s,
     return KP_OK;
 }
 
+/* ---- batched paths: one AES-ECB call per sample ------------------------------------------
+ * OpenSSL's per-call cost dwarfs AES-NI on short inputs, and samples are many and small (an
+ * AAC frame is ~200 bytes). So 'cenc' builds the sample's counter blocks and encrypts them in
+ * one ECB call (the keystream; the counter's low 64 bits wrap by construction), and 'cbcs'
+ * decryption gathers the sample's encrypted blocks, decrypts them in one ECB call and XORs
+ * each with its predecessor (CBC decryption needs no chaining through the cipher). */
+
+static int scratch_reserve(kp_cenc_ctx *c, size_t n)
+{
+    if (n <= c->scratch_cap)
+        return KP_OK;
+    size_t cap = c->scratch_cap ? c->scratch_cap : 65536;
+    while (cap < n)
+        cap = cap > SIZE_MAX / 2 ? n : cap * 2;
+    uint8_t *p = malloc(cap);
+    if (!p)
+        return KP_ENOMEM;
+    if (c->scratch)
+        OPENSSL_cleanse(c->scratch, c->scratch_cap);
+    free(c->scratch);
+    c->scratch = p;
+    c->scratch_cap = cap;
+    return KP_OK;
+}
+
+static int ecb(kp_cenc_ctx *c, int enc, const uint8_t key[16], const uint8_t *in, uint8_t *out,
+               size_t n)
+{
+    if (c->cur != c->ecb || c->cur_enc != enc || CRYPTO_memcmp(c->cur_key, key, 16) != 0) {
+        c->cur = NULL;
+        if (!EVP_CipherInit_ex(c->ctx, c->ecb, NULL, key, NULL, enc))
+            return KP_ECRYPTO;
+        EVP_CIPHER_CTX_set_padding(c->ctx, 0);
+        c->cur = c->ecb;
+        c->cur_enc = enc;
+        memcpy(c->cur_key, key, 16);
+    }
+    while (n) {
+        int chunk = n > (1u << 30) ? (1 << 30) : (int)n, outl = 0;
+        if (!EVP_CipherUpdate(c->ctx, out, &outl, in, chunk) || outl != chunk) {
+            c->cur = NULL;
+            return KP_ECRYPTO;
+        }
+        in += chunk;
+        out += chunk;
+        n -= (size_t)chunk;
+    }
+    return KP_OK;
+}
+
+static void xor_into(uint8_t *d, const uint8_t *k, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t a, b;
+        memcpy(&a, d + i, 8);
+        memcpy(&b, k + i, 8);
+        a ^= b;
+        memcpy(d + i, &a, 8);
+    }
+    for (; i < n; i++)
+        d[i] ^= k[i];
+}
+
+/* A 'cenc' sample of a traf whose keystream is made with the others' in one call. */
+typedef struct pending {
+    uint8_t *data;
+    size_t size, prot;
+    uint8_t iv[16];
+    subs_view subs;
+} pending;
+
+static int pend_add(kp_cenc_ctx *c, size_t k, const pending *p)
+{
+    if (k == c->pend_cap) {
+        size_t cap = c->pend_cap ? 2 * c->pend_cap : 256;
+        pending *np = realloc(c->pend, cap * sizeof(*np));
+        if (!np)
+            return KP_ENOMEM;
+        c->pend = np;
+        c->pend_cap = cap;
+    }
+    c->pend[k] = *p;
+    return KP_OK;
+}
+
+/* The keystream of every pending sample in one ECB call, then XORed into their protected
+ * ranges. */
+static int cenc_batch(kp_cenc_ctx *c, const uint8_t key[16], size_t n)
+{
+    size_t nb = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t b = (c->pend[i].prot + 15) / 16;
+        if (b > SIZE_MAX / 16 - nb)
+            return KP_ENOMEM;
+        nb += b;
+    }
+    if (nb == 0)
+        return KP_OK;
+    int rc = scratch_reserve(c, nb * 16);
+    if (rc < 0)
+        return rc;
+    uint8_t *ks = c->scratch;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *iv = c->pend[i].iv;
+        uint64_t low = rd64(iv + 8);
+        for (size_t j = 0, b = (c->pend[i].prot + 15) / 16; j < b; j++, ks += 16) {
+            memcpy(ks, iv, 8);
+            wr64(ks + 8, low + j); /* wraps without carrying into the high half */
+        }
+    }
+    if ((rc = ecb(c, 1, key, c->scratch, c->scratch, nb * 16)) < 0)
+        return rc;
+    ks = c->scratch;
+    for (size_t i = 0; i < n; i++) {
+        const pending *p = &c->pend[i];
+        size_t pos = 0, m = p->subs.n ? p->subs.n : 1;
+        const uint8_t *k = ks;
+        for (size_t s = 0; s < m; s++) {
+            size_t clear = 0, prot = p->size;
+            if (p->subs.n)
+                sub_at(&p->subs, s, &clear, &prot);
+            pos += clear;
+            xor_into(p->data + pos, k, prot);
+            k += prot;
+            pos += prot;
+        }
+        ks += 16 * ((p->prot + 15) / 16);
+    }
+    return KP_OK;
+}
+
+/* 'cenc': both directions. */
+static int cenc_sample(kp_cenc_ctx *c, const uint8_t key[16], const uint8_t iv[16],
+                       const subs_view *subs, uint8_t *data, size_t size, size_t total)
+{
+    size_t nb = (total + 15) / 16;
+    if (nb > SIZE_MAX / 16)
+        return KP_ENOMEM;
+    int rc = scratch_reserve(c, nb * 16);
+    if (rc < 0)
+        return rc;
+    uint8_t *ks = c->scratch;
+    uint64_t low = rd64(iv + 8);
+    for (size_t j = 0; j < nb; j++) {
+        memcpy(ks + 16 * j, iv, 8);
+        wr64(ks + 16 * j + 8, low + j); /* wraps without carrying into the high half */
+    }
+    if ((rc = ecb(c, 1, key, ks, ks, nb * 16)) < 0)
+        return rc;
+    size_t pos = 0, n = subs->n ? subs->n : 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t clear = 0, prot = size;
+        if (subs->n)
+            sub_at(subs, i, &clear, &prot);
+        pos += clear;
+        xor_into(data + pos, ks, prot);
+        ks += prot;
+        pos += prot;
+    }
+    return KP_OK;
+}
+
+/* 'cbcs' decryption (crypt:skip already normalised; crypt >= 1). */
+static int cbcs_decrypt_sample(kp_cenc_ctx *c, const uint8_t key[16], const uint8_t iv[16],
+                               const subs_view *subs, size_t crypt, size_t skip, uint8_t *data,
+                               size_t size)
+{
+    size_t n = subs->n ? subs->n : 1, nb = 0;
+    for (size_t i = 0; i < n; i++) { /* count the encrypted blocks */
+        size_t clear = 0, left = size;
+        if (subs->n)
+            sub_at(subs, i, &clear, &left);
+        while (left >= 16) {
+            size_t m = crypt * 16 < (left & ~(size_t)15) ? crypt * 16 : (left & ~(size_t)15);
+            nb += m / 16;
+            left -= m;
+            left -= skip * 16 < left ? skip * 16 : left;
+        }
+    }
+    if (nb == 0)
+        return KP_OK;
+    if (nb > SIZE_MAX / 32)
+        return KP_ENOMEM;
+    int rc = scratch_reserve(c, nb * 32);
+    if (rc < 0)
+        return rc;
+    uint8_t *ct = c->scratch, *pt = c->scratch + 16 * nb;
+    /* gather, decrypt in one call, then XOR with the previous ciphertext block and scatter */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t pos = 0, j = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t clear = 0, prot = size;
+            if (subs->n)
+                sub_at(subs, i, &clear, &prot);
+            pos += clear;
+            size_t p = pos, left = prot;
+            const uint8_t *prev = iv;
+            while (left >= 16) {
+                size_t m = crypt * 16 < (left & ~(size_t)15) ? crypt * 16 : (left & ~(size_t)15);
+                if (pass == 0) {
+                    memcpy(ct + 16 * j, data + p, m);
+                    j += m / 16;
+                } else {
+                    for (size_t b = 0; b < m; b += 16, j++) {
+                        uint8_t *d = data + p + b;
+                        memcpy(d, pt + 16 * j, 16);
+                        xor_into(d, prev, 16);
+                        prev = ct + 16 * j;
+                    }
+                }
+                p += m;
+                left -= m;
+                size_t s = skip * 16 < left ? skip * 16 : left;
+                p += s;
+                left -= s;
+            }
+            pos += prot;
+        }
+        if (pass == 0 && (rc = ecb(c, 0, key, ct, pt, nb * 16)) < 0)
+            return rc;
+    }
+    return KP_OK;
+}
+
 static int crypt_sample(kp_cenc_ctx *c, const kp_cenc_track *t, const uint8_t key[16], int enc,
                         const uint8_t *iv_in, size_t iv_size, const subs_view *subs, uint8_t *data,
                         size_t size, kp_cenc_stats *st, char *err, size_t errlen)
@@ -650,11 +885,14 @@ static int crypt_sample(kp_cenc_ctx *c, const kp_cenc_track *t, const uint8_t ke
         return fail(err, errlen, KP_ENOTSUP, "unknown protection scheme '%s'",
                     fourcc_str(t->scheme, fc));
     size_t n = subs->n ? subs->n : 1;
-    uint64_t sum = 0;
+    uint64_t sum = 0, prot_sum = size;
+    if (subs->n)
+        prot_sum = 0;
     for (size_t i = 0; subs->n && i < subs->n; i++) {
         size_t a, b;
         sub_at(subs, i, &a, &b);
         sum += (uint64_t)a + b;
+        prot_sum += b;
     }
     if (subs->n && sum != size)
         return fail(err, errlen, KP_EPARSE, "subsamples add up to %llu bytes, the sample has %zu",
@@ -666,8 +904,22 @@ static int crypt_sample(kp_cenc_ctx *c, const kp_cenc_track *t, const uint8_t ke
         crypt = 1;
         skip = 0;
     }
+    int rc;
+    if (t->scheme == KP_CENC_SCHEME_CENC || (t->scheme == KP_CENC_SCHEME_CBCS && !enc)) {
+        rc = t->scheme == KP_CENC_SCHEME_CENC
+                 ? cenc_sample(c, key, iv, subs, data, size, (size_t)prot_sum)
+                 : cbcs_decrypt_sample(c, key, iv, subs, crypt, skip, data, size);
+        if (rc < 0)
+            return fail(err, errlen, rc, rc == KP_ENOMEM ? "out of memory" : "AES failed");
+        if (st) {
+            st->protected_bytes += (size_t)prot_sum;
+            st->samples++;
+            st->bytes += size;
+        }
+        return KP_OK;
+    }
     const EVP_CIPHER *cipher = ctr ? c->ctr : c->cbc;
-    int rc = cipher_iv(c, cipher, enc, key, iv);
+    rc = cipher_iv(c, cipher, enc, key, iv);
     if (rc < 0)
         return fail(err, errlen, rc, "cipher setup failed");
     ctr_state cs;
@@ -1067,7 +1319,7 @@ static int crypt_moof(kp_cenc_ctx *c, const kp_cenc_init *init, const uint8_t ke
         }
         uint64_t off;
         uint32_t size;
-        size_t k = 0;
+        size_t k = 0, n_pend = 0;
         while ((rc = iter_next(&it, &off, &size, err, errlen)) > 0) {
             const uint8_t *entry_start = a.p;
             const uint8_t *iv = NULL;
@@ -1086,6 +1338,36 @@ static int crypt_moof(kp_cenc_ctx *c, const kp_cenc_init *init, const uint8_t ke
                             "sample %zu of track %u (%u bytes at %llu) lies outside the mdat", k,
                             ti.track_id, size, (unsigned long long)off);
             size_t ivs = t->iv_size ? t->iv_size : t->constant_iv_size;
+            if (t->scheme == KP_CENC_SCHEME_CENC && (ivs == 8 || ivs == 16)) {
+                pending pd = {.data = buf + off, .size = size, .prot = size, .subs = sv};
+                uint64_t sum = 0;
+                if (sv.n) {
+                    pd.prot = 0;
+                    for (size_t i = 0; i < sv.n; i++) {
+                        size_t cl, pr;
+                        sub_at(&sv, i, &cl, &pr);
+                        sum += (uint64_t)cl + pr;
+                        pd.prot += pr;
+                    }
+                    if (sum != size)
+                        return fail(err, errlen, KP_EPARSE,
+                                    "sample %zu of track %u: subsamples add up to %llu bytes, "
+                                    "the sample has %u",
+                                    k, ti.track_id, (unsigned long long)sum, size);
+                }
+                memset(pd.iv, 0, 16);
+                memcpy(pd.iv, iv, ivs);
+                if ((rc = pend_add(c, n_pend++, &pd)) < 0)
+                    return fail(err, errlen, rc, "out of memory");
+                if (st) {
+                    st->samples++;
+                    st->bytes += size;
+                    st->protected_bytes += pd.prot;
+                }
+                prev_end = off + size;
+                k++;
+                continue;
+            }
             rc = crypt_sample(c, t, key, enc, iv, ivs, &sv, buf + off, size, st, err, errlen);
             if (rc < 0) {
                 char tmp[160];
@@ -1100,6 +1382,8 @@ static int crypt_moof(kp_cenc_ctx *c, const kp_cenc_init *init, const uint8_t ke
         if (a.p != a.end && !a.from_saiz)
             return fail(err, errlen, KP_EPARSE, "senc has %zu bytes beyond its %zu samples",
                         (size_t)(a.end - a.p), k);
+        if (n_pend && (rc = cenc_batch(c, key, n_pend)) < 0)
+            return fail(err, errlen, rc, rc == KP_ENOMEM ? "out of memory" : "AES failed");
     }
     return rc;
 }
