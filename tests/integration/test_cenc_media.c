@@ -16,8 +16,10 @@
  *      and moof sizes. By design they differ in the IV values (both derived, from other
  *      inputs), cbcs constant IVs, and the pssh set (ours: one per key system of the entry).
  *      kp_cenc also decrypts the prototype's fragments back to the clear samples.
- * Also: the MPD's ContentProtection (scheme, default_KID, one pssh per system) and the key
- * route's 16 bytes.
+ * Also: the MPD's ContentProtection (scheme, default_KID, one pssh per system), the key
+ * route's 16 bytes, FairPlay-style HLS (fMP4, SAMPLE-AES, skd://, EXT-X-MAP, an audio
+ * rendition) decrypted by kp_cenc to the clear frames, and deterministic packaging (twice the
+ * same bytes, the same as served).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +35,7 @@
 #include "kp/drm.h"
 #include "kp/err.h"
 #include "mbe/mbe.h"
+#include "media_protect.h"
 #include "mock_server.h"
 
 #include <curl/curl.h>
@@ -304,7 +307,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     mbe_entry e = {
         .duration = 4, .formats = formats, .n_formats = 2, .renditions = ladder, .n_renditions = 1};
-    mbe_entry entries[4] = {e, e, e, e};
+    mbe_entry entries[5] = {e, e, e, e, e};
     entries[0].id = "0_clear001";
     entries[1].id = "0_cenc0001";
     entries[1].drm = (mbe_drm){.scheme = KP_ENC_CENC, .systems = ALL_SYSTEMS};
@@ -313,7 +316,9 @@ static int setup(void **state)
                                .systems = (1u << KP_DRM_CLEARKEY) | (1u << KP_DRM_WIDEVINE)};
     entries[3].id = "0_aes00001";
     entries[3].drm = (mbe_drm){.scheme = KP_ENC_AES128};
-    mbe_config cfg = {.partner_id = 4242, .entries = entries, .n_entries = 4};
+    entries[4].id = "0_fps00001";
+    entries[4].drm = (mbe_drm){.scheme = KP_ENC_CBCS, .systems = 1u << KP_DRM_FAIRPLAY};
+    mbe_config cfg = {.partner_id = 4242, .entries = entries, .n_entries = 5};
     test_mock_start(&f->mock, &cfg);
     f->url = mbe_server_url(f->mock.srv);
     *state = f;
@@ -576,6 +581,161 @@ static void test_hls_aes128(void **state)
     free(be);
 }
 
+/* ---- FairPlay HLS: fMP4 + SAMPLE-AES (cbcs) ----------------------------------------------- */
+
+static void get_text(const char *url, kp_buf *out)
+{
+    test_reply r;
+    get(url, 200, &r);
+    *out = r.body;
+    kp_buf_init(&r.body);
+    test_reply_free(&r);
+}
+
+/* Init and segments of an fMP4 media playlist (EXT-X-MAP + relative URIs). */
+static void fetch_hls_fmp4(const char *playlist_url, const char *entry, stream *s)
+{
+    memset(s, 0, sizeof(*s));
+    kp_buf pl;
+    get_text(playlist_url, &pl);
+    char want[160];
+    snprintf(want, sizeof(want),
+             "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://%s\",KEYFORMAT=\"com.apple."
+             "streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\n#EXT-X-MAP:URI=\"init.mp4\"\n",
+             entry);
+    assert_non_null(strstr(pl.data, want));
+    assert_non_null(strstr(pl.data, "#EXT-X-ENDLIST"));
+    char *base = kp_strdup(playlist_url);
+    *strrchr(base, '/') = '\0';
+    char *u = kp_asprintf("%s/init.mp4", base);
+    get_text(u, &s->init);
+    free(u);
+    for (const char *p = pl.data; (p = strstr(p, "\nseg-")) != NULL; p++) {
+        size_t n = strcspn(p + 1, "\n");
+        char *name = kp_strndup(p + 1, n);
+        u = kp_asprintf("%s/%s", base, name);
+        assert_true(s->n < 8);
+        get_text(u, &s->seg[s->n++]);
+        free(u);
+        free(name);
+    }
+    assert_true(s->n >= 2);
+    free(base);
+    kp_buf_free(&pl);
+}
+
+static void test_hls_fairplay(void **state)
+{
+    fixture *f = *state;
+    uint8_t kid[16], key[16];
+    kp_drm_derive_key("0_fps00001", kid, key);
+    char *u = kp_asprintf("%s/p/" PID "/sp/" SP "/playManifest/entryId/0_fps00001/protocol/http/"
+                          "format/applehttp/a.m3u8",
+                          f->url);
+    kp_buf master;
+    get_text(u, &master);
+    free(u);
+    assert_non_null(strstr(master.data, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\""));
+    assert_non_null(strstr(master.data, ",AUDIO=\"aac\"\n"));
+    const char *a = strstr(master.data, "URI=\"");
+    assert_non_null(a);
+    char *audio_url = kp_strndup(a + 5, strcspn(a + 5, "\""));
+    const char *v = strstr(master.data, "\nhttp://");
+    assert_non_null(v);
+    char *video_url = kp_strndup(v + 1, strcspn(v + 1, "\n"));
+    kp_buf_free(&master);
+    /* the clear entry's DASH streams are the reference */
+    char rep_c[64];
+    free(get_mpd(f, "0_clear001", rep_c));
+    const char *urls[2] = {video_url, audio_url}, *reps[2] = {rep_c, "audio"};
+    enum AVMediaType types[2] = {AVMEDIA_TYPE_VIDEO, AVMEDIA_TYPE_AUDIO};
+    kp_cenc_ctx *c = kp_cenc_ctx_new();
+    for (int k = 0; k < 2; k++) {
+        stream cs, es;
+        fetch_stream(f, "0_clear001", reps[k], &cs);
+        fetch_hls_fmp4(urls[k], "0_fps00001", &es);
+        assert_int_equal(cs.n, es.n);
+        kp_cenc_init init;
+        char err[256];
+        assert_int_equal(
+            kp_cenc_parse_init((uint8_t *)es.init.data, es.init.len, &init, err, sizeof(err)), 0);
+        assert_int_equal(init.tracks[0].scheme, KP_CENC_SCHEME_CBCS);
+        assert_int_equal(init.n_pssh, 1);
+        assert_memory_equal(init.pssh[0].system_id, kp_drm_system_id(KP_DRM_FAIRPLAY), 16);
+        for (size_t i = 0; i < es.n; i++)
+            if (kp_cenc_decrypt_fragment(c, &init, key, (uint8_t *)es.seg[i].data, es.seg[i].len,
+                                         NULL, err, sizeof(err)) != 0)
+                fail_msg("FairPlay segment %zu: %s", i + 1, err);
+        kp_buf all_c, all_e;
+        concat(&cs, &all_c);
+        concat(&es, &all_e);
+        hashes hc, he;
+        decode_mp4(&all_c, NULL, types[k], &hc);
+        decode_mp4(&all_e, NULL, types[k], &he);
+        assert_true(hc.n >= 100);
+        assert_same_frames(&he, &hc, k ? "FairPlay HLS audio" : "FairPlay HLS video");
+        kp_buf_free(&all_c);
+        kp_buf_free(&all_e);
+        stream_free(&cs);
+        stream_free(&es);
+    }
+    kp_cenc_ctx_free(c);
+    free(audio_url);
+    free(video_url);
+}
+
+/* Protected bytes depend on nothing but the clear media and the key: packaging twice gives
+ * the same bytes, and the CDN serves exactly those. */
+static void test_deterministic(void **state)
+{
+    fixture *f = *state;
+    mbe_rendition r;
+    assert_int_equal(mbe_rendition_parse("180p", &r), 0);
+    mbe_media_spec spec = {.duration_s = 4, .renditions = &r, .n_renditions = 1, .segment_s = 2};
+    const mbe_media *m = NULL;
+    assert_int_equal(mbe_media_get(f->mock.media, &spec, &m), 0);
+    int schemes[3] = {KP_ENC_CENC, KP_ENC_CBCS, KP_ENC_AES128};
+    for (int s = 0; s < 3; s++) {
+        mbe_drm d = {.scheme = schemes[s], .systems = 1u << KP_DRM_CLEARKEY};
+        kp_drm_derive_key("0_det", d.kid, d.key);
+        mbe__protected *p1 = NULL, *p2 = NULL;
+        assert_int_equal(mbe__protected_new(m, &d, NULL, &p1), 0);
+        assert_int_equal(mbe__protected_new(m, &d, NULL, &p2), 0);
+        for (unsigned long k = 0; k < 4; k++) {
+            size_t l1 = 0, l2 = 0;
+            const uint8_t *a =
+                s < 2 ? mbe__protected_dash(p1, 0, k, &l1) : mbe__protected_hls(p1, 0, k, &l1);
+            const uint8_t *b =
+                s < 2 ? mbe__protected_dash(p2, 0, k, &l2) : mbe__protected_hls(p2, 0, k, &l2);
+            assert_true((a == NULL) == (b == NULL));
+            if (a) {
+                assert_int_equal(l1, l2);
+                assert_memory_equal(a, b, l1);
+            }
+        }
+        mbe__protected_free(p1);
+        mbe__protected_free(p2);
+    }
+    /* the CDN's cenc init for 0_cenc0001 is what packaging its media gives */
+    mbe_drm d = {.scheme = KP_ENC_CENC, .systems = ALL_SYSTEMS};
+    kp_drm_derive_key("0_cenc0001", d.kid, d.key);
+    mbe__protected *p = NULL;
+    assert_int_equal(mbe__protected_new(m, &d, NULL, &p), 0);
+    char rep[64];
+    free(get_mpd(f, "0_cenc0001", rep));
+    stream es;
+    fetch_stream(f, "0_cenc0001", rep, &es);
+    size_t len = 0;
+    const uint8_t *init = mbe__protected_dash(p, 0, 0, &len);
+    assert_int_equal(len, es.init.len);
+    assert_memory_equal(init, es.init.data, len);
+    const uint8_t *seg = mbe__protected_dash(p, 0, 2, &len);
+    assert_int_equal(len, es.seg[1].len);
+    assert_memory_equal(seg, es.seg[1].data, len);
+    stream_free(&es);
+    mbe__protected_free(p);
+}
+
 /* ---- (c) the prototype packager ----------------------------------------------------------- */
 
 /* Every box of a traf by type, in order (for comparing two trafs). */
@@ -833,10 +993,9 @@ int main(void)
     avformat_network_init();
     av_log_set_level(AV_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dash_cenc),
-        cmocka_unit_test(test_dash_cbcs),
-        cmocka_unit_test(test_hls_aes128),
-        cmocka_unit_test(test_prototype_packager),
+        cmocka_unit_test(test_dash_cenc),     cmocka_unit_test(test_dash_cbcs),
+        cmocka_unit_test(test_hls_aes128),    cmocka_unit_test(test_hls_fairplay),
+        cmocka_unit_test(test_deterministic), cmocka_unit_test(test_prototype_packager),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     avformat_network_deinit();

@@ -16,6 +16,11 @@
  *                                              drm.scheme aes-128 (its media playlists carry
  *                                              #EXT-X-KEY:METHOD=AES-128,URI="encryption.key",
  *                                              no IV: the IV is the media sequence number)
+ *   GET  /hls/.../flavorId/<fid|audio>/name/a.mp4/{index.m3u8,init.mp4,seg-<n>.m4s}
+ *                                              HLS of a cbcs entry with FairPlay among its key
+ *                                              systems: fMP4, METHOD=SAMPLE-AES,
+ *                                              URI="skd://<entryId>" (KEYFORMAT
+ *                                              "com.apple.streamingkeydelivery"), EXT-X-MAP
  *   GET  /dash/p/<pid>/sp/<pid>00/serveFlavor/... DASH init and media segments (fMP4); with
  *                                              drm.scheme cenc or cbcs encrypted (encv/enca +
  *                                              sinf, a pssh per key system, senc/saiz/saio) and
