@@ -307,7 +307,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     mbe_entry e = {
         .duration = 4, .formats = formats, .n_formats = 2, .renditions = ladder, .n_renditions = 1};
-    mbe_entry entries[5] = {e, e, e, e, e};
+    mbe_entry entries[6] = {e, e, e, e, e, e};
     entries[0].id = "0_clear001";
     entries[1].id = "0_cenc0001";
     entries[1].drm = (mbe_drm){.scheme = KP_ENC_CENC, .systems = ALL_SYSTEMS};
@@ -318,7 +318,11 @@ static int setup(void **state)
     entries[3].drm = (mbe_drm){.scheme = KP_ENC_AES128};
     entries[4].id = "0_fps00001";
     entries[4].drm = (mbe_drm){.scheme = KP_ENC_CBCS, .systems = 1u << KP_DRM_FAIRPLAY};
-    mbe_config cfg = {.partner_id = 4242, .entries = entries, .n_entries = 5};
+    entries[5].id = "0_fpshls01"; /* HLS only: its DASH packaging is loaded on demand */
+    entries[5].formats = formats + 1;
+    entries[5].n_formats = 1;
+    entries[5].drm = (mbe_drm){.scheme = KP_ENC_CBCS, .systems = 1u << KP_DRM_FAIRPLAY};
+    mbe_config cfg = {.partner_id = 4242, .entries = entries, .n_entries = 6};
     test_mock_start(&f->mock, &cfg);
     f->url = mbe_server_url(f->mock.srv);
     *state = f;
@@ -681,6 +685,25 @@ static void test_hls_fairplay(void **state)
     }
     kp_cenc_ctx_free(c);
     free(audio_url);
+    free(video_url);
+    /* an entry offering HLS alone: the same fMP4, from the DASH packaging loaded on demand */
+    u = kp_asprintf("%s/p/" PID "/sp/" SP "/playManifest/entryId/0_fpshls01/protocol/http/"
+                    "format/applehttp/a.m3u8",
+                    f->url);
+    get_text(u, &master);
+    free(u);
+    v = strstr(master.data, "\nhttp://");
+    assert_non_null(v);
+    video_url = kp_strndup(v + 1, strcspn(v + 1, "\n"));
+    kp_buf_free(&master);
+    stream es;
+    fetch_hls_fmp4(video_url, "0_fpshls01", &es);
+    kp_cenc_init init;
+    char err[256];
+    assert_int_equal(
+        kp_cenc_parse_init((uint8_t *)es.init.data, es.init.len, &init, err, sizeof(err)), 0);
+    assert_int_equal(init.tracks[0].scheme, KP_CENC_SCHEME_CBCS);
+    stream_free(&es);
     free(video_url);
 }
 
