@@ -18,8 +18,11 @@
  *
  * Ownership: parse results point into the caller's buffer (kp_cenc_pssh.kids/.data) and are
  * valid while it is; output goes to caller-owned kp_buf. A kp_cenc_ctx holds one
- * EVP_CIPHER_CTX reused for every sample of every fragment (no allocation per sample); it is
- * not thread-safe (one per thread). Nothing here logs: keys and KIDs never leave the call.
+ * EVP_CIPHER_CTX reused for every sample of every fragment, and a scratch buffer that grows to
+ * the largest traf's keystream and is reused (no allocation per sample): 'cenc' keystreams are
+ * made for a whole traf in one AES-ECB call over its counter blocks, 'cbcs' samples are
+ * decrypted with one ECB call over their gathered blocks. It is not thread-safe (one per
+ * thread). Nothing here logs: keys and KIDs never leave the call.
  * Errors are negative KP_E* codes with a sentence in err: KP_EPARSE (malformed box or
  * table), KP_ENOTSUP (unknown scheme, unsupported layout), KP_ECRYPTO (OpenSSL failure, or
  * a wrong key or IV detected by the PKCS#7 padding), KP_EINVAL (bad argument), KP_ENOMEM.
