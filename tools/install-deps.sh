@@ -5,11 +5,12 @@
 # tests/realplayer/ needs: Debian's chromium, and node and npm when there are none
 # (playwright-core needs Node.js 20; Debian 12's nodejs is 18, so a machine without Node 20
 # must bring its own). `fuzz` adds clang and its sanitizer and libFuzzer runtimes
-# (tools/fuzz.sh).
+# (tools/fuzz.sh). python3-cryptography runs the prototype packager that
+# tests/integration/test_cenc_media.c compares kpsim's CENC packaging with.
 set -eu
 pkgs="cmake ninja-build pkg-config gcc clang-format git libmicrohttpd-dev libcurl4-openssl-dev
 libavformat-dev libavcodec-dev libavutil-dev libssl-dev libyaml-dev libjansson-dev libxml2-dev
-libcmocka-dev"
+libcmocka-dev python3 python3-cryptography"
 realplayer=0
 for arg in "$@"; do
     case "$arg" in

@@ -5,6 +5,7 @@
  *   P/playManifest/entryId/<id>/.../format/url/[flavorIds/<ids>/]...        302 to the MP4
  *   /hls/P/F/flavorId/<fid>/name/a.mp4/index.m3u8                          HLS media playlist
  *   /hls/P/F/flavorId/<fid>/name/a.mp4/seg-<n>-v1-a1.ts                    MPEG-TS segment
+ *   /hls/P/F/flavorId/<fid>/name/a.mp4/encryption.key    16 raw key bytes (aes-128 entries)
  *   /dash/P/F/init-<rep>.m4s, /dash/P/F/chunk-<rep>-<n>.m4s                DASH segments
  *   P/F/flavorId/<fid>/name/a.mp4                                          progressive MP4
  *   P/thumbnail/entry_id/<id>/version/<v>[/width/W][/height/H][/vid_slices/N][/vid_sec/S]
@@ -15,11 +16,21 @@
  * numbers start at 1. Media bodies (MP4, DASH and TS segments) honour a single byte range
  * (206, or 416 when unsatisfiable; a malformed or multi-range header is ignored, as servers
  * may). Journal kinds: master, playlist, mpd, redirect, init, segment (with "format"), mp4,
- * thumbnail, unknown.
+ * key, thumbnail, unknown.
+ * Protected entries (mbe_entry.drm, media_protect.h): cenc/cbcs serve encrypted DASH (the
+ * MPD with ContentProtection), aes-128 encrypted MPEG-TS segments with an EXT-X-KEY line
+ * (METHOD=AES-128, URI="encryption.key", no IV) after the playlist's header. A cbcs entry
+ * whose key systems include FairPlay serves HLS as FairPlay does: fMP4 (the cbcs DASH init
+ * and fragments) with #EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://<entryId>",
+ * KEYFORMAT="com.apple.streamingkeydelivery" and #EXT-X-MAP:URI="init.mp4"; the master adds
+ * an audio rendition (GROUP-ID "aac", flavorId "audio"):
+ *   /hls/P/F/flavorId/<fid|audio>/name/a.mp4/index.m3u8, .../init.mp4, .../seg-<n>.m4s
  */
 #include "mbe_internal.h"
+#include "media_protect.h"
 
 #include "kp/buf.h"
+#include "kp/drm.h"
 #include "kp/err.h"
 
 #include <errno.h>
@@ -113,6 +124,67 @@ static bool playable(const mbe_ientry *e)
     return e && e->media && strcmp(e->status, "ready") == 0 && !e->block;
 }
 
+/* The entry's encrypted media, made on first use (several threads may race to make it:
+ * the bytes are deterministic, one copy wins and the others are dropped). NULL for a clear
+ * entry, or when it cannot be made (logged). */
+static const mbe__protected *protected_media(mbe_server *s, const mbe_ientry *e)
+{
+    if (e->drm.scheme == KP_ENC_NONE)
+        return NULL;
+    mbe_ientry *me = (mbe_ientry *)e; /* the cache is the only mutable part */
+    mbe__protected *p = atomic_load(&me->prot);
+    if (p)
+        return p;
+    const mbe_media *m = e->media;
+    if ((e->drm.scheme == KP_ENC_CENC || e->drm.scheme == KP_ENC_CBCS) && !m->dash_audio) {
+        /* an HLS-only FairPlay entry: its fMP4 comes from the DASH packaging, not loaded */
+        mbe_rendition rs[MAX_FLAVORS];
+        size_t nr = 0;
+        for (size_t i = 0; i < e->n_flavors && i < MAX_FLAVORS; i++)
+            rs[nr++] = e->flavors[i].r;
+        mbe_media_spec spec = {.duration_s = e->duration,
+                               .renditions = rs,
+                               .n_renditions = nr,
+                               .segment_s = e->media->segment_s,
+                               .packagings = MBE_PACKAGE_DASH | MBE_PACKAGE_HLS};
+        if (mbe_media_get(s->media, &spec, &m) < 0) {
+            KP_LOG_E(s->log, "cdn", "entry %s: no DASH packaging to protect", e->id);
+            return NULL;
+        }
+    }
+    if (mbe__protected_new(m, &e->drm, s->log, &p) < 0) {
+        KP_LOG_E(s->log, "cdn", "entry %s: no protected media", e->id);
+        return NULL;
+    }
+    mbe__protected *expected = NULL;
+    if (!atomic_compare_exchange_strong(&me->prot, &expected, p)) {
+        mbe__protected_free(p);
+        p = expected;
+    }
+    return p;
+}
+
+static bool hls_aes(const mbe_ientry *e)
+{
+    return e->drm.scheme == KP_ENC_AES128;
+}
+
+static bool dash_protected(const mbe_ientry *e)
+{
+    return e->drm.scheme == KP_ENC_CENC || e->drm.scheme == KP_ENC_CBCS;
+}
+
+/* HLS as FairPlay serves it: fMP4 (the cbcs DASH fragments) with METHOD=SAMPLE-AES. */
+static bool hls_fairplay(const mbe_ientry *e)
+{
+    return e->drm.scheme == KP_ENC_CBCS && (e->drm.systems & (1u << KP_DRM_FAIRPLAY));
+}
+
+static void server_error(mbe_reply *r, const char *why)
+{
+    reply_text(r, 500, "text/plain", kp_asprintf("500 Internal Server Error: %s\n", why));
+}
+
 _Static_assert(MBE_FORMAT_HLS == (int)MBE_PACKAGE_HLS && MBE_FORMAT_DASH == (int)MBE_PACKAGE_DASH &&
                    MBE_FORMAT_PROGRESSIVE == (int)MBE_PACKAGE_MP4,
                "a format's bit names its packaging");
@@ -183,15 +255,23 @@ static void master_playlist(mbe_server *s, const mbe_ientry *e, const mbe_flavor
     kp_buf b;
     kp_buf_init(&b);
     kp_buf_puts(&b, "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    bool fps = hls_fairplay(e);
+    if (fps) { /* fMP4: the audio is a rendition of its own */
+        kp_buf_printf(&b,
+                      "#EXT-X-VERSION:7\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\",NAME=\"audio\","
+                      "DEFAULT=YES,AUTOSELECT=YES,URI=\"%s/hls/p/%lld/sp/%lld00/serveFlavor/"
+                      "entryId/%s/v/1/flavorId/audio/name/a.mp4/index.m3u8\"\n",
+                      s->url, s->partner_id, s->partner_id, e->id);
+    }
     for (size_t i = 0; i < n; i++) {
         const mbe_flavor *f = fl[i];
         const mbe_hls_rendition *h = &e->media->hls[f->index];
         char *base = hls_flavor_base(s, e, f);
         kp_buf_printf(&b,
                       "#EXT-X-STREAM-INF:BANDWIDTH=%ld,AVERAGE-BANDWIDTH=%ld,RESOLUTION=%dx%d,"
-                      "CODECS=\"%s\",FRAME-RATE=25.000\n%s/index.m3u8\n",
+                      "CODECS=\"%s\",FRAME-RATE=25.000%s\n%s/index.m3u8\n",
                       h->bandwidth, h->average_bandwidth, f->r.width, f->r.height, h->codecs,
-                      base ? base : "");
+                      fps ? ",AUDIO=\"aac\"" : "", base ? base : "");
         free(base);
     }
     json_object_set_new(rec, "kind", json_string("master"));
@@ -210,8 +290,15 @@ static void dash_manifest(mbe_server *s, const mbe_ientry *e, const mbe_flavor *
     char *base = kp_asprintf("%s/dash/p/%lld/sp/%lld00/serveFlavor/entryId/%s/v/1/", s->url,
                              s->partner_id, s->partner_id, e->id);
     mbe_mpd_opts o = {.base_url = base, .renditions = idx, .video_ids = ids, .n = n};
+    int rc = base ? KP_OK : KP_ENOMEM;
+    if (dash_protected(e)) {
+        o.protection = mbe__protected_mpd(protected_media(s, e));
+        if (!o.protection)
+            rc = KP_EMEDIA;
+    }
     char *mpd = NULL;
-    int rc = base ? mbe_dash_mpd(e->media, &o, &mpd) : KP_ENOMEM;
+    if (rc == KP_OK)
+        rc = mbe_dash_mpd(e->media, &o, &mpd);
     free(base);
     if (rc < 0) {
         reply_text(r, 500, "text/plain",
@@ -290,9 +377,79 @@ static void play_manifest(mbe_server *s, char **parts, size_t n, mbe_reply *r, j
 
 /* ---- HLS ---------------------------------------------------------------------------------- */
 
+/* FairPlay HLS (hls_fairplay): fMP4 media playlists with EXT-X-MAP and SAMPLE-AES, the init
+ * and fragments being the cbcs DASH ones of the flavor (or, for flavor "audio", the audio). */
+static void serve_hls_fmp4(mbe_server *s, const mbe_ientry *e, const mbe_flavor *f,
+                           const char *last, mbe_reply *r, json_t *rec)
+{
+    const mbe__protected *p = protected_media(s, e);
+    size_t index = f ? (size_t)f->index : SIZE_MAX, len = 0;
+    if (!p || !mbe__protected_dash(p, index, 0, &len)) {
+        server_error(r, "no protected fMP4");
+        return;
+    }
+    if (strcmp(last, "index.m3u8") == 0) {
+        size_t nseg = 0;
+        while (mbe__protected_dash(p, index, nseg + 1, &len))
+            nseg++;
+        const mbe_media *m = e->media;
+        const mbe_dash_stream *st = m->dash_audio && f ? &m->dash_video[f->index] : m->dash_audio;
+        double seg_s = m->segment_s;
+        kp_buf b;
+        kp_buf_init(&b);
+        kp_buf_printf(&b,
+                      "#EXTM3U\n#EXT-X-TARGETDURATION:%d\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+                      "#EXT-X-VERSION:7\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+                      "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://%s\","
+                      "KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\n"
+                      "#EXT-X-MAP:URI=\"init.mp4\"\n",
+                      m->segment_s + 1, e->id);
+        for (size_t k = 0; k < nseg; k++) {
+            double d = st && k < st->n_segments ? (double)st->segments[k].d / st->timescale : seg_s;
+            kp_buf_printf(&b, "#EXTINF:%.3f,\nseg-%zu.m4s\n", d, k + 1);
+        }
+        kp_buf_puts(&b, "#EXT-X-ENDLIST\n");
+        json_object_set_new(rec, "kind", json_string("playlist"));
+        reply_text(r, 200, "application/vnd.apple.mpegurl", kp_buf_steal(&b));
+        return;
+    }
+    unsigned long seg = 0;
+    char *end = NULL;
+    if (strcmp(last, "init.mp4") == 0)
+        end = "";
+    else if (strncmp(last, "seg-", 4) == 0 && last[4] >= '1' && last[4] <= '9')
+        seg = strtoul(last + 4, &end, 10);
+    const uint8_t *d = NULL;
+    if (end && (seg ? strcmp(end, ".m4s") == 0 : *end == '\0'))
+        d = mbe__protected_dash(p, index, seg, &len);
+    if (!d) {
+        not_found(r, "no such segment");
+        return;
+    }
+    json_object_set_new(rec, "kind", json_string(seg ? "segment" : "init"));
+    if (seg)
+        json_object_set_new(rec, "segment", json_integer((json_int_t)seg));
+    media_body(r, f ? "video/mp4" : "audio/mp4", d, len);
+}
+
 static void serve_hls(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_t *rec)
 {
     const mbe_ientry *e = mbe_find_entry(s, param(parts, 6, n, "entryId"));
+    const char *fid = param(parts, 6, n, "flavorId");
+    if (playable(e) && offers(e, MBE_FORMAT_HLS) && hls_fairplay(e)) {
+        const mbe_flavor *f = find_flavor(e, fid);
+        if (!f && !(fid && strcmp(fid, "audio") == 0)) {
+            not_found(r, "no such flavor");
+            return;
+        }
+        if (f)
+            record_flavor(rec, e, f);
+        else
+            json_object_set_new(rec, "entryId", json_string(e->id));
+        json_object_set_new(rec, "format", json_string("applehttp"));
+        serve_hls_fmp4(s, e, f, parts[n - 1], r, rec);
+        return;
+    }
     const mbe_flavor *f = e ? find_flavor(e, param(parts, 6, n, "flavorId")) : NULL;
     if (!playable(e) || !f || !offers(e, MBE_FORMAT_HLS)) {
         not_found(r, "no such flavor");
@@ -309,12 +466,23 @@ static void serve_hls(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_
                       "#EXTM3U\n#EXT-X-TARGETDURATION:%d\n#EXT-X-ALLOW-CACHE:YES\n"
                       "#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-VERSION:3\n#EXT-X-MEDIA-SEQUENCE:1\n",
                       h->target_duration);
+        if (hls_aes(e)) /* no IV: each segment's is its media sequence number */
+            kp_buf_puts(&b, "#EXT-X-KEY:METHOD=AES-128,URI=\"encryption.key\"\n");
         for (size_t i = 0; i < h->n_segments; i++)
             kp_buf_printf(&b, "#EXTINF:%.3f,\nseg-%zu-v1-a1.ts\n", h->segments[i].duration_s,
                           i + 1);
         kp_buf_puts(&b, "#EXT-X-ENDLIST\n");
         json_object_set_new(rec, "kind", json_string("playlist"));
         reply_text(r, 200, "application/vnd.apple.mpegurl", kp_buf_steal(&b));
+        return;
+    }
+    if (strcmp(last, "encryption.key") == 0 && hls_aes(e)) {
+        json_object_set_new(rec, "kind", json_string("key"));
+        r->status = 200;
+        r->content_type = "application/octet-stream";
+        r->body = (char *)e->drm.key; /* lives as long as the entry */
+        r->len = 16;
+        r->persistent = true;
         return;
     }
     unsigned long seg = 0;
@@ -327,6 +495,16 @@ static void serve_hls(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_
     }
     json_object_set_new(rec, "kind", json_string("segment"));
     json_object_set_new(rec, "segment", json_integer((json_int_t)seg));
+    if (hls_aes(e)) {
+        size_t len = 0;
+        const uint8_t *d = mbe__protected_hls(protected_media(s, e), (size_t)f->index, seg, &len);
+        if (!d) {
+            server_error(r, "no encrypted segment");
+            return;
+        }
+        media_body(r, "video/MP2T", d, len);
+        return;
+    }
     media_body(r, "video/MP2T", h->segments[seg - 1].data, h->segments[seg - 1].size);
 }
 
@@ -396,6 +574,20 @@ static void serve_dash(mbe_server *s, char **parts, size_t n, mbe_reply *r, json
         return;
     }
     const char *type = st->audio ? "audio/mp4" : "video/mp4";
+    if (dash_protected(e)) {
+        size_t len = 0;
+        const uint8_t *d = mbe__protected_dash(protected_media(s, e),
+                                               f ? (size_t)f->index : SIZE_MAX, number, &len);
+        if (!d) {
+            server_error(r, "no protected DASH segment");
+            return;
+        }
+        json_object_set_new(rec, "kind", json_string(number ? "segment" : "init"));
+        if (number)
+            json_object_set_new(rec, "segment", json_integer((json_int_t)number));
+        media_body(r, type, d, len);
+        return;
+    }
     if (number == 0) {
         json_object_set_new(rec, "kind", json_string("init"));
         media_body(r, type, st->init, st->init_size);

@@ -2,8 +2,10 @@
  * playlists, and sessions (KS) made on request. */
 #include "ks.h"
 #include "mbe_internal.h"
+#include "media_protect.h"
 
 #include "kp/buf.h"
+#include "kp/drm.h"
 #include "kp/err.h"
 
 #include <stdio.h>
@@ -12,6 +14,16 @@
 
 int mbe_entry_extras(mbe_server *s, const mbe_entry *in, mbe_ientry *e)
 {
+    if (in->drm.scheme < KP_ENC_NONE || in->drm.scheme >= KP_ENC_SCHEME_COUNT ||
+        in->drm.systems >= (1u << KP_DRM_SYSTEM_COUNT)) {
+        KP_LOG_E(s->log, "mbe", "entry %s: bad drm scheme %d or key systems 0x%x", in->id,
+                 in->drm.scheme, in->drm.systems);
+        return KP_EINVAL;
+    }
+    e->drm = in->drm;
+    if (e->drm.scheme != KP_ENC_NONE && !e->drm.has_key)
+        kp_drm_derive_key(in->id, e->drm.kid, e->drm.key);
+    atomic_init(&e->prot, NULL);
     if (in->n_captions) {
         e->captions = calloc(in->n_captions, sizeof(*e->captions));
         if (!e->captions)
@@ -40,7 +52,6 @@ int mbe_entry_extras(mbe_server *s, const mbe_entry *in, mbe_ientry *e)
         if (!e->bumper_entry || !e->bumper_click)
             return KP_ENOMEM;
     }
-    (void)s;
     return KP_OK;
 }
 
@@ -56,6 +67,8 @@ void mbe_entry_extras_free(mbe_ientry *e)
     free(e->bumper_entry);
     free(e->bumper_click);
     mbe_entry_api_free(e);
+    mbe__protected_free(atomic_load(&e->prot));
+    atomic_store(&e->prot, NULL);
 }
 
 int mbe_playlists_init(mbe_server *s, const mbe_config *cfg)

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -33,9 +34,12 @@ typedef struct mbe_ientry {
     json_t *metadata; /* {"Key": "value"} or NULL */
     char *bumper_entry, *bumper_click;
     long long ott_file_base; /* OTT: asset file ids are ott_file_base + format index */
-    mbe_drm drm;             /* the entry's protection, as configured (server.c) */
     /* api.c: the entry's API objects, built on first use, immutable, shared by the replies */
     struct mbe_entry_api *api;
+    /* entries.c: the entry's protection, its kid and key filled in (derived unless given) */
+    mbe_drm drm;
+    /* cdn.c: the encrypted media (media_protect.h), made on first use; freed with the entry */
+    _Atomic(struct mbe__protected *) prot;
 } mbe_ientry;
 
 typedef struct mbe_iplaylist {

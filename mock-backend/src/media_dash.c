@@ -228,6 +228,39 @@ static void xml_escaped(text *t, const char *s)
     }
 }
 
+static void content_protection(text *t, const mbe_mpd_protection *p)
+{
+    if (!p)
+        return;
+    const uint8_t *k = p->kid;
+    tf(t,
+       "\t\t\t<ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" "
+       "value=\"%s\" cenc:default_KID=\"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+       "%02x%02x%02x%02x%02x%02x\" />\n",
+       p->scheme, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11], k[12],
+       k[13], k[14], k[15]);
+    for (size_t i = 0; i < p->n_systems; i++) {
+        const uint8_t *u = p->systems[i].system_id;
+        tf(t,
+           "\t\t\t<ContentProtection schemeIdUri=\"urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-"
+           "%02x%02x-%02x%02x%02x%02x%02x%02x\"",
+           u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+           u[14], u[15]);
+        if (p->systems[i].value) {
+            tf(t, " value=\"");
+            xml_escaped(t, p->systems[i].value);
+            tf(t, "\"");
+        }
+        if (p->systems[i].pssh_b64) {
+            tf(t, ">\n\t\t\t\t<cenc:pssh>");
+            xml_escaped(t, p->systems[i].pssh_b64);
+            tf(t, "</cenc:pssh>\n\t\t\t</ContentProtection>\n");
+        } else {
+            tf(t, " />\n");
+        }
+    }
+}
+
 static void segment_template(text *t, const mbe_dash_stream *s)
 {
     tf(t,
@@ -264,6 +297,9 @@ int mbe_dash_mpd(const mbe_media *m, const mbe_mpd_opts *o, char **out)
     const char *audio_id = o->audio_id ? o->audio_id : "audio";
     if (!id_ok(audio_id))
         return KP_EINVAL;
+    const mbe_mpd_protection *prot = o->protection;
+    if (prot && (!prot->scheme || (prot->n_systems && !prot->systems)))
+        return KP_EINVAL;
     size_t idx[MBE__MAX_RENDITIONS];
     const char *ids[MBE__MAX_RENDITIONS];
     int max_w = 0, max_h = 0;
@@ -294,8 +330,8 @@ int mbe_dash_mpd(const mbe_media *m, const mbe_mpd_opts *o, char **out)
        "\tprofiles=\"urn:mpeg:dash:profile:isoff-live:2011\"\n"
        "\ttype=\"static\"\n"
        "\tmediaPresentationDuration=\"PT%.3fS\"\n"
-       "\tminBufferTime=\"PT%d.0S\">\n",
-       m->duration_s, m->segment_s);
+       "\tminBufferTime=\"PT%d.0S\"%s>\n",
+       m->duration_s, m->segment_s, prot ? "\n\txmlns:cenc=\"urn:mpeg:cenc:2013\"" : "");
     if (o->base_url) {
         tf(&t, "\t<BaseURL>");
         xml_escaped(&t, o->base_url);
@@ -307,6 +343,7 @@ int mbe_dash_mpd(const mbe_media *m, const mbe_mpd_opts *o, char **out)
        "segmentAlignment=\"true\" startWithSAP=\"1\" maxWidth=\"%d\" maxHeight=\"%d\" "
        "maxFrameRate=\"%d\">\n",
        max_w, max_h, MBE__FPS);
+    content_protection(&t, prot);
     /* every rendition has the same timeline (the GOP) */
     segment_template(&t, &m->dash_video[idx[0]]);
     for (size_t i = 0; i < n; i++) {
@@ -320,6 +357,7 @@ int mbe_dash_mpd(const mbe_media *m, const mbe_mpd_opts *o, char **out)
     const mbe_dash_stream *a = m->dash_audio;
     tf(&t, "\t\t<AdaptationSet id=\"1\" contentType=\"audio\" mimeType=\"audio/mp4\" "
            "segmentAlignment=\"true\" startWithSAP=\"1\">\n");
+    content_protection(&t, prot);
     segment_template(&t, a);
     tf(&t,
        "\t\t\t<Representation id=\"%s\" codecs=\"%s\" bandwidth=\"%ld\" "

@@ -630,7 +630,6 @@ static int prepare_entry(mbe_server *s, const mbe_entry *in, mbe_ientry *e)
     e->status = kp_strdup(in->status ? in->status : "ready");
     e->block = kp_strdup(in->block);
     e->duration = in->duration;
-    e->drm = in->drm;
     if (!e->id || !e->name || !e->status || in->n_formats > 3 || in->n_renditions == 0)
         return KP_EINVAL;
     for (size_t f = 0; f < in->n_formats; f++)

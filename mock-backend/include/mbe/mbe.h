@@ -11,7 +11,20 @@
  *   GET  /p/<pid>/sp/<pid>00/playManifest/...  format applehttp: HLS master playlist; mpegdash:
  *                                              the MPD; url: 302 to the progressive MP4
  *   GET  /hls/p/<pid>/sp/<pid>00/serveFlavor/... HLS media playlists and MPEG-TS segments
- *   GET  /dash/p/<pid>/sp/<pid>00/serveFlavor/... DASH init and media segments (fMP4)
+ *   GET  /hls/p/<pid>/sp/<pid>00/serveFlavor/entryId/<id>/v/1/flavorId/<fid>/name/a.mp4/encryption.key
+ *                                              the 16 raw content-key bytes of an entry with
+ *                                              drm.scheme aes-128 (its media playlists carry
+ *                                              #EXT-X-KEY:METHOD=AES-128,URI="encryption.key",
+ *                                              no IV: the IV is the media sequence number)
+ *   GET  /hls/.../flavorId/<fid|audio>/name/a.mp4/{index.m3u8,init.mp4,seg-<n>.m4s}
+ *                                              HLS of a cbcs entry with FairPlay among its key
+ *                                              systems: fMP4, METHOD=SAMPLE-AES,
+ *                                              URI="skd://<entryId>" (KEYFORMAT
+ *                                              "com.apple.streamingkeydelivery"), EXT-X-MAP
+ *   GET  /dash/p/<pid>/sp/<pid>00/serveFlavor/... DASH init and media segments (fMP4); with
+ *                                              drm.scheme cenc or cbcs encrypted (encv/enca +
+ *                                              sinf, a pssh per key system, senc/saiz/saio) and
+ *                                              the MPD with ContentProtection
  *   GET  /p/<pid>/sp/<pid>00/serveFlavor/.../a.mp4  progressive MP4 (Range requests: 206)
  *   GET  /p/<pid>/sp/<pid>00/thumbnail/...     JPEG thumbnails and sprite strips
  * API errors are KalturaAPIException objects inside HTTP 200, as the real API answers.

@@ -159,12 +159,30 @@ int mbe_media_get(mbe_media_cache *c, const mbe_media_spec *spec, const mbe_medi
  * AdaptationSet with the listed renditions (in the order given) and one audio AdaptationSet.
  * Representation ids are chosen by the caller: they end up in segment URLs, so they may only
  * hold URL-safe characters ([A-Za-z0-9._~-]) and must differ from each other. */
+/* Content protection signalled in both AdaptationSets (see media_protect.h for how the CDN
+ * fills it): <ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value=scheme
+ * cenc:default_KID=...> and, per key system, <ContentProtection
+ * schemeIdUri="urn:uuid:<SystemID>" [value=...]><cenc:pssh>...</cenc:pssh>. */
+typedef struct mbe_mpd_drm_system {
+    uint8_t system_id[16];
+    const char *value;    /* @value, or NULL */
+    const char *pssh_b64; /* base64 of the whole pssh box, or NULL */
+} mbe_mpd_drm_system;
+
+typedef struct mbe_mpd_protection {
+    const char *scheme; /* "cenc" or "cbcs" */
+    uint8_t kid[16];
+    const mbe_mpd_drm_system *systems;
+    size_t n_systems;
+} mbe_mpd_protection;
+
 typedef struct mbe_mpd_opts {
     const char *base_url;         /* absolute <BaseURL> (ending in '/'), or NULL for none */
     const size_t *renditions;     /* indices into m->dash_video; NULL: all (n ignored) */
     const char *const *video_ids; /* RepresentationID of each listed rendition; NULL: names */
     size_t n;
-    const char *audio_id; /* NULL: "audio" */
+    const char *audio_id;                 /* NULL: "audio" */
+    const mbe_mpd_protection *protection; /* NULL: clear (the MPD is then unchanged) */
 } mbe_mpd_opts;
 
 /* Returns 0 and a malloc'd NUL-terminated MPD in *out (caller frees), or KP_EINVAL (bad
