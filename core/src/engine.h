@@ -19,11 +19,16 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+struct kp_eme;
+
 typedef struct kp_engine_host {
     kp_sched *sched;
     kp_net *net;
     kp_media *media;
     kp_log *log;
+    /* The source's EME (eme.h) when it has drmData, else NULL: protected content then fails
+     * with a DRM error. */
+    struct kp_eme *eme;
     void *ud; /* the player */
     /* An adapter event (abrmodechanged, manifestloaded, fragloaded, videotrackchanged ...);
      * payload stolen. */

@@ -24,7 +24,9 @@
  * server); its parsed ContentProtection stays available (kp_engine_dash_manifest).
  */
 #include "demux.h"
+#include "eme.h"
 #include "engine.h"
+#include "kp/cenc.h"
 #include "mpd.h"
 
 #include "kp/buf.h"
@@ -46,13 +48,6 @@
 #define DOWNGRADE_TARGET     0.95
 #define UPGRADE_TARGET       0.85
 #define SWITCH_INTERVAL      KP_SEC(8)
-
-/* shaka / playkit codes not in perror.h's table */
-enum {
-    PC_MEDIA_SOURCE_OPERATION_FAILED = 3014,
-    PC_REQUESTED_KEY_SYSTEM_CONFIG_UNAVAILABLE = 6001,
-    PC_NO_LICENSE_SERVER_GIVEN = 6012,
-};
 
 typedef struct ewma {
     double alpha, estimate, total_weight;
@@ -77,6 +72,12 @@ typedef struct stream {
     kp_buf held; /* a media segment that arrived before its init segment */
     bool holding;
     size_t held_index;
+    kp_cenc_init cinit; /* the init segment's protection (parsed when the source has DRM) */
+    bool encrypted;     /* a track of the init segment is encrypted */
+    kp_buf locked;      /* an encrypted segment waiting for the license */
+    bool waiting_key;
+    size_t locked_index;
+    char *locked_url;
     size_t next;     /* next segment to fetch */
     size_t fetching; /* index of the segment in flight */
     bool ended;      /* its last segment is appended */
@@ -88,7 +89,6 @@ typedef struct dash {
     kp_engine_host host;
     char *url;
     bool abr_enabled;
-    bool has_drm_data;
     double default_estimate;
     long long min_bitrate, max_bitrate;
     int min_width, max_width, min_height, max_height;
@@ -159,12 +159,9 @@ static double elapsed_ms(const kp_http_response *r)
     return (double)(r->finished - r->started) / 1000.0;
 }
 
-static void fail(dash *d, int category, int code, json_t *data)
+/* Stops every transfer; nothing more is loaded. */
+static void stop(dash *d)
 {
-    if (d->failed) {
-        json_decref(data);
-        return;
-    }
     d->failed = true;
     uint64_t *reqs[] = {&d->req,
                         &d->video.req_init,
@@ -178,6 +175,15 @@ static void fail(dash *d, int category, int code, json_t *data)
             kp_net_cancel(d->host.net, *reqs[i]);
         *reqs[i] = 0;
     }
+}
+
+static void fail(dash *d, int category, int code, json_t *data)
+{
+    if (d->failed) {
+        json_decref(data);
+        return;
+    }
+    stop(d);
     d->host.fail(d->host.ud, kp_perror_new(KP_SEVERITY_CRITICAL, category, code, data));
 }
 
@@ -375,7 +381,12 @@ static void hold_append(dash *d, int kind, kp_time start, kp_time end)
     d->pending[d->n_pending++] = (struct pending_append){kind, start, end};
 }
 
-static void append(stream *s, size_t index, const uint8_t *data, size_t len, const char *url)
+static void on_key_ready(void *ud);
+static void segment_done(stream *s, size_t index);
+
+/* An encrypted segment goes through the EME first; without a license yet it waits (true:
+ * deferred, the stream stops fetching until on_key_ready). */
+static bool append(stream *s, size_t index, const uint8_t *data, size_t len, const char *url)
 {
     dash *d = s->d;
     kp_buf both;
@@ -383,9 +394,34 @@ static void append(stream *s, size_t index, const uint8_t *data, size_t len, con
     if (kp_buf_append(&both, s->init.data, s->init.len) != KP_OK ||
         kp_buf_append(&both, data, len) != KP_OK) {
         kp_buf_free(&both);
-        fail(d, KP_PCAT_MEDIA, PC_MEDIA_SOURCE_OPERATION_FAILED,
+        fail(d, KP_PCAT_MEDIA, KP_PCODE_MEDIA_SOURCE_OPERATION_FAILED,
              json_pack("{s:s, s:s}", "url", url, "reason", "out of memory"));
-        return;
+        return false;
+    }
+    if (s->encrypted) {
+        int drc = kp_eme_decrypt(d->host.eme, &s->cinit, (uint8_t *)both.data + s->init.len, len,
+                                 on_key_ready, s);
+        if (drc == KP_EBUSY) {
+            kp_buf_free(&both);
+            char *u = kp_strdup(url);
+            s->locked.len = 0;
+            if (!u || kp_buf_append(&s->locked, data, len) != KP_OK) {
+                free(u);
+                fail(d, KP_PCAT_MEDIA, KP_PCODE_MEDIA_SOURCE_OPERATION_FAILED,
+                     json_pack("{s:s, s:s}", "url", url, "reason", "out of memory"));
+                return false;
+            }
+            free(s->locked_url);
+            s->locked_url = u;
+            s->locked_index = index;
+            s->waiting_key = true;
+            return true;
+        }
+        if (drc != KP_OK) {
+            kp_buf_free(&both);
+            stop(d); /* the EME reported the error */
+            return false;
+        }
     }
     kp_demux_info info;
     char err[256];
@@ -399,7 +435,7 @@ static void append(stream *s, size_t index, const uint8_t *data, size_t len, con
         KP_LOG_W(d->host.log, "dash", "segment %s: %s", url, err);
         fail(d, KP_PCAT_MEDIA, KP_PCODE_VIDEO_ERROR,
              json_pack("{s:s, s:s}", "url", url, "reason", err));
-        return;
+        return false;
     }
     const kp_mpd_representation *r = rep_of(s);
     kp_time offset =
@@ -420,6 +456,7 @@ static void append(stream *s, size_t index, const uint8_t *data, size_t len, con
         spans_add(s, start, end);
     }
     kp_media_appended(d->host.media);
+    return false;
 }
 
 static void abr_after_segment(dash *d)
@@ -477,6 +514,105 @@ static void check_metadata(dash *d)
     kp_media_appended(d->host.media);
 }
 
+/* Starts the license exchange for the content's key systems (in order) and init data. */
+static bool start_eme(dash *d, const kp_drm_system *offered, size_t n, const kp_buf *boxes,
+                      const uint8_t *default_kid)
+{
+    int rc = kp_eme_encrypted(d->host.eme, offered, n, "cenc", (const uint8_t *)boxes->data,
+                              boxes->len, default_kid);
+    if (rc < 0)
+        stop(d); /* the EME reported the error */
+    return rc >= 0;
+}
+
+/* The MPD's ContentProtection: the systems it names and its pssh boxes. Without a pssh the
+ * exchange waits for the init segments' (as shaka waits for the 'encrypted' event). */
+static bool manifest_protection(dash *d)
+{
+    kp_drm_system offered[KP_DRM_SYSTEM_COUNT];
+    size_t n = 0;
+    const uint8_t *kid = NULL;
+    kp_buf boxes;
+    kp_buf_init(&boxes);
+    const stream *streams[2] = {&d->video, &d->audio};
+    for (int k = 0; k < 2; k++) {
+        const kp_mpd_adaptation *as = streams[k]->as;
+        for (size_t i = 0; as && i < as->n_protections; i++) {
+            const kp_mpd_protection *p = &as->protections[i];
+            if (p->has_default_kid && !kid)
+                kid = p->default_kid;
+            int sys = p->has_system_id ? kp_drm_system_from_id(p->system_id) : -1;
+            bool dup = sys < 0;
+            for (size_t j = 0; !dup && j < n; j++)
+                dup = offered[j] == (kp_drm_system)sys;
+            if (!dup && n < KP_DRM_SYSTEM_COUNT)
+                offered[n++] = (kp_drm_system)sys;
+            if (p->pssh && k == 0 && kp_buf_append(&boxes, p->pssh, p->pssh_len) != KP_OK) {
+                kp_buf_free(&boxes);
+                fail(d, KP_PCAT_MEDIA, KP_PCODE_MEDIA_SOURCE_OPERATION_FAILED, json_object());
+                return false;
+            }
+        }
+    }
+    bool ok;
+    if (boxes.len) {
+        ok = start_eme(d, offered, n, &boxes, kid);
+    } else {
+        ok = kp_eme_choose(d->host.eme, offered, n) == KP_OK;
+        if (!ok)
+            stop(d); /* the EME reported the error */
+    }
+    kp_buf_free(&boxes);
+    return ok;
+}
+
+/* The init segment's protection, read when the source has an EME: its pssh boxes start the
+ * exchange if the MPD had none. An encrypted track without drmData fails with 6010. */
+static bool init_protection(stream *s, const char *url)
+{
+    dash *d = s->d;
+    s->encrypted = false;
+    char err[256];
+    kp_cenc_init *ci = &s->cinit;
+    if (kp_cenc_parse_init((const uint8_t *)s->init.data, s->init.len, ci, err, sizeof(err)) !=
+        KP_OK) {
+        if (!d->host.eme)
+            return true; /* clear playback: the demuxer judges the segment */
+        fail(d, KP_PCAT_MEDIA, KP_PCODE_MEDIA_SOURCE_OPERATION_FAILED,
+             json_pack("{s:s, s:s}", "url", url, "reason", err));
+        return false;
+    }
+    const kp_cenc_track *t = NULL;
+    for (size_t i = 0; i < ci->n_tracks && !t; i++)
+        if (ci->tracks[i].encrypted && ci->tracks[i].is_protected)
+            t = &ci->tracks[i];
+    if (!t)
+        return true;
+    s->encrypted = true;
+    if (!d->host.eme) {
+        fail(d, KP_PCAT_DRM, KP_PCODE_ENCRYPTED_CONTENT_WITHOUT_DRM_INFO,
+             json_pack("{s:s, s:s}", "url", url, "reason",
+                       "the init segment is encrypted and the source has no drmData"));
+        return false;
+    }
+    kp_drm_system offered[KP_CENC_MAX_PSSH];
+    size_t n = 0;
+    kp_buf boxes;
+    kp_buf_init(&boxes);
+    int rc = KP_OK;
+    for (size_t i = 0; i < ci->n_pssh && rc == KP_OK; i++) {
+        int sys = kp_drm_system_from_id(ci->pssh[i].system_id);
+        if (sys >= 0)
+            offered[n++] = (kp_drm_system)sys;
+        rc = kp_buf_append(&boxes, s->init.data + ci->pssh[i].offset, ci->pssh[i].size);
+    }
+    bool ok = rc == KP_OK && start_eme(d, offered, n, &boxes, t->default_kid);
+    kp_buf_free(&boxes);
+    if (rc != KP_OK)
+        fail(d, KP_PCAT_MEDIA, KP_PCODE_MEDIA_SOURCE_OPERATION_FAILED, json_object());
+    return ok;
+}
+
 static void on_init(void *ud, const kp_http_response *r)
 {
     stream *s = ud;
@@ -492,18 +628,20 @@ static void on_init(void *ud, const kp_http_response *r)
     bw_sample(d, r);
     s->init.len = 0;
     if (kp_buf_append(&s->init, r->body.data, r->body.len) != KP_OK) {
-        fail(d, KP_PCAT_MEDIA, PC_MEDIA_SOURCE_OPERATION_FAILED, json_object());
+        fail(d, KP_PCAT_MEDIA, KP_PCODE_MEDIA_SOURCE_OPERATION_FAILED, json_object());
         return;
     }
+    if (!init_protection(s, r->url))
+        return;
     s->init_ok = true;
     check_metadata(d);
     if (s->holding) {
         s->holding = false;
         kp_buf held = s->held;
         kp_buf_init(&s->held);
-        append(s, s->held_index, (const uint8_t *)held.data, held.len, r->url);
+        bool deferred = append(s, s->held_index, (const uint8_t *)held.data, held.len, r->url);
         kp_buf_free(&held);
-        if (d->failed)
+        if (d->failed || deferred)
             return;
         s->next = s->held_index + 1;
     }
@@ -531,15 +669,43 @@ static void on_segment(void *ud, const kp_http_response *r)
         s->held_index = index;
         return;
     }
-    append(s, index, (const uint8_t *)r->body.data, r->body.len, r->url);
-    if (d->failed)
+    bool deferred = append(s, index, (const uint8_t *)r->body.data, r->body.len, r->url);
+    if (d->failed || deferred)
         return;
+    segment_done(s, index);
+}
+
+/* After segment `index` of s is appended: ABR, then the next fetches. */
+static void segment_done(stream *s, size_t index)
+{
+    dash *d = s->d;
     s->next = index + 1;
     if (s->kind == KP_TRACK_VIDEO)
         abr_after_segment(d);
     stream_next(s);
     /* the other stream may wait on the buffering goal */
     stream_next(s->kind == KP_TRACK_VIDEO ? &d->audio : &d->video);
+}
+
+/* The license arrived: the segment that waited for it is appended, and loading goes on. */
+static void on_key_ready(void *ud)
+{
+    stream *s = ud;
+    dash *d = s->d;
+    if (!s->waiting_key || d->failed)
+        return;
+    s->waiting_key = false;
+    kp_buf seg = s->locked;
+    kp_buf_init(&s->locked);
+    char *url = s->locked_url;
+    s->locked_url = NULL;
+    size_t index = s->locked_index;
+    bool deferred = append(s, index, (const uint8_t *)seg.data, seg.len, url ? url : "");
+    kp_buf_free(&seg);
+    free(url);
+    if (d->failed || deferred)
+        return;
+    segment_done(s, index);
 }
 
 static void on_index(void *ud, const kp_http_response *r)
@@ -613,7 +779,7 @@ static void stream_next(stream *s)
         s->init_ok = true; /* self-initialising segments */
         check_metadata(d);
     }
-    if (s->req_seg || s->holding)
+    if (s->req_seg || s->holding || s->waiting_key)
         return;
     /* shaka: the next segment is the one at the end of the buffer ahead of the playhead (at
      * the playhead when it is not buffered: after a seek, next was set there) */
@@ -693,18 +859,17 @@ static void on_manifest(void *ud, const kp_http_response *r)
                        "the first Period has no video or audio AdaptationSet"));
         return;
     }
-    if (protected_as) {
-        /* no CDM yet: shaka fails to find a usable key system */
-        bool given = d->has_drm_data;
+    if (protected_as && !d->host.eme) {
+        /* no drmData: shaka has no license server for any key system */
         json_t *data =
             json_pack("{s:s, s:s, s:o}", "url", r->url, "reason",
-                      given ? "the MPD is protected and kpsim has no DRM support yet (no CDM)"
-                            : "the MPD is protected and the source has no license server (drmData)",
+                      "the MPD is protected and the source has no license server (drmData)",
                       "contentProtection", protection_json(protected_as));
-        fail(d, KP_PCAT_DRM,
-             given ? PC_REQUESTED_KEY_SYSTEM_CONFIG_UNAVAILABLE : PC_NO_LICENSE_SERVER_GIVEN, data);
+        fail(d, KP_PCAT_DRM, KP_PCODE_NO_LICENSE_SERVER_GIVEN, data);
         return;
     }
+    if (protected_as && !manifest_protection(d))
+        return;
     if (d->has_video) {
         d->video.rep = choose_video(d);
         d->last_choice = kp_sched_now(d->host.sched);
@@ -782,6 +947,7 @@ static void stream_init(stream *s, dash *d, int kind)
     s->kind = kind;
     kp_buf_init(&s->init);
     kp_buf_init(&s->held);
+    kp_buf_init(&s->locked);
 }
 
 static void *dash_create(const kp_engine_host *host, const json_t *source, const json_t *config)
@@ -795,8 +961,6 @@ static void *dash_create(const kp_engine_host *host, const json_t *source, const
         free(d);
         return NULL;
     }
-    const json_t *drm = json_object_get(source, "drmData");
-    d->has_drm_data = json_is_array(drm) && json_array_size(drm) > 0;
     d->abr_enabled = kp_json_bool(config, "abr.enabled", true);
     d->default_estimate = kp_json_num(config, "abr.defaultBandwidthEstimate", DEFAULT_ESTIMATE);
     d->min_bitrate = (long long)kp_json_num(config, "abr.restrictions.minBitrate", 0);
@@ -835,6 +999,10 @@ static void stream_free(dash *d, stream *s)
     kp_mpd_segments_free(&s->segs);
     kp_buf_free(&s->init);
     kp_buf_free(&s->held);
+    kp_buf_free(&s->locked);
+    free(s->locked_url);
+    if (d->host.eme)
+        kp_eme_forget(d->host.eme, s);
     free(s->spans);
 }
 

@@ -56,6 +56,14 @@ const uint8_t *kp_drm_system_id(kp_drm_system s)
     return (unsigned)s < KP_DRM_SYSTEM_COUNT ? systems[s].system_id : NULL;
 }
 
+int kp_drm_system_from_id(const uint8_t id[16])
+{
+    for (int i = 0; id && i < KP_DRM_SYSTEM_COUNT; i++)
+        if (memcmp(id, systems[i].system_id, 16) == 0)
+            return i;
+    return -1;
+}
+
 int kp_drm_system_parse(const char *s)
 {
     for (int i = 0; s && i < KP_DRM_SYSTEM_COUNT; i++)

@@ -1,9 +1,10 @@
 /* test_engine_dash.c: the DASH engine's failures, over real sockets against the mock back-end
  * (canned answers on GET paths): an MPD that is missing (1001 BAD_HTTP_STATUS with the status),
  * not XML (4001 with the line), dynamic (4011), protected without a license server (6012) or
- * with drmData but no CDM (6001, the ContentProtection in the data), a segment that is missing
+ * on a platform without its key system (6001, the key systems in the data), a segment missing
  * (1001), the connection reset (1002); and the start-up events before the failure.
  */
+#include "eme.h"
 #include "engine.h"
 #include "mock_server.h"
 
@@ -82,8 +83,14 @@ static json_t *play(test_mock *m, const char *path, const char *drm_json, json_t
     char url[256];
     snprintf(url, sizeof(url), "%s%s", mbe_server_url(m->srv), path);
     json_t *source = json_pack("{s:s, s:s}", "url", url, "mimetype", "application/dash+xml");
-    if (drm_json)
+    if (drm_json) {
+        /* as the player does for a source with drmData: here a platform with no key system */
         json_object_set_new(source, "drmData", json_loads(drm_json, 0, NULL));
+        kp_eme_host eh = {
+            .sched = r.sched, .net = r.net, .ud = &r, .emit = on_emit, .fail = on_fail};
+        host.eme = kp_eme_new(&eh, json_object_get(source, "drmData"), 0, NULL);
+        assert_non_null(host.eme);
+    }
     json_t *config = json_object();
     assert_true(kp_engine_dash.can_play(source, config));
     void *e = kp_engine_dash.create(&host, source, config);
@@ -91,6 +98,7 @@ static json_t *play(test_mock *m, const char *path, const char *drm_json, json_t
     kp_engine_dash.load(e);
     kp_sched_run_until(r.sched, KP_SEC(5));
     kp_engine_dash.destroy(e);
+    kp_eme_free(host.eme);
     json_decref(source);
     json_decref(config);
     kp_media_free(r.media);
@@ -176,6 +184,7 @@ static void test_protected(void **state)
     err = play(m, "/t/prot.mpd",
                "[{\"licenseUrl\":\"http://127.0.0.1/l\",\"scheme\":\"com.widevine.alpha\"}]", &ev);
     check(err, KP_PCAT_DRM, 6001);
+    assert_string_equal(kp_json_str(err, "data.keySystems.0", ""), "com.widevine.alpha");
     json_decref(err);
     json_decref(ev);
 }

@@ -37,6 +37,8 @@ const char *kp_drm_key_system(kp_drm_system s);
 const char *kp_drm_kaltura_scheme(kp_drm_system s);
 /* The 16-byte pssh SystemID. */
 const uint8_t *kp_drm_system_id(kp_drm_system s);
+/* The system of a pssh SystemID; -1 when it is none of these. */
+int kp_drm_system_from_id(const uint8_t id[16]);
 /* By name, EME key system or Kaltura scheme; -1 when unknown. */
 int kp_drm_system_parse(const char *s);
 

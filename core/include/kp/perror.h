@@ -41,24 +41,36 @@ enum kp_pcategory {
 };
 
 /* The core codes the reference player raises today (playkit-js src/error/code.ts). */
-#define KP_PCODE_MAP(XX)                     \
-    XX(BAD_HTTP_STATUS, 1001)                \
-    XX(HTTP_ERROR, 1002)                     \
-    XX(TIMEOUT, 1003)                        \
-    XX(REQUEST_FILTER_ERROR, 1006)           \
-    XX(RESPONSE_FILTER_ERROR, 1007)          \
-    XX(VIDEO_ERROR, 3016)                    \
-    XX(HLS_FATAL_MEDIA_ERROR, 3018)          \
-    XX(HLS_FRAG_PARSING_ERROR, 3019)         \
-    XX(NATIVE_ADAPTER_LOAD_FAILED, 3022)     \
-    XX(HLS_PLAYLIST_HEADER_MISSING, 4015)    \
-    XX(INVALID_HLS_TAG, 4016)                \
-    XX(HLS_REQUIRED_ATTRIBUTE_MISSING, 4023) \
-    XX(HLS_REQUIRED_TAG_MISSING, 4024)       \
-    XX(HLSJS_CANNOT_PARSE, 4030)             \
-    XX(LOAD_INTERRUPTED, 7000)               \
-    XX(LOAD_FAILED, 7002)                    \
-    XX(NO_SOURCE_PROVIDED, 7006)             \
+#define KP_PCODE_MAP(XX)                              \
+    XX(BAD_HTTP_STATUS, 1001)                         \
+    XX(HTTP_ERROR, 1002)                              \
+    XX(TIMEOUT, 1003)                                 \
+    XX(REQUEST_FILTER_ERROR, 1006)                    \
+    XX(RESPONSE_FILTER_ERROR, 1007)                   \
+    XX(MEDIA_SOURCE_OPERATION_FAILED, 3014)           \
+    XX(VIDEO_ERROR, 3016)                             \
+    XX(HLS_FATAL_MEDIA_ERROR, 3018)                   \
+    XX(HLS_FRAG_PARSING_ERROR, 3019)                  \
+    XX(NATIVE_ADAPTER_LOAD_FAILED, 3022)              \
+    XX(HLS_PLAYLIST_HEADER_MISSING, 4015)             \
+    XX(INVALID_HLS_TAG, 4016)                         \
+    XX(HLS_REQUIRED_ATTRIBUTE_MISSING, 4023)          \
+    XX(HLS_REQUIRED_TAG_MISSING, 4024)                \
+    XX(HLSJS_CANNOT_PARSE, 4030)                      \
+    XX(NO_RECOGNIZED_KEY_SYSTEMS, 6000)               \
+    XX(REQUESTED_KEY_SYSTEM_CONFIG_UNAVAILABLE, 6001) \
+    XX(FAILED_TO_CREATE_CDM, 6002)                    \
+    XX(INVALID_SERVER_CERTIFICATE, 6004)              \
+    XX(FAILED_TO_GENERATE_LICENSE_REQUEST, 6006)      \
+    XX(LICENSE_REQUEST_FAILED, 6007)                  \
+    XX(LICENSE_RESPONSE_REJECTED, 6008)               \
+    XX(ENCRYPTED_CONTENT_WITHOUT_DRM_INFO, 6010)      \
+    XX(NO_LICENSE_SERVER_GIVEN, 6012)                 \
+    XX(EXPIRED, 6014)                                 \
+    XX(COULD_NOT_CREATE_KEY_SESSION, 6017)            \
+    XX(LOAD_INTERRUPTED, 7000)                        \
+    XX(LOAD_FAILED, 7002)                             \
+    XX(NO_SOURCE_PROVIDED, 7006)                      \
     XX(NO_ENGINE_FOUND_TO_PLAY_THE_SOURCE, 7007)
 
 enum kp_pcode {
