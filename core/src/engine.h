@@ -36,6 +36,11 @@ typedef struct kp_engine_host {
 typedef struct kp_engine_ops {
     const char *name;   /* "hls" */
     const char *format; /* the sources key it plays: "hls", "dash", "progressive" */
+    /* The playkit media-source adapter it stands for: "native" (the element plays the URL
+     * itself), "hls" (hls.js), "dash" (shaka); NULL means the same as name. Source selection
+     * (source_select.h) decides the adapter, then looks for an engine of that adapter and
+     * format in the player's table. */
+    const char *adapter;
     /* playkit canPlaySource: mimetype and DRM support. */
     bool (*can_play)(const json_t *source, const json_t *player_config);
     void *(*create)(const kp_engine_host *host, const json_t *source, const json_t *player_config);
@@ -45,5 +50,6 @@ typedef struct kp_engine_ops {
 } kp_engine_ops;
 
 extern const kp_engine_ops kp_engine_hls;
+extern const kp_engine_ops kp_engine_progressive;
 
 #endif
