@@ -31,6 +31,9 @@ typedef struct kp_engine_host {
     void (*loaded)(void *ud, json_t *tracks);
     /* A fatal engine error: a player error object (stolen). The engine stops loading. */
     void (*fail)(void *ud, json_t *error);
+    /* A media event the adapter raises itself (the NativeAdapter's synthetic playing and
+     * waiting): the player treats it as the element's own. */
+    void (*media_event)(void *ud, kp_event_type type);
 } kp_engine_host;
 
 typedef struct kp_engine_ops {

@@ -36,7 +36,7 @@
 /* The page the reference player is embedded in (its base64 is the playManifest referrer). */
 #define PAGE_URL "http://127.0.0.1/kpsim/player.html"
 
-static const kp_engine_ops *const engines[] = {&kp_engine_hls};
+static const kp_engine_ops *const engines[] = {&kp_engine_hls, &kp_engine_progressive};
 
 /* ---- events ---- */
 
@@ -290,7 +290,8 @@ static bool select_source(kp_player *p, const json_t *sources)
                            .ud = p,
                            .emit = host_emit,
                            .loaded = host_loaded,
-                           .fail = host_fail};
+                           .fail = host_fail,
+                           .media_event = on_media};
     void *e = ops ? ops->create(&host, c.source, p->config) : NULL;
     if (!e)
         return false;
