@@ -54,5 +54,6 @@ typedef struct kp_engine_ops {
 
 extern const kp_engine_ops kp_engine_hls;
 extern const kp_engine_ops kp_engine_progressive;
+extern const kp_engine_ops kp_engine_native_hls; /* HLS played by the element itself */
 
 #endif

@@ -27,15 +27,28 @@
  *   - a seek to a time whose bytes are missing drops the current read (unless it will bring
  *     them within 256 KiB) and reads from the first sample needed there (for video, from
  *     the keyframe at or before the target).
+ *
+ * The same adapter plays HLS where the element can (Safari, iOS, a TV; source_select.c
+ * decides): kp_engine_native_hls. abrmodechanged is {mode: auto} then, there is no
+ * manifestloaded or fragloaded (the page cannot see the element's own requests), and the
+ * track list is the element's videoTracks (one track, without size or bit rate); on the first
+ * timeupdate the adapter reports the picture size as videotrackchanged. The element's HLS
+ * loader: the master playlist, its first variant (the one HLS lists as the start), the
+ * media playlist, then one MPEG-TS segment after another, each demuxed with libavformat and
+ * buffered with its real times (offset by the first segment's earliest timestamp), until 30 s
+ * are buffered ahead (the element then suspends); the metadata comes with the first segment;
+ * a seek to unbuffered time drops the segment in flight and loads the one holding the target.
  */
 #include "demux.h"
 #include "engine.h"
+#include "m3u8.h"
 
 #include "kp/buf.h"
 #include "kp/err.h"
 #include "kp/ffmpeg.h"
 #include "kp/jsonu.h"
 #include "kp/perror.h"
+#include "platform.h"
 
 #include <libavformat/avformat.h>
 #include <stdarg.h>
@@ -53,6 +66,7 @@
 #define METADATA_DELAY    KP_MS(45)
 #define HEARTBEAT_TIMEOUT KP_SEC(30) /* native-adapter-default-config.json heartbeatTimeout */
 #define MAX_FILE_SIZE     ((int64_t)1 << 31)
+#define NATIVE_HLS_AHEAD  KP_SEC(30)
 
 /* MediaError codes */
 #define MEDIA_ERR_NETWORK           2
@@ -97,6 +111,15 @@ typedef struct prog {
     kp_time duration;
     sample *samples;
     size_t n_samples, scan_from;
+
+    /* native HLS */
+    bool hls;
+    kp_m3u8 *master, *level;
+    const kp_m3u8_variant *variant; /* in master, or NULL */
+    size_t next_seg;
+    bool have_init_pts;
+    kp_time init_pts;
+    bool dims_reported;
 
     /* NativeAdapter */
     bool loadeddata_seen, loaded;
@@ -534,11 +557,161 @@ static void start_read(prog *pr, int64_t from)
     kp_media_net_loading(pr->host.media);
 }
 
+/* ---- the element's HLS loader ---- */
+
+static void hls_request(prog *pr, const char *url, kp_http_fn cb)
+{
+    kp_http_request req = {.method = "GET", .url = url};
+    pr->req = kp_net_fetch(pr->host.net, &req, cb, pr);
+    if (!pr->req) {
+        media_error(pr, MEDIA_ERR_NETWORK, "cannot request %s", url);
+        return;
+    }
+    kp_media_net_loading(pr->host.media);
+}
+
+/* A playlist or segment answer: false (after failing) unless it is a 200. */
+static bool hls_answer_ok(prog *pr, const kp_http_response *r)
+{
+    pr->req = 0;
+    if (pr->failed)
+        return false;
+    if (r->error || r->status != 200) {
+        media_error(pr, pr->loaded ? MEDIA_ERR_NETWORK : MEDIA_ERR_SRC_NOT_SUPPORTED, "%s: %s",
+                    r->url,
+                    r->error ? (r->error_text ? r->error_text : "transfer failed") : "HTTP error");
+        return false;
+    }
+    kp_media_net_received(pr->host.media);
+    return true;
+}
+
+static void on_hls_segment(void *ud, const kp_http_response *r);
+
+/* The first segment from `at` on whose middle is not buffered, or n_segments. */
+static size_t hls_segment_from(const prog *pr, kp_time at)
+{
+    const kp_m3u8 *l = pr->level;
+    for (size_t i = 0; i < l->n_segments; i++) {
+        const kp_m3u8_segment *sg = &l->segments[i];
+        kp_time mid = KP_SEC(sg->start + sg->duration / 2);
+        if (KP_SEC(sg->start + sg->duration) <= at)
+            continue;
+        if (!kp_media_is_buffered(pr->host.media, mid))
+            return i;
+    }
+    return l->n_segments;
+}
+
+/* Loads the segment the buffer needs next unless 30 s are buffered ahead (or all is in);
+ * the element idles then. */
+static void hls_next(prog *pr)
+{
+    if (pr->failed || pr->req || !pr->level)
+        return;
+    kp_media *m = pr->host.media;
+    kp_time pos = kp_media_position(m);
+    kp_time end = kp_media_buffered_end(m, pos);
+    size_t i = pr->all_in ? pr->level->n_segments : hls_segment_from(pr, end);
+    if (i >= pr->level->n_segments || end - pos >= NATIVE_HLS_AHEAD) {
+        kp_media_net_idle(m);
+        return;
+    }
+    pr->next_seg = i;
+    hls_request(pr, pr->level->segments[i].uri, on_hls_segment);
+}
+
+static void hls_seek(prog *pr)
+{
+    if (!pr->level || pr->failed)
+        return;
+    kp_media *m = pr->host.media;
+    if (kp_media_is_buffered(m, kp_media_position(m)))
+        return;
+    if (pr->req) /* the segment in flight is for elsewhere */
+        kp_net_cancel(pr->host.net, pr->req);
+    pr->req = 0;
+    hls_next(pr);
+}
+
+static void on_hls_segment(void *ud, const kp_http_response *r)
+{
+    prog *pr = ud;
+    if (!hls_answer_ok(pr, r))
+        return;
+    kp_demux_info info;
+    char err[256];
+    if (kp_demux_segment((const uint8_t *)r->body.data, r->body.len, "mpegts", &info, err,
+                         sizeof(err)) != KP_OK) {
+        media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED, "DEMUXER_ERROR: %s: %s", r->url, err);
+        return;
+    }
+    if (!pr->have_init_pts) {
+        pr->init_pts = INT64_MAX;
+        for (int t = 0; t < info.n_tracks; t++)
+            if (info.tracks[t].start_us < pr->init_pts)
+                pr->init_pts = info.tracks[t].start_us;
+        pr->have_init_pts = true;
+    }
+    kp_media *m = pr->host.media;
+    if (!pr->meta_announced) {
+        pr->meta_announced = true;
+        kp_media_set_metadata(m, KP_SEC(pr->level->total_duration));
+    }
+    kp_time d = kp_media_duration(m);
+    for (int t = 0; t < info.n_tracks; t++) {
+        const kp_demux_track *tr = &info.tracks[t];
+        if (tr->kind != KP_TRACK_VIDEO && tr->kind != KP_TRACK_AUDIO)
+            continue;
+        kp_time a = tr->start_us - pr->init_pts, b = tr->end_us - pr->init_pts;
+        if (d >= 0 && b > d)
+            b = d; /* the element's duration is the playlist's */
+        if (b > a)
+            kp_media_append(m, tr->kind, a, b);
+    }
+    if (hls_segment_from(pr, 0) >= pr->level->n_segments) {
+        pr->all_in = true;
+        kp_media_end_of_data(m);
+    } else {
+        kp_media_appended(m);
+    }
+    hls_next(pr);
+}
+
+static void on_hls_playlist(void *ud, const kp_http_response *r)
+{
+    prog *pr = ud;
+    if (!hls_answer_ok(pr, r))
+        return;
+    kp_m3u8 *pl = NULL;
+    kp_m3u8_error e;
+    if (kp_m3u8_parse(r->body.data, r->body.len, r->url, &pl, &e) != KP_OK) {
+        media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED, "%s:%d: %s", r->url, e.line, e.msg);
+        return;
+    }
+    if (pl->is_master) {
+        if (pr->master || pl->n_variants == 0) {
+            kp_m3u8_free(pl);
+            media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED, "%s: no media playlist", r->url);
+            return;
+        }
+        pr->master = pl;
+        pr->variant = &pl->variants[0]; /* the first listed variant starts */
+        hls_request(pr, pr->variant->uri, on_hls_playlist);
+        return;
+    }
+    pr->level = pl;
+    hls_next(pr);
+}
+
 /* ---- NativeAdapter ---- */
 
 static json_t *tracks_json(const prog *pr)
 {
     const json_t *s = pr->source;
+    if (pr->hls) /* the element's videoTracks: one, without size or bit rate */
+        return json_pack("[{s:s, s:s, s:b, s:s, s:s, s:i, s:b}]", "kind", "video", "id", "",
+                         "active", 1, "label", "", "language", "", "index", 0, "available", 1);
     long long h = kp_json_int(s, "height", 0);
     char label[32];
     if (h > 0)
@@ -598,7 +771,9 @@ static void on_media_event(void *ud, kp_event_type type)
         heartbeat_clear(pr);
         break;
     case KP_EV_SEEKING:
-        if (pr->header_done && !pr->all_in) {
+        if (pr->hls) {
+            hls_seek(pr);
+        } else if (pr->header_done && !pr->all_in) {
             kp_time t = kp_media_position(m);
             int64_t off = offset_for(pr, t);
             if (off >= 0 && !kp_media_is_buffered(m, t) && have_end(pr, off) == off)
@@ -631,7 +806,20 @@ static void on_media_event(void *ud, kp_event_type type)
                 pr->host.media_event(pr->host.ud, KP_EV_WAITING);
             }
         }
-        read_more(pr);
+        if (pr->hls && !pr->failed && !pr->dims_reported) {
+            /* _handleVideoTracksChange: the first size seen is a track change */
+            pr->dims_reported = true;
+            int w = pr->variant ? pr->variant->width : 0, h = pr->variant ? pr->variant->height : 0;
+            pr->host.emit(pr->host.ud, KP_EV_VIDEO_TRACK_CHANGED,
+                          json_pack("{s:{s:s, s:b, s:s, s:s, s:i, s:b, s:i, s:i}}",
+                                    "selectedVideoTrack", "kind", "video", "active", 1, "label", "",
+                                    "language", "", "index", 0, "available", 1, "width", w,
+                                    "height", h));
+        }
+        if (pr->hls)
+            hls_next(pr);
+        else
+            read_more(pr);
         break;
     default:
         break;
@@ -678,10 +866,14 @@ static void *progressive_create(const kp_engine_host *host, const json_t *source
 static void progressive_load(void *engine)
 {
     prog *pr = engine;
-    pr->host.emit(pr->host.ud, KP_EV_ABR_MODE_CHANGED, json_pack("{s:s}", "mode", "manual"));
+    pr->host.emit(pr->host.ud, KP_EV_ABR_MODE_CHANGED,
+                  json_pack("{s:s}", "mode", pr->hls ? "auto" : "manual"));
     kp_media_set_adapter(pr->host.media, on_media_event, pr);
     kp_media_load(pr->host.media);
-    start_read(pr, 0);
+    if (pr->hls)
+        hls_request(pr, pr->url, on_hls_playlist);
+    else
+        start_read(pr, 0);
 }
 
 static void progressive_destroy(void *engine)
@@ -694,6 +886,8 @@ static void progressive_destroy(void *engine)
     kp_sched_cancel(pr->host.sched, pr->meta_task);
     kp_sched_cancel(pr->host.sched, pr->heartbeat);
     kp_media_set_adapter(pr->host.media, NULL, NULL);
+    kp_m3u8_free(pr->level);
+    kp_m3u8_free(pr->master);
     free(pr->samples);
     free(pr->have);
     free(pr->file);
@@ -709,6 +903,35 @@ const kp_engine_ops kp_engine_progressive = {
     .adapter = "native",
     .can_play = progressive_can_play,
     .create = progressive_create,
+    .load = progressive_load,
+    .destroy = progressive_destroy,
+};
+
+/* ---- native HLS ---- */
+
+static bool native_hls_can_play(const json_t *source, const json_t *config)
+{
+    /* clear HLS only: FairPlay through the element is not modelled */
+    const json_t *drm = json_object_get(source, "drmData");
+    return kp_mime_is_hls(kp_json_str(source, "mimetype", "")) &&
+           !(json_is_array(drm) && json_array_size(drm) > 0);
+}
+
+static void *native_hls_create(const kp_engine_host *host, const json_t *source,
+                               const json_t *config)
+{
+    prog *pr = progressive_create(host, source, config);
+    if (pr)
+        pr->hls = true;
+    return pr;
+}
+
+const kp_engine_ops kp_engine_native_hls = {
+    .name = "native-hls",
+    .format = "hls",
+    .adapter = "native",
+    .can_play = native_hls_can_play,
+    .create = native_hls_create,
     .load = progressive_load,
     .destroy = progressive_destroy,
 };

@@ -36,7 +36,8 @@
 /* The page the reference player is embedded in (its base64 is the playManifest referrer). */
 #define PAGE_URL "http://127.0.0.1/kpsim/player.html"
 
-static const kp_engine_ops *const engines[] = {&kp_engine_hls, &kp_engine_progressive};
+static const kp_engine_ops *const engines[] = {&kp_engine_hls, &kp_engine_progressive,
+                                               &kp_engine_native_hls};
 
 /* ---- events ---- */
 

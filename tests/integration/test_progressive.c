@@ -10,10 +10,11 @@
  *     itself at the keyframe before the target;
  *   - HTTP 404 and a body that is no MP4 are 3022 NATIVE_ADAPTER_LOAD_FAILED (category 3) at
  *     the real player's point (after loadstart, the state back to idle);
- *   - the platform decides: an HLS+DASH+MP4 entry plays HLS (hls.js) on chrome and MP4 on iOS
- *     (no MediaSource, and kpsim has no native HLS engine); a stream priority with progressive
- *     first plays the MP4; safari's muted-only autoplay policy falls back to muted autoplay;
- *     an unknown platform is refused.
+ *   - the platform decides: an HLS+DASH+MP4 entry plays HLS with hls.js on chrome (and on
+ *     safari with preferNative.hls false), HLS in the element on safari (preferNative) and iOS
+ *     (no MediaSource): no manifestloaded then; a stream priority with progressive first plays
+ *     the MP4; safari's muted-only autoplay policy falls back to muted autoplay; an unknown
+ *     platform is refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -376,14 +377,18 @@ static void test_platform_choice(void **state)
     fixture *f = *state;
     struct {
         const char *platform, *config, *mime, *abr;
+        size_t manifestloaded; /* 1: hls.js, 0: the element */
     } cases[] = {
-        {"chrome", NULL, "application/x-mpegURL", "auto"},
-        {"safari", NULL, "application/x-mpegURL", "auto"}, /* no native HLS engine: hls.js */
-        {"ios", NULL, "video/mp4", "manual"},              /* no MediaSource */
+        {"chrome", NULL, "application/x-mpegURL", "auto", 1},
+        {"safari", NULL, "application/x-mpegURL", "auto", 0}, /* preferNative.hls */
+        {"safari", "{\"playback\":{\"preferNative\":{\"hls\":false}}}", "application/x-mpegURL",
+         "auto", 1},
+        {"ios", NULL, "application/x-mpegURL", "auto", 0}, /* no MediaSource */
+        {"smarttv", NULL, "application/x-mpegURL", "auto", 1},
         {"chrome",
          "{\"playback\":{\"streamPriority\":[{\"engine\":\"html5\",\"format\":\"progressive\"},"
          "{\"engine\":\"html5\",\"format\":\"hls\"}]}}",
-         "video/mp4", "manual"},
+         "video/mp4", "manual", 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         run r;
@@ -395,6 +400,7 @@ static void test_platform_choice(void **state)
         assert_string_equal(kp_json_str(sel, "selectedSource.0.mimetype", ""), cases[i].mime);
         assert_string_equal(kp_json_str(payload_of(&r, "abrmodechanged"), "mode", ""),
                             cases[i].abr);
+        assert_int_equal(count(&r, "manifestloaded"), cases[i].manifestloaded);
         assert_int_equal(count(&r, "error"), 0);
         run_free(&r);
     }

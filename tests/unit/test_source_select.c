@@ -339,7 +339,8 @@ static void test_prefer_native(void **state)
     json_decref(s);
 }
 
-/* kpsim's engines today: hls.js for HLS and the element for progressive only. */
+/* An engine set without the element's HLS: hls.js for HLS and the element for progressive
+ * only (source selection then moves on to the next adapter or format). */
 static bool kpsim_engines(void *ud, kp_adapter a, const char *format, const json_t *source)
 {
     (void)ud;
@@ -352,7 +353,7 @@ static void test_missing_engines(void **state)
 {
     (void)state;
     json_t *s = clear_sources("hdp");
-    /* Safari: no native HLS engine in kpsim, so hls.js; iOS: no MSE either, so MP4 */
+    /* Safari: no native HLS engine, so hls.js; iOS: no MSE either, so MP4 */
     expect_t w = PICK("hls", KP_ADAPTER_HLS);
     check("safari", s, NULL, kpsim_engines, &w);
     w = (expect_t)PICK("progressive", KP_ADAPTER_NATIVE);
