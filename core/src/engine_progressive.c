@@ -39,6 +39,8 @@
  * are buffered ahead (the element then suspends); the metadata comes with the first segment;
  * a seek to unbuffered time drops the segment in flight and loads the one holding the target.
  */
+#include "engine_progressive.h"
+
 #include "demux.h"
 #include "engine.h"
 #include "m3u8.h"
@@ -320,19 +322,29 @@ static void try_header(prog *pr)
                         "DEMUXER_ERROR_COULD_NOT_OPEN: no moov box in %s", pr->url);
             return;
         }
-        if (!have_all(pr, pos, pos + 16 <= pr->file_size ? pos + 16 : pos + 8)) {
+        int64_t left = pr->file_size - pos;
+        if (left < 8) {
+            media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED,
+                        "DEMUXER_ERROR_COULD_NOT_OPEN: %lld stray bytes at %lld, no moov box",
+                        (long long)left, (long long)pos);
+            return;
+        }
+        if (!have_all(pr, pos, left >= 16 ? pos + 16 : pos + 8)) {
             if (!pr->req || pos < pr->conn_start || pos >= pr->conn_end)
                 ensure_read_at(pr, pos);
             return;
         }
         const uint8_t *h = pr->file + pos;
         uint64_t size = be32(h);
-        char type[5] = {(char)h[4], (char)h[5], (char)h[6], (char)h[7], 0};
+        char type[5];
+        for (int k = 0; k < 4; k++)
+            type[k] = h[4 + k] >= 0x20 && h[4 + k] < 0x7f ? (char)h[4 + k] : '?';
+        type[4] = '\0';
         if (size == 1)
-            size = (uint64_t)be32(h + 8) << 32 | be32(h + 12);
+            size = left >= 16 ? (uint64_t)be32(h + 8) << 32 | be32(h + 12) : 0;
         else if (size == 0)
-            size = (uint64_t)(pr->file_size - pos);
-        if (size < 8 || (int64_t)size > pr->file_size - pos) {
+            size = (uint64_t)left;
+        if (size < 8 || size > (uint64_t)left) {
             media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED,
                         "DEMUXER_ERROR_COULD_NOT_OPEN: bad box '%s' of %llu bytes at %lld", type,
                         (unsigned long long)size, (long long)pos);
@@ -361,7 +373,7 @@ static void try_header(prog *pr)
                  (long long)pos, (unsigned long long)size, pr->n_samples, pr->duration / 1e6);
         pr->meta_task = kp_sched_after(pr->host.sched, METADATA_DELAY, announce_metadata, pr);
         /* a moov fetched from the end: go back to the media data */
-        if (!pr->req && pr->samples[0].pos < pos)
+        if (!pr->req && pr->samples[0].pos < pos && have_end(pr, pr->samples[0].pos) < pos)
             start_read(pr, have_end(pr, pr->samples[0].pos));
     }
 }
@@ -935,3 +947,78 @@ const kp_engine_ops kp_engine_native_hls = {
     .load = progressive_load,
     .destroy = progressive_destroy,
 };
+
+/* ---- the header reader alone ---- */
+
+typedef struct probe_result {
+    char *msg;
+} probe_result;
+
+static void probe_fail(void *ud, json_t *error)
+{
+    probe_result *r = ud;
+    free(r->msg);
+    r->msg = kp_strdup(kp_json_str(error, "data.message", "failed"));
+    json_decref(error);
+}
+
+static void probe_emit(void *ud, kp_event_type type, json_t *payload)
+{
+    json_decref(payload);
+}
+
+static void probe_loaded(void *ud, json_t *tracks)
+{
+    json_decref(tracks);
+}
+
+static void probe_media_event(void *ud, kp_event_type type)
+{
+}
+
+int kp_native_mp4_probe(const uint8_t *data, size_t len, size_t *n_samples, kp_time *duration,
+                        char *err, size_t errlen)
+{
+    *n_samples = 0;
+    *duration = 0;
+    if (err && errlen)
+        err[0] = '\0';
+    probe_result res = {0};
+    kp_sched *sched = kp_sched_new();
+    kp_media *media = sched ? kp_media_new(sched) : NULL;
+    kp_engine_host host = {.sched = sched,
+                           .media = media,
+                           .ud = &res,
+                           .emit = probe_emit,
+                           .loaded = probe_loaded,
+                           .fail = probe_fail,
+                           .media_event = probe_media_event};
+    json_t *source = json_pack("{s:s, s:s}", "url", "memory:", "mimetype", "video/mp4");
+    prog *pr = media && source ? progressive_create(&host, source, NULL) : NULL;
+    json_decref(source);
+    int rc = KP_ENOMEM;
+    if (pr && len > 0 && (int64_t)len <= MAX_FILE_SIZE && (pr->file = malloc(len))) {
+        memcpy(pr->file, data, len);
+        pr->file_size = (int64_t)len;
+        have_add(pr, 0, (int64_t)len);
+        try_header(pr);
+        if (pr->header_done && !pr->failed) {
+            *n_samples = pr->n_samples;
+            *duration = pr->duration;
+            rc = KP_OK;
+        } else {
+            if (err)
+                snprintf(err, errlen, "%s", res.msg ? res.msg : "no moov box");
+            rc = KP_EMEDIA;
+        }
+    } else if (pr && len == 0) {
+        if (err)
+            snprintf(err, errlen, "empty file");
+        rc = KP_EMEDIA;
+    }
+    progressive_destroy(pr);
+    kp_media_free(media);
+    kp_sched_free(sched);
+    free(res.msg);
+    return rc;
+}
