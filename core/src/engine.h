@@ -40,9 +40,9 @@ typedef struct kp_engine_ops {
     const char *name;   /* "hls" */
     const char *format; /* the sources key it plays: "hls", "dash", "progressive" */
     /* The playkit media-source adapter it stands for: "native" (the element plays the URL
-     * itself), "hls" (hls.js), "dash" (shaka); NULL means the same as name. Source selection
-     * (source_select.h) decides the adapter, then looks for an engine of that adapter and
-     * format in the player's table. */
+     * itself), "hls" (hls.js), "dash" (shaka); NULL means the MSE adapter of its format (hls,
+     * dash), or native for other formats. Source selection (source_select.h) decides the
+     * adapter, then looks for an engine of that adapter and format in the player's table. */
     const char *adapter;
     /* playkit canPlaySource: mimetype and DRM support. */
     bool (*can_play)(const json_t *source, const json_t *player_config);

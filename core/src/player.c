@@ -254,9 +254,15 @@ static void middleware_play(void *ud)
 
 /* ---- source selection (Player.setSources / _selectEngineByPriority) ---- */
 
+/* The adapter an engine stands for: its own word, else the MSE adapter of its format (hls.js
+ * for hls, shaka for dash) or the element for anything else. */
 static const char *engine_adapter(const kp_engine_ops *ops)
 {
-    return ops->adapter ? ops->adapter : ops->name;
+    if (ops->adapter)
+        return ops->adapter;
+    if (strcmp(ops->format, "hls") == 0 || strcmp(ops->format, "dash") == 0)
+        return ops->format;
+    return "native";
 }
 
 /* The engine of engines[] for an adapter and format that takes the source, or NULL. */
