@@ -37,11 +37,19 @@ typedef struct kp_engine_host {
     void (*loaded)(void *ud, json_t *tracks);
     /* A fatal engine error: a player error object (stolen). The engine stops loading. */
     void (*fail)(void *ud, json_t *error);
+    /* A media event the adapter raises itself (the NativeAdapter's synthetic playing and
+     * waiting): the player treats it as the element's own. */
+    void (*media_event)(void *ud, kp_event_type type);
 } kp_engine_host;
 
 typedef struct kp_engine_ops {
     const char *name;   /* "hls" */
     const char *format; /* the sources key it plays: "hls", "dash", "progressive" */
+    /* The playkit media-source adapter it stands for: "native" (the element plays the URL
+     * itself), "hls" (hls.js), "dash" (shaka); NULL means the MSE adapter of its format (hls,
+     * dash), or native for other formats. Source selection (source_select.h) decides the
+     * adapter, then looks for an engine of that adapter and format in the player's table. */
+    const char *adapter;
     /* playkit canPlaySource: mimetype and DRM support. */
     bool (*can_play)(const json_t *source, const json_t *player_config);
     void *(*create)(const kp_engine_host *host, const json_t *source, const json_t *player_config);
@@ -56,5 +64,7 @@ extern const kp_engine_ops kp_engine_dash;
 /* The DASH engine's parsed MPD (its ContentProtection per AdaptationSet, for the DRM glue), or
  * NULL before the manifest arrived or when it did not parse. Owned by the engine. */
 const kp_mpd *kp_engine_dash_manifest(const void *engine);
+extern const kp_engine_ops kp_engine_progressive;
+extern const kp_engine_ops kp_engine_native_hls; /* HLS played by the element itself */
 
 #endif

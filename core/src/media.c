@@ -47,6 +47,10 @@ struct kp_media {
     bool has_track[2];
 
     qev *queue; /* events queued and not yet delivered */
+
+    /* the element's own fetch (native sources) */
+    bool net_loading, net_progressed;
+    kp_task_id progress_task;
 };
 
 static void reschedule(kp_media *m);
@@ -156,7 +160,9 @@ static void reset_state(kp_media *m)
 {
     kp_sched_cancel(m->sched, m->tick_task);
     kp_sched_cancel(m->sched, m->seek_task);
-    m->tick_task = m->seek_task = 0;
+    kp_sched_cancel(m->sched, m->progress_task);
+    m->tick_task = m->seek_task = m->progress_task = 0;
+    m->net_loading = m->net_progressed = false;
     m->paused = true;
     m->ended = m->seeking = m->eos = false;
     m->has_metadata = m->loadeddata_fired = false;
@@ -189,6 +195,7 @@ void kp_media_free(kp_media *m)
     drop_queue(m);
     kp_sched_cancel(m->sched, m->tick_task);
     kp_sched_cancel(m->sched, m->seek_task);
+    kp_sched_cancel(m->sched, m->progress_task);
     for (int t = 0; t < 2; t++)
         free(m->tracks[t].r);
     free(m);
@@ -596,5 +603,68 @@ void kp_media_end_of_stream_exact(kp_media *m)
         m->duration = end;
         queue_event(m, KP_EV_DURATION_CHANGE);
     }
+    kp_media_appended(m);
+}
+
+/* ---- the element's own fetch ---- */
+
+static void progress_tick(void *ud)
+{
+    kp_media *m = ud;
+    m->progress_task = kp_sched_after(m->sched, KP_MEDIA_PROGRESS_PERIOD, progress_tick, m);
+    if (m->net_progressed) {
+        m->net_progressed = false;
+        queue_event(m, KP_EV_PROGRESS);
+    }
+}
+
+void kp_media_net_loading(kp_media *m)
+{
+    if (m->net_loading)
+        return;
+    m->net_loading = true;
+    m->progress_task = kp_sched_after(m->sched, KP_MEDIA_PROGRESS_PERIOD, progress_tick, m);
+}
+
+void kp_media_net_received(kp_media *m)
+{
+    m->net_progressed = true;
+}
+
+void kp_media_net_idle(kp_media *m)
+{
+    if (!m->net_loading)
+        return;
+    m->net_loading = false;
+    kp_sched_cancel(m->sched, m->progress_task);
+    m->progress_task = 0;
+    if (m->net_progressed) {
+        m->net_progressed = false;
+        queue_event(m, KP_EV_PROGRESS);
+    }
+    queue_event(m, KP_EV_SUSPEND);
+}
+
+void kp_media_net_stop(kp_media *m)
+{
+    m->net_loading = m->net_progressed = false;
+    kp_sched_cancel(m->sched, m->progress_task);
+    m->progress_task = 0;
+}
+
+void kp_media_set_metadata(kp_media *m, kp_time duration)
+{
+    if (m->has_metadata)
+        return;
+    m->has_metadata = true;
+    m->ready = KP_HAVE_METADATA;
+    m->duration = duration;
+    queue_event(m, KP_EV_DURATION_CHANGE);
+    queue_event(m, KP_EV_LOADED_METADATA);
+}
+
+void kp_media_end_of_data(kp_media *m)
+{
+    m->eos = true;
     kp_media_appended(m);
 }

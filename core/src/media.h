@@ -33,6 +33,7 @@ enum {
 #define KP_MEDIA_ENOUGH_AHEAD      KP_MS(2500) /* buffered ahead needed to (re)start playback */
 #define KP_MEDIA_SEEK_DECODE       KP_MS(15)   /* decode time before a buffered seek completes */
 #define KP_MEDIA_PLAYING_DELAY     KP_MS(4)    /* play() to `playing` when data is ready */
+#define KP_MEDIA_PROGRESS_PERIOD   KP_MS(350)  /* `progress` while fetching (WHATWG, Chromium) */
 
 typedef struct kp_media kp_media;
 typedef void (*kp_media_sink)(void *ud, kp_event_type type);
@@ -85,6 +86,24 @@ bool kp_media_eos(const kp_media *m);
  * buffered end, with a durationchange only when that changes it (the real player's DASH runs
  * show none when the stream ends at the MPD's duration). */
 void kp_media_end_of_stream_exact(kp_media *m);
+
+/* --- the element's own resource fetch (src= a URL, no MediaSource) --- */
+/* networkState becomes LOADING: from now on `progress` fires every 350 ms while bytes
+ * arrive (no event for the change itself). */
+void kp_media_net_loading(kp_media *m);
+/* Bytes of the resource arrived. */
+void kp_media_net_received(kp_media *m);
+/* LOADING -> IDLE (the fetch stopped: all in, or enough buffered): a last `progress` when
+ * bytes arrived since the previous one, then `suspend` (Chromium's order). */
+void kp_media_net_idle(kp_media *m);
+/* The fetch stopped on an error: no more `progress`, no `suspend` (an error follows). */
+void kp_media_net_stop(kp_media *m);
+/* The element's demuxer read the header: duration set, `durationchange` and
+ * `loadedmetadata` (once per load). Appends may follow. */
+void kp_media_set_metadata(kp_media *m, kp_time duration);
+/* Every track's data of the resource is in: playback may run to the duration (unlike
+ * kp_media_end_of_stream, no durationchange and the duration stays the container's). */
+void kp_media_end_of_data(kp_media *m);
 /* End of the playable (all-tracks) buffered range containing pos, or pos when pos is not
  * buffered. */
 kp_time kp_media_buffered_end(const kp_media *m, kp_time pos);

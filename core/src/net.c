@@ -17,6 +17,10 @@ typedef struct pending {
     kp_http_fn cb;
     void *ud;
     kp_http_response resp;
+    /* streamed answers */
+    void (*on_data)(void *ud, const kp_http_response *resp, size_t received);
+    size_t data_step, data_next; /* the next announcement is at data_next bytes */
+    kp_task_id data_task;
 } pending;
 
 struct kp_net {
@@ -67,6 +71,7 @@ void kp_net_free(kp_net *net)
         pending *p = net->pending;
         net->pending = p->next;
         kp_sched_cancel(net->sched, p->task);
+        kp_sched_cancel(net->sched, p->data_task);
         response_clear(&p->resp);
         free(p);
     }
@@ -89,10 +94,23 @@ const kp_net_profile *kp_net_profile_get(const kp_net *net)
     return &net->profile;
 }
 
+typedef struct body_sink {
+    kp_buf *b;
+    size_t max; /* 0: no limit */
+    bool *truncated;
+} body_sink;
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    kp_buf *b = ud;
-    return kp_buf_append(b, ptr, size * nmemb) == KP_OK ? size * nmemb : 0;
+    body_sink *s = ud;
+    size_t n = size * nmemb, keep = n;
+    if (s->max && s->b->len + n > s->max) {
+        keep = s->max - s->b->len;
+        *s->truncated = true;
+    }
+    if (keep && kp_buf_append(s->b, ptr, keep) != KP_OK)
+        return 0;
+    return keep == n && !(*s->truncated) ? n : 0; /* 0 stops the transfer */
 }
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -140,6 +158,31 @@ const char *kp_http_header(const kp_http_response *resp, const char *name)
     return NULL;
 }
 
+static void deliver_data(void *ud);
+
+/* Schedules the next on_data announcement of a streamed answer, if any remains before the
+ * end (the final callback covers the rest). */
+static void schedule_data(pending *p)
+{
+    kp_net *net = p->net;
+    p->data_task = 0;
+    if (!p->on_data || p->data_next >= p->resp.body.len)
+        return;
+    long double bits = (long double)p->data_next * 8.0L;
+    kp_time at =
+        p->resp.first_byte + (kp_time)(bits * 1000000.0L / (long double)net->profile.bandwidth_bps);
+    p->data_task = kp_sched_at(net->sched, at, deliver_data, p);
+}
+
+static void deliver_data(void *ud)
+{
+    pending *p = ud;
+    size_t received = p->data_next;
+    p->data_next += p->data_step;
+    schedule_data(p); /* before the call: the callee may cancel (and free) p */
+    p->on_data(p->ud, &p->resp, received);
+}
+
 static void deliver(void *ud)
 {
     pending *p = ud;
@@ -150,6 +193,7 @@ static void deliver(void *ud)
             break;
         }
     }
+    kp_sched_cancel(net->sched, p->data_task);
     p->cb(p->ud, &p->resp);
     response_clear(&p->resp);
     free(p);
@@ -165,8 +209,9 @@ static void perform(kp_net *net, const kp_http_request *req, kp_http_response *r
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L); /* wall-clock guard; the watchdog is separate */
+    body_sink sink = {.b = &r->body, .max = req->max_body, .truncated = &r->truncated};
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "kpsim-reference-player");
@@ -184,6 +229,8 @@ static void perform(kp_net *net, const kp_http_request *req, kp_http_response *r
     if (hdrs)
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_WRITE_ERROR && r->truncated)
+        rc = CURLE_OK; /* the reader stopped on purpose */
     if (rc != CURLE_OK) {
         r->error = rc == CURLE_OPERATION_TIMEDOUT ? KP_ETIMEDOUT : KP_EHTTP;
         r->error_text = kp_strdup(curl_easy_strerror(rc));
@@ -226,9 +273,17 @@ uint64_t kp_net_fetch(kp_net *net, const kp_http_request *req, kp_http_fn cb, vo
         long double bits = (long double)p->resp.body.len * 8.0L;
         done = start + (kp_time)(bits * 1000000.0L / (long double)net->profile.bandwidth_bps);
         net->link_free = done;
+        first_byte = start;
     }
     p->resp.started = now;
+    p->resp.first_byte = first_byte;
     p->resp.finished = done;
+    if (req->on_data && p->resp.error == KP_OK) {
+        p->on_data = req->on_data;
+        p->data_step = req->data_step ? req->data_step : 65536;
+        p->data_next = p->data_step;
+        schedule_data(p);
+    }
     net->stats.requests++;
     net->stats.bytes += p->resp.body.len;
     p->task = kp_sched_at(net->sched, done, deliver, p);
@@ -252,6 +307,11 @@ bool kp_net_cancel(kp_net *net, uint64_t id)
         if (p->id == id) {
             *pp = p->next;
             kp_sched_cancel(net->sched, p->task);
+            kp_sched_cancel(net->sched, p->data_task);
+            /* a dropped stream stops using the link (whole answers keep their slot) */
+            kp_time now = kp_sched_now(net->sched);
+            if (p->on_data && net->link_free == p->resp.finished && now < p->resp.finished)
+                net->link_free = now > p->resp.first_byte ? now : p->resp.first_byte;
             response_clear(&p->resp);
             free(p);
             return true;

@@ -10,7 +10,9 @@
  */
 #include "player_priv.h"
 
+#include "eme.h"
 #include "engine.h"
+#include "source_select.h"
 
 #include "kp/buf.h"
 #include "kp/codec.h"
@@ -35,7 +37,8 @@
 /* The page the reference player is embedded in (its base64 is the playManifest referrer). */
 #define PAGE_URL "http://127.0.0.1/kpsim/player.html"
 
-static const kp_engine_ops *const engines[] = {&kp_engine_hls, &kp_engine_dash};
+static const kp_engine_ops *const engines[] = {&kp_engine_hls, &kp_engine_dash,
+                                               &kp_engine_progressive, &kp_engine_native_hls};
 
 /* ---- events ---- */
 
@@ -237,56 +240,81 @@ static void middleware_play(void *ud)
 
 /* ---- source selection (Player.setSources / _selectEngineByPriority) ---- */
 
-static const char *const default_priority[] = {"hls", "dash", "progressive"};
-
-static bool try_format(kp_player *p, const json_t *sources, const char *format)
+/* The adapter an engine stands for: its own word, else the MSE adapter of its format (hls.js
+ * for hls, shaka for dash) or the element for anything else. */
+static const char *engine_adapter(const kp_engine_ops *ops)
 {
-    const json_t *list = json_object_get(sources, format);
-    if (!json_is_array(list) || json_array_size(list) == 0)
-        return false;
-    const json_t *source = json_array_get(list, 0); /* only the first source is tried */
+    if (ops->adapter)
+        return ops->adapter;
+    if (strcmp(ops->format, "hls") == 0 || strcmp(ops->format, "dash") == 0)
+        return ops->format;
+    return "native";
+}
+
+/* The engine of engines[] for an adapter and format that takes the source, or NULL. */
+static const kp_engine_ops *find_engine(const kp_player *p, kp_adapter a, const char *format,
+                                        const json_t *source)
+{
     for (size_t i = 0; i < sizeof(engines) / sizeof(engines[0]); i++) {
         const kp_engine_ops *ops = engines[i];
-        if (strcmp(ops->format, format) != 0 || !ops->can_play(source, p->config))
-            continue;
-        kp_engine_host host = {.sched = p->sched,
-                               .net = p->net,
-                               .media = p->media,
-                               .log = p->log,
-                               .ud = p,
-                               .emit = host_emit,
-                               .loaded = host_loaded,
-                               .fail = host_fail};
-        void *e = ops->create(&host, source, p->config);
-        if (!e)
-            return false;
-        p->engine = e;
-        p->engine_ops = ops;
-        p->selected_source = json_deep_copy(list);
-        return true;
+        if (strcmp(ops->format, format) == 0 &&
+            strcmp(engine_adapter(ops), kp_adapter_name(a)) == 0 &&
+            ops->can_play(source, p->config))
+            return ops;
     }
-    return false;
+    return NULL;
+}
+
+static bool engine_available(void *ud, kp_adapter a, const char *format, const json_t *source)
+{
+    return find_engine(ud, a, format, source) != NULL;
 }
 
 static bool select_source(kp_player *p, const json_t *sources)
 {
-    const json_t *prio = kp_json_path(p->config, "playback.streamPriority");
-    if (json_is_array(prio) && json_array_size(prio) > 0) {
-        size_t i;
-        const json_t *it;
-        json_array_foreach(prio, i, it)
-        {
-            const char *engine = kp_json_str(it, "engine", "html5");
-            const char *format = kp_json_str(it, "format", "");
-            if (strcasecmp(engine, "html5") == 0 && try_format(p, sources, format))
-                return true;
-        }
+    kp_source_choice c;
+    if (kp_source_select(sources, p->config, p->platform, engine_available, p, &c) != KP_OK)
+        return false;
+    const kp_engine_ops *ops = find_engine(p, c.adapter, c.format, c.source);
+    /* a source with drmData gets its EME: the engine asks it for keys; a platform without the
+     * source's key systems fails there, when the content names them (shaka's DrmEngine) */
+    const json_t *drm_data = json_object_get(c.source, "drmData");
+    if (ops && json_array_size(drm_data) > 0) {
+        const char *pref = kp_json_str(p->config, "drm.keySystem", "");
+        kp_eme_host eh = {.sched = p->sched,
+                          .net = p->net,
+                          .log = p->log,
+                          .ud = p,
+                          .emit = host_emit,
+                          .fail = host_fail};
+        p->eme = kp_eme_new(&eh, drm_data, p->platform->key_systems,
+                            *pref ? pref : p->platform->default_key_system);
+        if (!p->eme)
+            return false;
+    }
+    kp_engine_host host = {.eme = p->eme,
+                           .sched = p->sched,
+                           .net = p->net,
+                           .media = p->media,
+                           .log = p->log,
+                           .ud = p,
+                           .emit = host_emit,
+                           .loaded = host_loaded,
+                           .fail = host_fail,
+                           .media_event = on_media};
+    void *e = ops ? ops->create(&host, c.source, p->config) : NULL;
+    if (!e) {
+        kp_eme_free(p->eme);
+        p->eme = NULL;
         return false;
     }
-    for (size_t i = 0; i < 3; i++)
-        if (try_format(p, sources, default_priority[i]))
-            return true;
-    return false;
+    KP_LOG_D(p->log, "player", "%s: %s source %s with the %s adapter (%s)", p->platform->name,
+             c.format, kp_json_str(c.source, "id", "?"), kp_adapter_name(c.adapter), ops->name);
+    p->engine = e;
+    p->engine_ops = ops;
+    p->selected_source = json_deep_copy(c.list);
+    p->key_system = c.key_system;
+    return true;
 }
 
 static void post_layout(void *ud)
@@ -310,9 +338,19 @@ static void autoplay(void *ud)
 {
     kp_player *p = ud;
     p->tasks[2] = 0;
-    /* Player._autoPlay after getCapabilities(): the chrome profile allows unmuted
-     * autoplay (as headless Chromium did for the real player), so play() directly. */
-    kp_player_play(p);
+    /* Player._autoPlay after getCapabilities(), with the platform's autoplay policy (the
+     * chrome profile allows unmuted autoplay, as headless Chromium did for the real player) */
+    if (p->platform->autoplay_unmuted || (p->muted && p->platform->autoplay_muted)) {
+        kp_player_play(p);
+    } else if (p->platform->autoplay_muted &&
+               kp_json_bool(p->config, "playback.allowMutedAutoPlay", true)) {
+        kp_player_set_muted(p, true);
+        kp__player_emit(p, KP_EV_FALLBACK_TO_MUTED_AUTOPLAY, NULL);
+        kp_player_play(p);
+    } else {
+        load_engine(p);
+        kp__player_emit(p, KP_EV_AUTOPLAY_FAILED, NULL);
+    }
 }
 
 static void set_sources(kp_player *p, const json_t *sources)
@@ -510,6 +548,8 @@ kp_player *kp_player_new(kp_sched *sched, kp_net *net, const json_t *config, kp_
     p->muted = kp_json_bool(p->config, "playback.muted", false);
     p->volume = kp_json_num(p->config, "playback.volume", 1.0);
     p->state = p->prev_state = KP_STATE_IDLE;
+    p->platform = kp_platform_find(KP_PLATFORM_DEFAULT);
+    p->key_system = -1;
     return p;
 }
 
@@ -529,11 +569,14 @@ static void clear_media(kp_player *p)
         p->engine_ops->destroy(p->engine);
     p->engine = NULL;
     p->engine_ops = NULL;
+    kp_eme_free(p->eme);
+    p->eme = NULL;
     kp_media_detach(p->media);
     json_decref(p->media_config);
     p->media_config = NULL;
     json_decref(p->selected_source);
     p->selected_source = NULL;
+    p->key_system = -1;
     p->engine_loading = p->ready = p->play_after_ready = p->play_requested = false;
     p->playback_start_fired = p->first_play_fired = p->first_playing_fired = false;
     p->percent_on = false;
@@ -651,6 +694,28 @@ void kp_player_set_provider(kp_player *p, kp_provider_kind kind)
     p->popts.client_tag = kind == KP_PROVIDER_OTT
                               ? kp_json_str(p->config, "provider.clientTag", NULL)
                               : p->client_tag;
+}
+
+int kp_player_set_platform(kp_player *p, const char *name)
+{
+    const kp_platform *pf = kp_platform_find(name);
+    if (!pf) {
+        KP_LOG_W(p->log, "player", "unknown platform '%s' (known: %s)", name ? name : "(null)",
+                 kp_platform_names());
+        return KP_EINVAL;
+    }
+    p->platform = pf;
+    return KP_OK;
+}
+
+const char *kp_player_platform(const kp_player *p)
+{
+    return p->platform->name;
+}
+
+const char *kp_player_platforms(void)
+{
+    return kp_platform_names();
 }
 
 void kp_player_play(kp_player *p)

@@ -7,6 +7,7 @@
 #include "kp/player.h"
 #include "kp/provider.h"
 #include "media.h"
+#include "platform.h"
 #include "state.h"
 
 #include "kp/codec.h"
@@ -39,6 +40,7 @@ struct kp_player {
     kp_media *media;
     kp_rng rng;
     char session_uuid[37];
+    const kp_platform *platform; /* capability profile (platform.h), chrome by default */
 
     plugin_slot *plugins;
     size_t n_plugins;
@@ -61,6 +63,8 @@ struct kp_player {
     const kp_engine_ops *engine_ops;
     void *engine;
     json_t *selected_source;
+    int key_system;     /* the selected source's key system (kp_drm_system), or -1 */
+    struct kp_eme *eme; /* the selected source's EME when it has drmData (eme.h) */
     bool engine_loading, ready, play_after_ready, play_requested;
     bool playback_start_fired, first_play_fired, first_playing_fired;
     bool percent_on;

@@ -465,6 +465,12 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
     json_decref(cfg);
     if (c.player && strcmp(sc->backend.kind, "ott") == 0)
         kp_player_set_provider(c.player, KP_PROVIDER_OTT);
+    if (c.player && kp_player_set_platform(c.player, sc->player.platform) != KP_OK) {
+        add_failure(res, sc->file, (hx_loc){1, 1}, NULL, "unknown platform '%s' (known: %s)",
+                    sc->player.platform, kp_player_platforms());
+        rc = KP_EINVAL;
+        goto done;
+    }
     void *rec_state = NULL;
     if (!c.player ||
         kp_player_add_plugin(c.player, &kp_recorder_plugin, NULL, NULL, &rec_state) != KP_OK) {

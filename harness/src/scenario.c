@@ -132,8 +132,9 @@ static const char *const BLOCK_CODES[] = {"COUNTRY_RESTRICTED",
                                           "USER_AGENT_RESTRICTED",
                                           "SCHEDULED_RESTRICTED",
                                           NULL};
-static const char *const PLATFORMS[] = {"chrome", NULL};
-static const char *const PLATFORMS_LATER[] = {"firefox", "safari", "edge", NULL};
+/* the reference player's capability profiles (core/src/platform.c) */
+static const char *const PLATFORMS[] = {"chrome", "firefox", "edge",    "safari",
+                                        "ios",    "android", "smarttv", NULL};
 static const char *const PRELOADS[] = {"none", "auto", NULL};
 static const char *const SERVERS[] = {"api", "cdn", NULL};
 
@@ -1552,7 +1553,7 @@ static void check_player(ctx *c, const hx_ynode *top, hx_scenario *s)
         return;
     if (want_map(c, p)) {
         check_keys(c, p, PLAYER_KEYS);
-        get_enum(c, p, "platform", PLATFORMS, PLATFORMS_LATER, &s->player.platform);
+        get_enum(c, p, "platform", PLATFORMS, NULL, &s->player.platform);
         size_t mn;
         const hx_ynode *net = enter(c, p, "network", &mn);
         if (net) {

@@ -10,6 +10,13 @@
  *
  * kp_net_fetch performs the transfer at once and schedules the callback on the virtual
  * clock; the response passed to the callback is owned by the net and valid only during it.
+ *
+ * Streamed answers (a media element reading a file): with `on_data`, the body is also
+ * announced as it arrives, every `data_step` bytes, at the virtual moment those bytes are in
+ * (start + bytes * 8 / bandwidth); the final callback follows as usual. With `max_body`, the
+ * reader stops after that many body bytes (the connection is dropped, as a browser that has
+ * buffered enough does): the answer is marked truncated and only those bytes take link time.
+ * Cancelling a streamed answer frees the link at once when it was the last transfer on it.
  */
 #ifndef KP_NET_H
 #define KP_NET_H
@@ -18,6 +25,7 @@
 #include "kp/log.h"
 #include "kp/sched.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,12 +34,19 @@ typedef struct kp_net_profile {
     kp_time latency;         /* >= 0, per request (and per redirect) */
 } kp_net_profile;
 
+struct kp_http_response;
+
 typedef struct kp_http_request {
     const char *method; /* "GET" (default when NULL) or "POST" */
     const char *url;
     const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
     const void *body;           /* POST body */
     size_t body_len;
+    size_t max_body; /* stop reading the body after this many bytes; 0: read it all */
+    /* streamed answers: called with the number of body bytes arrived so far (resp->body may
+     * already hold more: only the first `received` bytes are in); NULL: no streaming */
+    void (*on_data)(void *ud, const struct kp_http_response *resp, size_t received);
+    size_t data_step; /* bytes between on_data calls (0: 64 KiB) */
 } kp_http_request;
 
 typedef struct kp_http_response {
@@ -44,8 +59,10 @@ typedef struct kp_http_response {
     char *url;           /* the requested URL */
     char *effective_url; /* after redirects */
     int redirects;
-    kp_time started;  /* virtual */
-    kp_time finished; /* virtual */
+    kp_time started;    /* virtual */
+    kp_time first_byte; /* virtual: when the body starts to arrive */
+    kp_time finished;   /* virtual */
+    bool truncated;     /* the reader stopped at max_body */
 } kp_http_response;
 
 typedef void (*kp_http_fn)(void *ud, const kp_http_response *resp);

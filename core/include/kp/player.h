@@ -45,6 +45,15 @@ kp_bus *kp_player_bus(kp_player *p);
 int kp_player_load_media(kp_player *p, const json_t *media_info);
 /* Chooses the provider (before the first load). */
 void kp_player_set_provider(kp_player *p, kp_provider_kind kind);
+/* Chooses the platform the player runs on (before load_media): one of kp_player_platforms().
+ * It decides which formats, adapters and key systems source selection may use, the
+ * preferNative and drm.keySystem defaults, and the autoplay policy. The default is "chrome".
+ * Returns 0, or KP_EINVAL for an unknown name (logged with the known ones; nothing changes). */
+int kp_player_set_platform(kp_player *p, const char *name);
+/* The platform in use ("chrome" ...). */
+const char *kp_player_platform(const kp_player *p);
+/* The known platform names, comma-separated (static). */
+const char *kp_player_platforms(void);
 /* KalturaPlayer.loadPlaylist({playlistId}) or loadPlaylistByEntryList({entries: [{entryId},
  * ...]}): info is {"playlistId": "..."} or {"entries": [mediaInfo, ...]}. The playlist's items
  * then play in turn (playlist.options.autoContinue, default true). Returns 0 or KP_EINVAL. */
