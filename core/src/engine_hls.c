@@ -10,12 +10,25 @@
  * 500 kbit/s) and the highest level whose bitrate fits 0.95 (same or lower) or 0.7 (higher)
  * of the estimate. videotrackchanged fires when the playhead enters a fragment of another
  * level (hls.js FRAG_CHANGED → LEVEL_SWITCHED).
+ *
+ * Encryption (hls.js KeyLoader + Decrypter): a segment under EXT-X-KEY METHOD=AES-128 needs
+ * its key first; each key URI is fetched once (before the first segment that uses it) and
+ * must give 16 bytes. The segment is decrypted whole (AES-128-CBC, PKCS#7) with the tag's IV
+ * or, without one, its media sequence number, then demuxed. A key that does not load (or is
+ * not 16 bytes) is hls.js keyLoadError, a fatal NETWORK error: 1002 (hls-adapter.ts
+ * 1134-1180); a segment whose padding is wrong after decryption (a wrong key or IV) is
+ * fragDecryptError, a fatal MEDIA error: 3018 (hls-adapter.ts 1166-1172). hls.js decrypts
+ * SAMPLE-AES only through EME, which playkit never gives it (canPlayDrm is false): a
+ * SAMPLE-AES or SAMPLE-AES-CTR key is a fatal key-system error, 3018 in category PLAYER
+ * (hls-adapter.ts 1174). A METHOD hls.js does not know is ignored (its m3u8 parser drops the
+ * tag with a warning), so the segments are taken as clear.
  */
 #include "demux.h"
 #include "engine.h"
 #include "m3u8.h"
 
 #include "kp/buf.h"
+#include "kp/cenc.h"
 #include "kp/err.h"
 #include "kp/jsonu.h"
 #include "kp/perror.h"
@@ -48,7 +61,12 @@ typedef struct frag_rec {
     kp_time start, end;
 } frag_rec;
 
-typedef enum stage { ST_IDLE, ST_MASTER, ST_LEVEL, ST_FRAG, ST_FAILED } stage;
+typedef enum stage { ST_IDLE, ST_MASTER, ST_LEVEL, ST_KEY, ST_FRAG, ST_FAILED } stage;
+
+typedef struct hls_key {
+    char *uri;
+    uint8_t key[16];
+} hls_key;
 
 typedef struct hls {
     kp_engine_host host;
@@ -70,6 +88,11 @@ typedef struct hls {
     frag_rec *frags;
     size_t n_frags, cap_frags;
     ewma fast, slow;
+    kp_cenc_ctx *cenc; /* AES-128 decryption, made with the first key */
+    hls_key *keys;     /* loaded keys, one per URI */
+    size_t n_keys;
+    kp_buf plain;  /* the decrypted segment */
+    char *key_uri; /* the key being loaded */
 } hls;
 
 /* ---- bandwidth estimate (hls.js EwmaBandWidthEstimator) ---- */
@@ -171,6 +194,105 @@ static double elapsed_ms(const kp_http_response *r)
 
 static void load_next(hls *h);
 
+/* ---- keys ---- */
+
+typedef enum key_kind { KEY_CLEAR, KEY_AES128, KEY_SAMPLE_AES } key_kind;
+
+/* The segment's EXT-X-KEY as hls.js takes it (an unknown METHOD is dropped: clear). */
+static key_kind segment_key(const kp_m3u8 *d, const kp_m3u8_segment *sg, const kp_m3u8_key **out)
+{
+    *out = NULL;
+    if (sg->key_index < 0 || (size_t)sg->key_index >= d->n_keys)
+        return KEY_CLEAR;
+    const kp_m3u8_key *k = &d->keys[sg->key_index];
+    *out = k;
+    if (strcmp(k->method, "AES-128") == 0)
+        return KEY_AES128;
+    if (strcmp(k->method, "SAMPLE-AES") == 0 || strcmp(k->method, "SAMPLE-AES-CTR") == 0 ||
+        strcmp(k->method, "SAMPLE-AES-CENC") == 0)
+        return KEY_SAMPLE_AES;
+    *out = NULL;
+    return KEY_CLEAR;
+}
+
+static const hls_key *key_find(const hls *h, const char *uri)
+{
+    for (size_t i = 0; i < h->n_keys; i++)
+        if (strcmp(h->keys[i].uri, uri) == 0)
+            return &h->keys[i];
+    return NULL;
+}
+
+static void on_key(void *ud, const kp_http_response *r)
+{
+    hls *h = ud;
+    h->req = 0;
+    h->stage = ST_IDLE;
+    if (r->error || r->status != 200) {
+        fail_http(h, r, "keyLoadError");
+        return;
+    }
+    if (r->body.len != 16) {
+        char reason[96];
+        snprintf(reason, sizeof(reason), "the key is %zu bytes, not 16", r->body.len);
+        KP_LOG_W(h->host.log, "hls", "key %s: %s", r->url, reason);
+        fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
+             json_pack("{s:s, s:s, s:i, s:s}", "name", "keyLoadError", "url", r->url,
+                       "responseCode", r->status, "reason", reason));
+        return;
+    }
+    hls_key *ks = realloc(h->keys, (h->n_keys + 1) * sizeof(*ks));
+    char *dup = kp_strdup(h->key_uri);
+    if (!ks || !dup) {
+        if (ks)
+            h->keys = ks;
+        free(dup);
+        fail(h, KP_PCAT_PLAYER, KP_PCODE_HLS_FATAL_MEDIA_ERROR,
+             json_pack("{s:s, s:s}", "name", "keyLoadError", "reason", "out of memory"));
+        return;
+    }
+    h->keys = ks;
+    h->keys[h->n_keys].uri = dup;
+    memcpy(h->keys[h->n_keys].key, r->body.data, 16);
+    h->n_keys++;
+    load_next(h);
+}
+
+/* Decrypts an AES-128 segment into h->plain: KP_OK, or fails the engine (fragDecryptError). */
+static int decrypt_segment(hls *h, const kp_m3u8_key *k, const kp_m3u8_segment *sg,
+                           const kp_http_response *r)
+{
+    const hls_key *key = key_find(h, k->uri);
+    char err[256] = "the segment's key was not loaded";
+    int rc = key ? KP_OK : KP_ESTATE;
+    if (rc == KP_OK && !h->cenc && !(h->cenc = kp_cenc_ctx_new()))
+        rc = KP_ENOMEM;
+    h->plain.len = 0;
+    if (rc == KP_OK)
+        rc = kp_buf_append(&h->plain, r->body.data, r->body.len);
+    if (rc == KP_OK) {
+        uint8_t iv[16];
+        if (k->has_iv)
+            memcpy(iv, k->iv_bytes, 16);
+        else
+            kp_hls_aes_iv_from_sequence((uint64_t)sg->sequence, iv);
+        size_t out_len = 0;
+        rc = kp_hls_aes_decrypt(h->cenc, key->key, iv, (uint8_t *)h->plain.data, h->plain.len,
+                                &out_len, err, sizeof(err));
+        if (rc == KP_OK)
+            h->plain.len = out_len;
+    } else if (rc == KP_ENOMEM) {
+        snprintf(err, sizeof(err), "out of memory");
+    }
+    if (rc != KP_OK) {
+        KP_LOG_W(h->host.log, "hls", "fragment %s: %s", r->url, err);
+        fail(
+            h, KP_PCAT_MEDIA, KP_PCODE_HLS_FATAL_MEDIA_ERROR,
+            json_pack("{s:s, s:s, s:s}", "name", "fragDecryptError", "url", r->url, "reason", err));
+    }
+    return rc;
+}
+
 /* ---- fragments ---- */
 
 static void frag_remember(hls *h, int lvl, size_t index, kp_time start, kp_time end)
@@ -219,10 +341,18 @@ static void on_frag(void *ud, const kp_http_response *r)
     }
     const level *l = &h->levels[h->load_level];
     size_t index = h->next_index;
+    const uint8_t *data = (const uint8_t *)r->body.data;
+    size_t len = r->body.len;
+    const kp_m3u8_key *k;
+    if (segment_key(l->details, &l->details->segments[index], &k) == KEY_AES128) {
+        if (decrypt_segment(h, k, &l->details->segments[index], r) != KP_OK)
+            return;
+        data = (const uint8_t *)h->plain.data;
+        len = h->plain.len;
+    }
     kp_demux_info info;
     char err[256];
-    if (kp_demux_segment((const uint8_t *)r->body.data, r->body.len, "mpegts", &info, err,
-                         sizeof(err)) != KP_OK) {
+    if (kp_demux_segment(data, len, "mpegts", &info, err, sizeof(err)) != KP_OK) {
         KP_LOG_W(h->host.log, "hls", "fragment %s: %s", r->url, err);
         fail(
             h, KP_PCAT_MEDIA, KP_PCODE_HLS_FRAG_PARSING_ERROR,
@@ -333,6 +463,31 @@ static void load_next(hls *h)
         return;
     }
     h->next_index = index;
+    const kp_m3u8_key *k;
+    switch (segment_key(l->details, &l->details->segments[index], &k)) {
+    case KEY_SAMPLE_AES:
+        fail(h, KP_PCAT_MEDIA, KP_PCODE_HLS_FATAL_MEDIA_ERROR,
+             json_pack("{s:s, s:s, s:s, s:s?}", "name", "keySystemError", "reason",
+                       "hls.js decrypts METHOD=SAMPLE-AES only through EME, which the hls "
+                       "adapter does not have (it cannot play DRM)",
+                       "method", k->method, "keyFormat", k->keyformat));
+        return;
+    case KEY_AES128:
+        if (!key_find(h, k->uri)) {
+            free(h->key_uri);
+            h->key_uri = kp_strdup(k->uri);
+            h->stage = ST_KEY;
+            kp_http_request kreq = {.method = "GET", .url = k->uri};
+            h->req = h->key_uri ? kp_net_fetch(h->host.net, &kreq, on_key, h) : 0;
+            if (!h->req)
+                fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
+                     json_pack("{s:s, s:s}", "name", "keyLoadError", "url", k->uri));
+            return;
+        }
+        break;
+    case KEY_CLEAR:
+        break;
+    }
     h->stage = ST_FRAG;
     kp_http_request req = {.method = "GET", .url = l->details->segments[index].uri};
     h->req = kp_net_fetch(h->host.net, &req, on_frag, h);
@@ -482,6 +637,7 @@ static void *hls_create(const kp_engine_host *host, const json_t *source, const 
     h->url = kp_strdup(kp_json_str(source, "url", ""));
     h->abr_enabled = kp_json_bool(config, "abr.enabled", true);
     h->playing_level = -1;
+    kp_buf_init(&h->plain);
     ewma_init(&h->fast, EWMA_FAST_HALF_LIFE);
     ewma_init(&h->slow, EWMA_SLOW_HALF_LIFE);
     if (!h->url) {
@@ -520,6 +676,16 @@ static void hls_destroy(void *engine)
     kp_m3u8_free(h->master);
     free(h->frags);
     free(h->url);
+    for (size_t i = 0; i < h->n_keys; i++) {
+        memset(h->keys[i].key, 0, sizeof(h->keys[i].key));
+        free(h->keys[i].uri);
+    }
+    free(h->keys);
+    free(h->key_uri);
+    kp_cenc_ctx_free(h->cenc);
+    if (h->plain.data)
+        memset(h->plain.data, 0, h->plain.len);
+    kp_buf_free(&h->plain);
     free(h);
 }
 

@@ -111,6 +111,7 @@ static int on_stream_inf(parser *p, const char *attrs, kp_m3u8_variant *v)
     char *res = attr_get(attrs, "RESOLUTION", &bad);
     char *fr = attr_get(attrs, "FRAME-RATE", &bad);
     v->codecs = attr_get(attrs, "CODECS", &bad);
+    v->audio = attr_get(attrs, "AUDIO", &bad);
     int rc = KP_OK;
     long long n;
     if (bad)
@@ -138,8 +139,84 @@ static int on_stream_inf(parser *p, const char *attrs, kp_m3u8_variant *v)
     free(fr);
     if (rc != KP_OK) {
         free(v->codecs);
-        v->codecs = NULL;
+        free(v->audio);
+        v->codecs = v->audio = NULL;
     }
+    return rc;
+}
+
+/* "0x" + 1 to 32 hex digits, as a big-endian 128-bit integer (left-padded with zeros). */
+static bool parse_iv(const char *s, unsigned char out[16])
+{
+    if (!s || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+        return false;
+    const char *h = s + 2;
+    size_t n = strlen(h);
+    if (n == 0 || n > 32)
+        return false;
+    memset(out, 0, 16);
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)h[n - 1 - i], v;
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v = c - 'A' + 10;
+        else
+            return false;
+        out[15 - i / 2] |= (unsigned char)(i % 2 ? v << 4 : v);
+    }
+    return true;
+}
+
+static void media_free(kp_m3u8_media *m)
+{
+    free(m->type);
+    free(m->group_id);
+    free(m->name);
+    free(m->language);
+    free(m->uri);
+}
+
+static int on_media(parser *p, const char *attrs)
+{
+    bool bad = false;
+    kp_m3u8 *pl = p->pl;
+    kp_m3u8_media m = {0};
+    m.type = attr_get(attrs, "TYPE", &bad);
+    m.group_id = attr_get(attrs, "GROUP-ID", &bad);
+    m.name = attr_get(attrs, "NAME", &bad);
+    m.language = attr_get(attrs, "LANGUAGE", &bad);
+    char *uri = attr_get(attrs, "URI", &bad);
+    char *def = attr_get(attrs, "DEFAULT", &bad);
+    m.is_default = def && strcmp(def, "YES") == 0;
+    free(def);
+    int rc = KP_OK;
+    if (bad)
+        rc = fail(p, KP_PCODE_INVALID_HLS_TAG, "malformed attribute list in EXT-X-MEDIA");
+    else if (!m.type || !m.group_id || !m.name)
+        rc = fail(p, KP_PCODE_HLS_REQUIRED_ATTRIBUTE_MISSING, "EXT-X-MEDIA without %s",
+                  !m.type       ? "TYPE"
+                  : !m.group_id ? "GROUP-ID"
+                                : "NAME");
+    if (rc == KP_OK && uri) {
+        m.uri = kp_url_resolve(p->base, uri);
+        if (!m.uri)
+            rc = KP_ENOMEM;
+    }
+    free(uri);
+    if (rc == KP_OK) {
+        kp_m3u8_media *ms = realloc(pl->media, (pl->n_media + 1) * sizeof(*ms));
+        if (!ms) {
+            rc = KP_ENOMEM;
+        } else {
+            pl->media = ms;
+            pl->media[pl->n_media++] = m;
+            return KP_OK;
+        }
+    }
+    media_free(&m);
     return rc;
 }
 
@@ -151,6 +228,7 @@ static int on_key(parser *p, const char *attrs)
     k.method = attr_get(attrs, "METHOD", &bad);
     char *uri = attr_get(attrs, "URI", &bad);
     k.iv = attr_get(attrs, "IV", &bad);
+    k.keyformat = attr_get(attrs, "KEYFORMAT", &bad);
     int rc = KP_OK;
     if (bad)
         rc = fail(p, KP_PCODE_INVALID_HLS_TAG, "malformed attribute list in EXT-X-KEY");
@@ -159,6 +237,9 @@ static int on_key(parser *p, const char *attrs)
     else if (strcmp(k.method, "NONE") != 0 && !uri)
         rc = fail(p, KP_PCODE_HLS_REQUIRED_ATTRIBUTE_MISSING, "EXT-X-KEY METHOD=%s without URI",
                   k.method);
+    else if (k.iv && !(k.has_iv = parse_iv(k.iv, k.iv_bytes)))
+        rc = fail(p, KP_PCODE_INVALID_HLS_TAG,
+                  "EXT-X-KEY IV '%.40s' is not 0x and 1 to 32 hex digits", k.iv);
     if (rc == KP_OK && uri)
         k.uri = kp_url_resolve(p->base, uri);
     free(uri);
@@ -175,6 +256,7 @@ static int on_key(parser *p, const char *attrs)
     free(k.method);
     free(k.uri);
     free(k.iv);
+    free(k.keyformat);
     return rc;
 }
 
@@ -246,6 +328,7 @@ static int parse_lines(parser *p, const char *text, size_t len)
                 pending_line = p->line;
             } else if (strncmp(tag, "EXT-X-STREAM-INF:", 17) == 0) {
                 free(var.codecs); /* a previous STREAM-INF still waiting for its URI */
+                free(var.audio);
                 memset(&var, 0, sizeof(var));
                 if (pl->n_segments || pending_inf)
                     rc = fail(p, KP_PCODE_INVALID_HLS_TAG, MIXED_MSG);
@@ -281,6 +364,11 @@ static int parse_lines(parser *p, const char *text, size_t len)
                 pl->independent_segments = true;
             } else if (strncmp(tag, "EXT-X-KEY:", 10) == 0) {
                 rc = on_key(p, val);
+            } else if (strncmp(tag, "EXT-X-MEDIA:", 12) == 0) {
+                if (pl->n_segments || pending_inf)
+                    rc = fail(p, KP_PCODE_INVALID_HLS_TAG, MIXED_MSG);
+                else
+                    rc = on_media(p, val);
             } else if (strncmp(tag, "EXT-X-MAP:", 10) == 0) {
                 bool bad = false;
                 char *uri = attr_get(val, "URI", &bad);
@@ -293,7 +381,7 @@ static int parse_lines(parser *p, const char *text, size_t len)
                 }
                 free(uri);
             }
-            /* other tags (EXT-X-MEDIA, EXT-X-PROGRAM-DATE-TIME, ...) are not needed yet */
+            /* other tags (EXT-X-PROGRAM-DATE-TIME, ...) are not needed yet */
         } else if (line[0] == '#') {
             /* comment */
         } else if (pending_stream) {
@@ -302,6 +390,7 @@ static int parse_lines(parser *p, const char *text, size_t len)
             if (rc != KP_OK) {
                 free(var.uri);
                 free(var.codecs);
+                free(var.audio);
             }
             memset(&var, 0, sizeof(var));
             pending_stream = false;
@@ -328,8 +417,10 @@ static int parse_lines(parser *p, const char *text, size_t len)
         }
         free(line);
     }
-    if (pending_stream)
+    if (pending_stream) {
         free(var.codecs);
+        free(var.audio);
+    }
     if (rc != KP_OK)
         return rc;
     if (!have_header) {
@@ -387,8 +478,12 @@ void kp_m3u8_free(kp_m3u8 *pl)
     for (size_t i = 0; i < pl->n_variants; i++) {
         free(pl->variants[i].uri);
         free(pl->variants[i].codecs);
+        free(pl->variants[i].audio);
     }
     free(pl->variants);
+    for (size_t i = 0; i < pl->n_media; i++)
+        media_free(&pl->media[i]);
+    free(pl->media);
     for (size_t i = 0; i < pl->n_segments; i++)
         free(pl->segments[i].uri);
     free(pl->segments);
@@ -396,6 +491,7 @@ void kp_m3u8_free(kp_m3u8 *pl)
         free(pl->keys[i].method);
         free(pl->keys[i].uri);
         free(pl->keys[i].iv);
+        free(pl->keys[i].keyformat);
     }
     free(pl->keys);
     free(pl->playlist_type);

@@ -4,7 +4,7 @@
  * resolved against it). On bad input it fails with KP_EPARSE and fills a kp_m3u8_error with
  * the line and a precise message, plus the Kaltura player error code a player reports for
  * it (4015 HLS_PLAYLIST_HEADER_MISSING, 4016 INVALID_HLS_TAG, 4023/4024 missing attribute or
- * tag). The returned playlist is owned by the caller (kp_m3u8_free).
+ * tag; an EXT-X-KEY IV that is not 0x + 1 to 32 hex digits is 4016). The returned playlist is owned by the caller (kp_m3u8_free).
  */
 #ifndef KP_M3U8_H
 #define KP_M3U8_H
@@ -19,12 +19,26 @@ typedef struct kp_m3u8_variant {
     int width, height;      /* 0 when RESOLUTION is absent */
     char *codecs;           /* NULL when absent */
     double frame_rate;      /* 0 when absent */
+    char *audio;            /* AUDIO group id (EXT-X-MEDIA TYPE=AUDIO), or NULL */
 } kp_m3u8_variant;
 
+/* An EXT-X-MEDIA rendition of a master playlist. */
+typedef struct kp_m3u8_media {
+    char *type;     /* "AUDIO", "SUBTITLES", "CLOSED-CAPTIONS", "VIDEO" */
+    char *group_id; /* GROUP-ID */
+    char *name;     /* NAME */
+    char *language; /* LANGUAGE or NULL */
+    char *uri;      /* absolute, or NULL (the rendition is in the variant's own stream) */
+    bool is_default;
+} kp_m3u8_media;
+
 typedef struct kp_m3u8_key {
-    char *method; /* "NONE", "AES-128", "SAMPLE-AES" ... */
-    char *uri;    /* absolute; NULL for NONE */
-    char *iv;     /* "0x..." as written, or NULL */
+    char *method;    /* "NONE", "AES-128", "SAMPLE-AES" ... */
+    char *uri;       /* absolute; NULL for NONE */
+    char *iv;        /* "0x..." as written, or NULL */
+    char *keyformat; /* KEYFORMAT, or NULL ("identity") */
+    bool has_iv;     /* IV given: iv_bytes holds it (big-endian, left-padded) */
+    unsigned char iv_bytes[16];
 } kp_m3u8_key;
 
 typedef struct kp_m3u8_segment {
@@ -43,6 +57,8 @@ typedef struct kp_m3u8 {
     /* master */
     kp_m3u8_variant *variants;
     size_t n_variants;
+    kp_m3u8_media *media; /* EXT-X-MEDIA renditions, in order */
+    size_t n_media;
     /* media */
     double target_duration;
     long long media_sequence;

@@ -241,12 +241,81 @@ static void test_media_keys(void **state)
     assert_string_equal(pl->keys[2].method, "SAMPLE-AES");
     assert_string_equal(pl->keys[2].uri, "https://keys.example.com/k2?a=1");
     assert_null(pl->keys[2].iv);
+    /* the IV as bytes; KEYFORMAT kept */
+    assert_true(pl->keys[0].has_iv);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(pl->keys[0].iv_bytes[i], i);
+    assert_null(pl->keys[0].keyformat);
+    assert_false(pl->keys[2].has_iv);
+    assert_string_equal(pl->keys[2].keyformat, "identity");
 
     static const int key_index[] = {-1, 0, 0, -1, 2};
     assert_int_equal(pl->n_segments, 5);
     for (size_t i = 0; i < 5; i++)
         assert_int_equal(pl->segments[i].key_index, key_index[i]);
     kp_m3u8_free(pl);
+}
+
+static void test_key_iv_short_and_fairplay(void **state)
+{
+    /* A short IV is a left-padded big-endian integer; FairPlay's KEYFORMAT is kept. */
+    kp_m3u8 *pl = parse_ok("#EXTM3U\n#EXT-X-TARGETDURATION:6\n"
+                           "#EXT-X-KEY:METHOD=AES-128,URI=\"k\",IV=0X1aB\n"
+                           "#EXTINF:6,\na.ts\n"
+                           "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://0_abc\","
+                           "KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\n"
+                           "#EXT-X-MAP:URI=\"init.mp4\"\n"
+                           "#EXTINF:6,\nb.m4s\n");
+    static const unsigned char want[16] = {[14] = 0x01, [15] = 0xab};
+    assert_true(pl->keys[0].has_iv);
+    assert_memory_equal(pl->keys[0].iv_bytes, want, 16);
+    assert_string_equal(pl->keys[1].uri, "skd://0_abc");
+    assert_string_equal(pl->keys[1].keyformat, "com.apple.streamingkeydelivery");
+    assert_string_equal(pl->map_uri, "https://cdn.example.com/p/1/hls/init.mp4");
+    kp_m3u8_free(pl);
+    expect_error("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-KEY:METHOD=AES-128,URI=\"k\",IV=0x0g\n",
+                 3, KP_PCODE_INVALID_HLS_TAG,
+                 "EXT-X-KEY IV '0x0g' is not 0x and 1 to 32 hex digits");
+    expect_error("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-KEY:METHOD=AES-128,URI=\"k\",IV=0x"
+                 "000102030405060708090a0b0c0d0e0f0\n",
+                 3, KP_PCODE_INVALID_HLS_TAG,
+                 "EXT-X-KEY IV '0x000102030405060708090a0b0c0d0e0f0' is not 0x and 1 to 32 hex "
+                 "digits");
+    expect_error("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-KEY:METHOD=AES-128,URI=\"k\",IV=12\n", 3,
+                 KP_PCODE_INVALID_HLS_TAG, "EXT-X-KEY IV '12' is not 0x and 1 to 32 hex digits");
+}
+
+static void test_master_media_renditions(void **state)
+{
+    kp_m3u8 *pl = parse_ok("#EXTM3U\n"
+                           "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\",NAME=\"audio\",DEFAULT=YES,"
+                           "LANGUAGE=\"en\",URI=\"audio/index.m3u8\"\n"
+                           "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"English\"\n"
+                           "#EXT-X-STREAM-INF:BANDWIDTH=800000,AUDIO=\"aac\"\n"
+                           "v1/index.m3u8\n"
+                           "#EXT-X-STREAM-INF:BANDWIDTH=400000\n"
+                           "v2/index.m3u8\n");
+    assert_true(pl->is_master);
+    assert_int_equal(pl->n_media, 2);
+    assert_string_equal(pl->media[0].type, "AUDIO");
+    assert_string_equal(pl->media[0].group_id, "aac");
+    assert_string_equal(pl->media[0].name, "audio");
+    assert_string_equal(pl->media[0].language, "en");
+    assert_true(pl->media[0].is_default);
+    assert_string_equal(pl->media[0].uri, "https://cdn.example.com/p/1/hls/audio/index.m3u8");
+    assert_null(pl->media[1].uri);
+    assert_false(pl->media[1].is_default);
+    assert_string_equal(pl->variants[0].audio, "aac");
+    assert_null(pl->variants[1].audio);
+    kp_m3u8_free(pl);
+    expect_error("#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,NAME=\"a\"\n", 2,
+                 KP_PCODE_HLS_REQUIRED_ATTRIBUTE_MISSING, "EXT-X-MEDIA without GROUP-ID");
+    expect_error("#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,NAME=\"a\n", 2, KP_PCODE_INVALID_HLS_TAG,
+                 "malformed attribute list in EXT-X-MEDIA");
+    expect_error("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\na.ts\n"
+                 "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"a\"\n",
+                 5, KP_PCODE_INVALID_HLS_TAG,
+                 "the playlist mixes EXT-X-STREAM-INF variants and media segments");
 }
 
 static void test_lexical_leniency(void **state)
@@ -499,6 +568,8 @@ int main(void)
         cmocka_unit_test(test_media_segments),
         cmocka_unit_test(test_media_defaults),
         cmocka_unit_test(test_media_keys),
+        cmocka_unit_test(test_key_iv_short_and_fairplay),
+        cmocka_unit_test(test_master_media_renditions),
         cmocka_unit_test(test_lexical_leniency),
         cmocka_unit_test(test_len_is_respected),
         cmocka_unit_test(test_error_without_err_struct),

@@ -1,0 +1,331 @@
+/* test_hls_drm.c: encrypted HLS in the reference player, against the mock back-end over real
+ * sockets (127.0.0.1), on the virtual clock, with real media bytes and real AES:
+ *   - hls.js METHOD=AES-128: the entry plays to the end with the clear entry's event sequence;
+ *     the key is fetched once, before the first segment, and every segment is decrypted
+ *     (an undecrypted MPEG-TS segment would not demux);
+ *   - the key answered 404 is keyLoadError, {2, 1, 1002}; a key of 8 bytes likewise; a wrong
+ *     key (16 bytes, canned) breaks the PKCS#7 padding: fragDecryptError, {2, 3, 3018}; a
+ *     METHOD=SAMPLE-AES playlist (canned) on hls.js, which has no EME, is {2, 3, 3018}
+ *     without the key or a segment being fetched.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "http_client.h"
+#include "kp/buf.h"
+#include "kp/drm.h"
+#include "kp/err.h"
+#include "kp/jsonu.h"
+#include "kp/player.h"
+#include "kp/recorder.h"
+#include "mbe/mbe.h"
+#include "mock_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PID 4646
+
+static const int hls_only[] = {MBE_FORMAT_HLS};
+static const char *const r180[] = {"180p"};
+
+typedef struct fixture {
+    test_mock mock;
+} fixture;
+
+/* The base URL of the (single) media playlist of an entry: ".../name/a.mp4". */
+static char *media_base(fixture *f, const char *entry)
+{
+    char url[512];
+    snprintf(url, sizeof(url),
+             "%s/p/%d/sp/%d00/playManifest/entryId/%s/protocol/http/format/applehttp/a.m3u8",
+             mbe_server_url(f->mock.srv), PID, PID, entry);
+    test_reply r;
+    test_http("GET", url, NULL, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    const char *p = strstr(r.body.data ? r.body.data : "", "http://");
+    assert_non_null(p);
+    char *media = kp_strndup(p, strcspn(p, "\r\n"));
+    test_reply_free(&r);
+    *strrchr(media, '/') = '\0';
+    return media;
+}
+
+/* Cans an answer for the path of base + "/" + last. */
+static void can(fixture *f, const char *entry, const char *last, int status, const char *ctype,
+                const void *body, size_t len)
+{
+    char *base = media_base(f, entry);
+    const char *path = strstr(base + 7, "/");
+    char *full = kp_asprintf("%s/%s", path, last);
+    mbe_override o = {.path = full,
+                      .kind = MBE_REPLY_HTTP,
+                      .status = status,
+                      .content_type = ctype,
+                      .body = body,
+                      .body_len = len};
+    assert_int_equal(mbe_server_override(f->mock.srv, &o), KP_OK);
+    free(full);
+    free(base);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    mbe_entry entries[] = {
+        {.id = "0_hclear01"}, {.id = "0_haes0001"}, {.id = "0_haes0404"},
+        {.id = "0_haeswrng"}, {.id = "0_haesshrt"}, {.id = "0_hsample1"},
+    };
+    for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+        entries[i].duration = 6;
+        entries[i].formats = hls_only;
+        entries[i].n_formats = 1;
+        entries[i].renditions = r180;
+        entries[i].n_renditions = 1;
+        if (i > 0)
+            entries[i].drm.scheme = KP_ENC_AES128;
+    }
+    mbe_config cfg = {.partner_id = PID, .entries = entries, .n_entries = 6};
+    test_mock_start(&f->mock, &cfg);
+    can(f, "0_haes0404", "encryption.key", 404, "text/plain", "no key\n", 7);
+    static const uint8_t wrong[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2,  3,  4,
+                                      5,    6,    7,    8,    9, 10, 11, 12};
+    can(f, "0_haeswrng", "encryption.key", 200, "application/octet-stream", wrong, 16);
+    can(f, "0_haesshrt", "encryption.key", 200, "application/octet-stream", wrong, 8);
+    static const char sample_aes[] =
+        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-VERSION:5\n#EXT-X-MEDIA-SEQUENCE:1\n"
+        "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"encryption.key\"\n"
+        "#EXTINF:4.000,\nseg-1-v1-a1.ts\n#EXTINF:2.000,\nseg-2-v1-a1.ts\n#EXT-X-ENDLIST\n";
+    can(f, "0_hsample1", "index.m3u8", 200, "application/vnd.apple.mpegurl", sample_aes,
+        sizeof(sample_aes) - 1);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    test_mock_stop(&f->mock);
+    free(f);
+    return 0;
+}
+
+/* ---- a player on the virtual clock ---- */
+
+typedef struct run {
+    kp_sched *sched;
+    kp_net *net;
+    kp_player *player;
+    kp_recorder *rec;
+} run;
+
+static void run_start(run *r, fixture *f, const char *platform)
+{
+    memset(r, 0, sizeof(*r));
+    r->sched = kp_sched_new();
+    kp_net_profile prof = {.bandwidth_bps = 8000000, .latency = KP_MS(20)};
+    r->net = kp_net_new(r->sched, &prof, NULL);
+    json_t *cfg = json_pack("{s:{s:i, s:{s:s}}, s:{s:b, s:b}}", "provider", "partnerId", PID, "env",
+                            "serviceUrl", f->mock.service, "playback", "autoplay", 1, "muted", 1);
+    r->player = kp_player_new(r->sched, r->net, cfg, NULL);
+    json_decref(cfg);
+    assert_non_null(r->player);
+    if (platform)
+        assert_int_equal(kp_player_set_platform(r->player, platform), KP_OK);
+    void *st = NULL;
+    assert_int_equal(kp_player_add_plugin(r->player, &kp_recorder_plugin, NULL, NULL, &st), KP_OK);
+    r->rec = st;
+}
+
+static void run_free(run *r)
+{
+    kp_player_free(r->player);
+    kp_net_free(r->net);
+    kp_sched_free(r->sched);
+}
+
+static void load(run *r, const char *entry)
+{
+    json_t *mi = json_pack("{s:s}", "entryId", entry);
+    assert_int_equal(kp_player_load_media(r->player, mi), KP_OK);
+    json_decref(mi);
+}
+
+static size_t run_until_event(run *r, const char *type, kp_time limit)
+{
+    size_t seen = 0;
+    while (kp_sched_now(r->sched) < limit && kp_sched_step(r->sched)) {
+        for (; seen < kp_recorder_count(r->rec); seen++)
+            if (strcmp(kp_recorder_get(r->rec, seen)->name, type) == 0)
+                return seen;
+    }
+    for (; seen < kp_recorder_count(r->rec); seen++)
+        if (strcmp(kp_recorder_get(r->rec, seen)->name, type) == 0)
+            return seen;
+    return SIZE_MAX;
+}
+
+/* The recorded types, space-separated, without timeupdate and progress. */
+static char *types(run *r)
+{
+    kp_buf b;
+    kp_buf_init(&b);
+    for (size_t i = 0; i < kp_recorder_count(r->rec); i++) {
+        const char *t = kp_recorder_get(r->rec, i)->name;
+        if (strcmp(t, "timeupdate") != 0 && strcmp(t, "progress") != 0)
+            kp_buf_printf(&b, "%s%s", b.len ? " " : "", t);
+    }
+    return kp_buf_steal(&b);
+}
+
+static size_t count(run *r, const char *type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < kp_recorder_count(r->rec); i++)
+        n += strcmp(kp_recorder_get(r->rec, i)->name, type) == 0;
+    return n;
+}
+
+static const json_t *payload_of(run *r, const char *type)
+{
+    for (size_t i = 0; i < kp_recorder_count(r->rec); i++)
+        if (strcmp(kp_recorder_get(r->rec, i)->name, type) == 0)
+            return kp_recorder_get(r->rec, i)->payload;
+    return NULL;
+}
+
+static size_t journal_len(fixture *f)
+{
+    json_t *all = mbe_server_journal(f->mock.srv);
+    size_t n = json_array_size(all);
+    json_decref(all);
+    return n;
+}
+
+/* The kinds of the CDN records of an entry from journal record `from` on, space-separated
+ * ("master playlist key ..."); a canned answer shows as the last part of its path. */
+static char *cdn_kinds(fixture *f, const char *entry, size_t from)
+{
+    json_t *all = mbe_server_journal(f->mock.srv);
+    kp_buf b;
+    kp_buf_init(&b);
+    size_t i;
+    json_t *rec;
+    json_array_foreach(all, i, rec)
+    {
+        const char *path = kp_json_str(rec, "path", "");
+        if (i < from || strcmp(kp_json_str(rec, "server", ""), "cdn") != 0 || !strstr(path, entry))
+            continue;
+        const char *kind = kp_json_str(rec, "kind", NULL);
+        if (!kind)
+            kind = strrchr(path, '/') + 1;
+        kp_buf_printf(&b, "%s%s", b.len ? " " : "", kind);
+    }
+    json_decref(all);
+    return b.data ? kp_buf_steal(&b) : kp_strdup("");
+}
+
+static void assert_contains(const char *hay, const char *needle)
+{
+    if (!strstr(hay, needle))
+        fail_msg("expected\n  %s\nin\n  %s", needle, hay);
+}
+
+/* ---- hls.js AES-128 ---- */
+
+static void test_aes128_plays_like_clear(void **state)
+{
+    fixture *f = *state;
+    run clear, aes;
+    run_start(&clear, f, NULL);
+    load(&clear, "0_hclear01");
+    assert_true(run_until_event(&clear, "playbackended", KP_SEC(60)) != SIZE_MAX);
+    size_t from = journal_len(f);
+    run_start(&aes, f, NULL);
+    load(&aes, "0_haes0001");
+    assert_true(run_until_event(&aes, "playbackended", KP_SEC(60)) != SIZE_MAX);
+    assert_int_equal(count(&aes, "error"), 0);
+    char *tc = types(&clear), *ta = types(&aes);
+    assert_string_equal(ta, tc); /* the page sees no difference */
+    assert_contains(ta, "manifestloaded medialoaded trackschanged");
+    assert_true(kp_player_ended(aes.player));
+    double d = kp_player_duration(aes.player);
+    assert_true(d > 5.9 && d < 6.1);
+    /* the key once, before the first segment; every segment fetched (and decrypted: the
+     * TS demuxer refuses ciphertext) */
+    char *k = cdn_kinds(f, "0_haes0001", from);
+    assert_string_equal(k, "master playlist key segment segment segment");
+    /* fragloaded reports the ciphertext's size, a multiple of 16 */
+    const json_t *fl = payload_of(&aes, "fragloaded");
+    assert_non_null(fl);
+    assert_int_equal(kp_json_int(fl, "bytes", 1) % 16, 0);
+    free(k);
+    free(tc);
+    free(ta);
+    run_free(&clear);
+    run_free(&aes);
+}
+
+static void expect_error(fixture *f, const char *entry, int category, int code, const char *name,
+                         const char *kinds)
+{
+    run r;
+    size_t from = journal_len(f);
+    run_start(&r, f, NULL);
+    load(&r, entry);
+    assert_true(run_until_event(&r, "error", KP_SEC(30)) != SIZE_MAX);
+    const json_t *e = payload_of(&r, "error");
+    assert_int_equal(kp_json_int(e, "severity", 0), 2);
+    assert_int_equal(kp_json_int(e, "category", 0), category);
+    assert_int_equal(kp_json_int(e, "code", 0), code);
+    assert_string_equal(kp_json_str(e, "data.name", ""), name);
+    /* nothing plays; the player goes back to idle */
+    kp_sched_run_until(r.sched, kp_sched_now(r.sched) + KP_SEC(5));
+    assert_int_equal(count(&r, "playing"), 0);
+    assert_int_equal(count(&r, "fragloaded"), 0);
+    assert_string_equal(kp_player_state(r.player), "idle");
+    char *k = cdn_kinds(f, entry, from);
+    assert_string_equal(k, kinds);
+    free(k);
+    run_free(&r);
+}
+
+static void test_key_404(void **state)
+{
+    /* hls.js keyLoadError (4xx: no retry), fatal NETWORK: 1002 (hls-adapter.ts:1134-1180) */
+    expect_error(*state, "0_haes0404", 1, 1002, "keyLoadError", "master playlist encryption.key");
+}
+
+static void test_key_short(void **state)
+{
+    expect_error(*state, "0_haesshrt", 1, 1002, "keyLoadError", "master playlist encryption.key");
+}
+
+static void test_wrong_key(void **state)
+{
+    /* fragDecryptError, fatal MEDIA: 3018 (hls-adapter.ts:1166-1172) */
+    expect_error(*state, "0_haeswrng", 3, 3018, "fragDecryptError",
+                 "master playlist encryption.key segment");
+}
+
+static void test_sample_aes_without_eme(void **state)
+{
+    expect_error(*state, "0_hsample1", 3, 3018, "keySystemError", "master index.m3u8");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_aes128_plays_like_clear),
+        cmocka_unit_test(test_key_404),
+        cmocka_unit_test(test_key_short),
+        cmocka_unit_test(test_wrong_key),
+        cmocka_unit_test(test_sample_aes_without_eme),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
