@@ -158,7 +158,7 @@ typedef struct hx_session {
 
 /* One entry of expect.requests: what a mock server must have received. */
 typedef struct hx_request_expect {
-    char *server;    /* "api" | "cdn" */
+    char *server;    /* "api" | "cdn" | "drm" */
     json_t *match;   /* e.g. {"service":"baseEntry","action":"list"}; {} when not given */
     long long count; /* -1 when not given: at least one */
     hx_loc loc;
