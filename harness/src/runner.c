@@ -1,8 +1,11 @@
 /* runner.c: one scenario, start to finish (see hx/runner.h). */
 #include "hx/runner.h"
 
+#include "kp/drm.h"
+
 #include "hx/expect.h"
 #include "kp/buf.h"
+#include "kp/drm.h"
 #include "kp/err.h"
 #include "kp/jsonu.h"
 #include "kp/net.h"
@@ -366,9 +369,19 @@ static int drm_start(const hx_scenario *sc, kp_log *log, uint16_t port, mdrm_ser
             continue;
         mdrm_entry *m = &entries[k++];
         m->id = e->id;
-        m->has_key = e->has_key;
+        m->has_key = e->has_key || e->license.unknown_kid;
         memcpy(m->kid, e->kid, 16);
         memcpy(m->key, e->key, 16);
+        if (e->license.unknown_kid) {
+            /* the store's KID is not the media's: the key of another id */
+            char *other = kp_asprintf("%s/other", e->id);
+            if (!other) {
+                free(entries);
+                return KP_ENOMEM;
+            }
+            kp_drm_derive_key(other, m->kid, m->key);
+            free(other);
+        }
         /* max_licenses: -1 unlimited (mdrm: 0), 0 none at all (a denial) */
         m->policy.deny = e->license.deny || e->license.max_licenses == 0;
         m->policy.limit = e->license.max_licenses > 0 ? e->license.max_licenses : 0;
@@ -390,6 +403,11 @@ static int drm_start(const hx_scenario *sc, kp_log *log, uint16_t port, mdrm_ser
 static int backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
                          const char *license_url, mbe_server **out)
 {
+    /* license.bad_signature: the back-end signs with a secret the license server lacks */
+    const char *udrm_secret = NULL;
+    for (size_t i = 0; i < sc->backend.n_entries; i++)
+        if (sc->backend.entries[i].license.bad_signature)
+            udrm_secret = "kpsim-not-the-license-server-secret";
     size_t n = sc->backend.n_entries, np = sc->backend.n_playlists;
     mbe_entry *entries = calloc(n ? n : 1, sizeof(*entries));
     int(*formats)[3] = calloc(n ? n : 1, sizeof(*formats));
@@ -454,7 +472,8 @@ static int backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *
                           .media = media,
                           .log = log,
                           .port = port,
-                          .license_url = license_url};
+                          .license_url = license_url,
+                          .udrm_secret = udrm_secret};
         rc = mbe_server_start(&cfg, out);
     }
     for (size_t i = 0; caps && i < n; i++)
