@@ -920,25 +920,12 @@ static void on_media_event(void *ud, kp_event_type type)
 
 /* ---- engine ops ---- */
 
+/* playkit-js-dash canPlayType: application/dash+xml. Its canPlayDrm (which DRM schemes it
+ * takes) is decided with the rest of source selection, in source_select.c. */
 static bool dash_can_play(const json_t *source, const json_t *config)
 {
     (void)config;
-    /* playkit-js-dash canPlayType: application/dash+xml; canPlayDrm: Widevine or PlayReady */
-    if (strcasecmp(kp_json_str(source, "mimetype", ""), "application/dash+xml") != 0)
-        return false;
-    const json_t *drm = json_object_get(source, "drmData");
-    if (!json_is_array(drm) || json_array_size(drm) == 0)
-        return true;
-    size_t i;
-    const json_t *it;
-    json_array_foreach(drm, i, it)
-    {
-        const char *scheme = kp_json_str(it, "scheme", "");
-        if (strcmp(scheme, "com.widevine.alpha") == 0 ||
-            strcmp(scheme, "com.microsoft.playready") == 0)
-            return true;
-    }
-    return false;
+    return strcasecmp(kp_json_str(source, "mimetype", ""), "application/dash+xml") == 0;
 }
 
 static void stream_init(stream *s, dash *d, int kind)

@@ -102,10 +102,14 @@ const json_t *kp_prov__ctx_array(const json_t *pbc, const char *key)
 
 /* ---- media config parts --------------------------------------------------------------------- */
 
-/* KalturaDrmPlaybackPluginData.Scheme[scheme]: the DRM scheme name, or NULL (undefined). */
+/* KalturaDrmPlaybackPluginData.Scheme[scheme]: the DRM scheme name, or NULL (undefined).
+ * drm.CLEAR_KEY is kpsim's own scheme (Kaltura has none for ClearKey; the real provider leaves
+ * such an entry's scheme undefined): mapped to org.w3.clearkey so that kpsim's back-end can
+ * offer real-crypto ClearKey licenses. No real back-end sends it. */
 static const char *drm_scheme(const json_t *scheme)
 {
     static const char *const map[][2] = {
+        {"drm.CLEAR_KEY", "org.w3.clearkey"},
         {"drm.PLAYREADY_CENC", "com.microsoft.playready"},
         {"drm.WIDEVINE_CENC", "com.widevine.alpha"},
         {"fairplay.FAIRPLAY", "com.apple.fairplay"},

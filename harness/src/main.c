@@ -36,7 +36,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: kpsim run [--report-dir DIR] [--log-level LEVEL] PATH...\n"
                "       kpsim record [--log-level LEVEL] [--output FILE] PATH\n"
-               "       kpsim serve [--port N] [--journal FILE] [--log-level LEVEL] SCENARIO\n"
+               "       kpsim serve [--port N] [--drm-port N] [--journal FILE] [--log-level LEVEL] "
+               "SCENARIO\n"
                "       kpsim provider --service-url URL --partner-id N (--entry-id ID |\n"
                "             --reference-id REF | --playlist-id ID | --entry-list ID,...) [...]\n"
                "       kpsim --version\n"
@@ -46,7 +47,8 @@ static void usage(FILE *f)
                "record  runs one scenario and writes the events it recorded as its expect:\n"
                "        block (in place, or into FILE)\n"
                "serve   runs the scenario's mock back-end on 127.0.0.1:N (default: any free\n"
-               "        port) until SIGINT/SIGTERM, for real players; FILE gets the journal\n"
+               "        port), and its license server when an entry has drm (--drm-port),\n"
+               "        until SIGINT/SIGTERM, for real players; FILE gets the journal\n"
                "provider  asks a back-end (any, real or mock) for an entry, playlist or entry\n"
                "        list as the player's provider does; prints the media config or the\n"
                "        error object (kpsim provider --help: every option)\n"
@@ -293,11 +295,16 @@ static int parse_port(const char *s, uint16_t *out)
 static int cmd_serve(int argc, char **argv, kp_log *log, mbe_media_cache *media)
 {
     const char *path = NULL, *journal = NULL;
-    uint16_t port = 0;
+    uint16_t port = 0, drm_port = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
             if (parse_port(argv[++i], &port) != 0) {
                 fprintf(stderr, "kpsim serve: --port takes 0..65535, got '%s'\n", argv[i]);
+                return EXIT_INVALID;
+            }
+        } else if (strcmp(argv[i], "--drm-port") == 0 && i + 1 < argc) {
+            if (parse_port(argv[++i], &drm_port) != 0) {
+                fprintf(stderr, "kpsim serve: --drm-port takes 0..65535, got '%s'\n", argv[i]);
                 return EXIT_INVALID;
             }
         } else if (strcmp(argv[i], "--journal") == 0 && i + 1 < argc) {
@@ -333,19 +340,26 @@ static int cmd_serve(int argc, char **argv, kp_log *log, mbe_media_cache *media)
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    mbe_server *srv = NULL;
-    int rc = hx_backend_start(sc, media, log, port, &srv);
+    hx_servers servers;
+    int rc = hx_servers_start(sc, media, log, port, drm_port, &servers);
     if (rc != KP_OK) {
-        fprintf(stderr, "kpsim serve: the mock back-end could not start on 127.0.0.1:%u: %s\n",
-                port, kp_strerror(rc));
+        fprintf(stderr,
+                "kpsim serve: the mock servers could not start on 127.0.0.1 (port %u, license "
+                "server port %u): %s\n",
+                port, drm_port, kp_strerror(rc));
         hx_scenario_free(sc);
         return EXIT_FAILED;
     }
+    mbe_server *srv = servers.api;
     const char *url = mbe_server_url(srv);
     printf("kpsim serve: listening on %s\n", url);
     printf("  scenario     %s (%s)\n", sc->name, sc->file);
     printf("  serviceUrl   %s/api_v3\n", url);
     printf("  partnerId    %lld\n", sc->backend.partner_id);
+    if (servers.drm)
+        printf("  licenses     %s (ClearKey /clearkey/license, UDRM /cenc/widevine, "
+               "/cenc/playready, /fps)\n",
+               mdrm_server_url(servers.drm));
     for (size_t i = 0; i < sc->backend.n_entries; i++)
         printf("  entry        %s (%s, %.1f s)\n", sc->backend.entries[i].id,
                sc->backend.entries[i].status, sc->backend.entries[i].duration);
@@ -355,7 +369,19 @@ static int cmd_serve(int argc, char **argv, kp_log *log, mbe_media_cache *media)
     int sig = 0;
     sigwait(&stop, &sig);
     json_t *j = mbe_server_journal(srv);
-    mbe_server_stop(srv);
+    if (servers.drm) {
+        /* one journal: the license server's requests after the back-end's, marked */
+        json_t *dj = mdrm_server_journal(servers.drm);
+        size_t k;
+        json_t *it;
+        json_array_foreach(dj, k, it)
+        {
+            json_object_set_new(it, "server", json_string("drm"));
+            json_array_append(j, it);
+        }
+        json_decref(dj);
+    }
+    hx_servers_stop(&servers);
     size_t n = json_array_size(j);
     int code = EXIT_PASSED;
     if (journal) {

@@ -1,8 +1,11 @@
 /* runner.c: one scenario, start to finish (see hx/runner.h). */
 #include "hx/runner.h"
 
+#include "kp/drm.h"
+
 #include "hx/expect.h"
 #include "kp/buf.h"
+#include "kp/drm.h"
 #include "kp/err.h"
 #include "kp/jsonu.h"
 #include "kp/net.h"
@@ -31,6 +34,7 @@ void hx_result_free(hx_result *r)
     free(r->classname);
     json_decref(r->trace);
     json_decref(r->journal);
+    json_decref(r->drm_journal);
     free(r->steps);
     for (size_t i = 0; i < r->n_failures; i++) {
         free(r->failures[i].message);
@@ -75,7 +79,7 @@ typedef struct run_ctx {
     kp_net *net;
     kp_player *player;
     kp_recorder *rec;
-    mbe_server *srv;
+    hx_servers srv;
     struct timespec started;
     double timeout_ms;
     bool timed_out;
@@ -301,7 +305,9 @@ static void check_requests(run_ctx *c)
     const hx_scenario *sc = c->sc;
     for (size_t i = 0; i < sc->expect.n_requests; i++) {
         const struct hx_request_expect *rq = &sc->expect.requests[i];
-        size_t got = mbe_server_count(c->srv, rq->server, rq->match);
+        size_t got = strcmp(rq->server, "drm") == 0
+                         ? (c->srv.drm ? mdrm_server_count(c->srv.drm, rq->match) : 0)
+                         : mbe_server_count(c->srv.api, rq->server, rq->match);
         bool ok = rq->count < 0 ? got > 0 : (long long)got == rq->count;
         if (ok)
             continue;
@@ -349,9 +355,59 @@ static json_t *player_config(const hx_scenario *sc, const char *base_url)
     return cfg;
 }
 
-int hx_backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
-                     mbe_server **out)
+/* The license server of the protected entries: their keys and license policies. */
+static int drm_start(const hx_scenario *sc, kp_log *log, uint16_t port, mdrm_server **out)
 {
+    *out = NULL;
+    size_t n = sc->backend.n_entries, k = 0;
+    mdrm_entry *entries = calloc(n ? n : 1, sizeof(*entries));
+    if (!entries)
+        return KP_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const hx_entry *e = &sc->backend.entries[i];
+        if (!e->drm_systems)
+            continue;
+        mdrm_entry *m = &entries[k++];
+        m->id = e->id;
+        m->has_key = e->has_key || e->license.unknown_kid;
+        memcpy(m->kid, e->kid, 16);
+        memcpy(m->key, e->key, 16);
+        if (e->license.unknown_kid) {
+            /* the store's KID is not the media's: the key of another id */
+            char *other = kp_asprintf("%s/other", e->id);
+            if (!other) {
+                free(entries);
+                return KP_ENOMEM;
+            }
+            kp_drm_derive_key(other, m->kid, m->key);
+            free(other);
+        }
+        /* max_licenses: -1 unlimited (mdrm: 0), 0 none at all (a denial) */
+        m->policy.deny = e->license.deny || e->license.max_licenses == 0;
+        m->policy.limit = e->license.max_licenses > 0 ? e->license.max_licenses : 0;
+        m->policy.expire_s = (e->license.expire_after + 999999) / 1000000;
+    }
+    int rc = KP_OK;
+    if (k) {
+        mdrm_config cfg = {.partner_id = sc->backend.partner_id,
+                           .entries = entries,
+                           .n_entries = k,
+                           .port = port,
+                           .log = log};
+        rc = mdrm_server_start(&cfg, out);
+    }
+    free(entries);
+    return rc;
+}
+
+static int backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
+                         const char *license_url, mbe_server **out)
+{
+    /* license.bad_signature: the back-end signs with a secret the license server lacks */
+    const char *udrm_secret = NULL;
+    for (size_t i = 0; i < sc->backend.n_entries; i++)
+        if (sc->backend.entries[i].license.bad_signature)
+            udrm_secret = "kpsim-not-the-license-server-secret";
     size_t n = sc->backend.n_entries, np = sc->backend.n_playlists;
     mbe_entry *entries = calloc(n ? n : 1, sizeof(*entries));
     int(*formats)[3] = calloc(n ? n : 1, sizeof(*formats));
@@ -415,7 +471,9 @@ int hx_backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log,
                           .ott_bare_item_errors = sc->backend.bare_item_errors,
                           .media = media,
                           .log = log,
-                          .port = port};
+                          .port = port,
+                          .license_url = license_url,
+                          .udrm_secret = udrm_secret};
         rc = mbe_server_start(&cfg, out);
     }
     for (size_t i = 0; caps && i < n; i++)
@@ -425,6 +483,27 @@ int hx_backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log,
     free(formats);
     free(playlists);
     return rc;
+}
+
+int hx_servers_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
+                     uint16_t drm_port, hx_servers *out)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = drm_start(sc, log, drm_port, &out->drm);
+    if (rc == KP_OK)
+        rc = backend_start(sc, media, log, port, out->drm ? mdrm_server_url(out->drm) : NULL,
+                           &out->api);
+    if (rc != KP_OK)
+        hx_servers_stop(out);
+    return rc;
+}
+
+void hx_servers_stop(hx_servers *s)
+{
+    mbe_server_stop(s->api);
+    mdrm_server_stop(s->drm);
+    s->api = NULL;
+    s->drm = NULL;
 }
 
 static char *dir_name(const char *file)
@@ -445,10 +524,10 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
     run_ctx c = {.sc = sc, .res = res, .timeout_ms = sc->timeout_s * 1000.0};
     clock_gettime(CLOCK_MONOTONIC, &c.started);
 
-    int rc = hx_backend_start(sc, opts->media, opts->log, 0, &c.srv);
+    int rc = hx_servers_start(sc, opts->media, opts->log, 0, 0, &c.srv);
     if (rc != KP_OK) {
         add_failure(res, sc->file, (hx_loc){1, 1}, NULL,
-                    "the mock back-end could not start: %s (see the log above)", kp_strerror(rc));
+                    "the mock servers could not start: %s (see the log above)", kp_strerror(rc));
         res->wall_ms = wall_ms_since(&c.started);
         return rc;
     }
@@ -456,8 +535,8 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
     kp_net_profile prof = {.bandwidth_bps = sc->player.bandwidth_bps,
                            .latency = sc->player.latency};
     c.net = c.sched ? kp_net_new(c.sched, &prof, opts->log) : NULL;
-    json_t *cfg = player_config(sc, mbe_server_url(c.srv));
-    char *ks = session_ks(sc, c.srv);
+    json_t *cfg = player_config(sc, mbe_server_url(c.srv.api));
+    char *ks = session_ks(sc, c.srv.api);
     if (ks)
         json_object_set_new(json_object_get(cfg, "provider"), "ks", json_string(ks));
     free(ks);
@@ -480,7 +559,8 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
     }
     c.rec = rec_state;
     /* the back-end's port changes from run to run; traces must not */
-    if (kp_recorder_normalize(c.rec, mbe_server_url(c.srv), "{backend}") != KP_OK) {
+    if (kp_recorder_normalize(c.rec, mbe_server_url(c.srv.api), "{backend}") != KP_OK ||
+        (c.srv.drm && kp_recorder_normalize(c.rec, mdrm_server_url(c.srv.drm), "{drm}") != KP_OK)) {
         add_failure(res, sc->file, (hx_loc){1, 1}, NULL, "out of memory starting the recorder");
         rc = KP_ENOMEM;
         goto done;
@@ -559,11 +639,12 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
     res->virtual_ms = kp_sched_now(c.sched) / 1000;
     rc = KP_OK;
 done:
-    res->journal = c.srv ? mbe_server_journal(c.srv) : NULL;
+    res->journal = c.srv.api ? mbe_server_journal(c.srv.api) : NULL;
+    res->drm_journal = c.srv.drm ? mdrm_server_journal(c.srv.drm) : NULL;
     kp_player_free(c.player);
     kp_net_free(c.net);
     kp_sched_free(c.sched);
-    mbe_server_stop(c.srv);
+    hx_servers_stop(&c.srv);
     res->wall_ms = wall_ms_since(&c.started);
     return rc;
 }

@@ -54,7 +54,8 @@ static const char *const ENTRY_KEYS[] = {
     "id",     "name",   "type",         "duration", "formats", "renditions", "drm",     "captions",
     "status", "access", "reference_id", "metadata", "bumper",  "encryption", "license", NULL};
 static const char *const ENCRYPTION_KEYS[] = {"scheme", "kid", "key", NULL};
-static const char *const LICENSE_KEYS[] = {"deny", "expire_after", "max_licenses", NULL};
+static const char *const LICENSE_KEYS[] = {"deny",          "expire_after", "max_licenses",
+                                           "bad_signature", "unknown_kid",  NULL};
 static const char *const DRM_SYSTEMS[] = {"clearkey", "widevine", "playready", "fairplay", NULL};
 static const char *const ENC_SCHEMES[] = {"cenc", "cbcs", "aes-128", NULL};
 static const char *const CAPTION_KEYS[] = {"lang", "label", "format", "default", NULL};
@@ -136,7 +137,7 @@ static const char *const BLOCK_CODES[] = {"COUNTRY_RESTRICTED",
 static const char *const PLATFORMS[] = {"chrome", "firefox", "edge",    "safari",
                                         "ios",    "android", "smarttv", NULL};
 static const char *const PRELOADS[] = {"none", "auto", NULL};
-static const char *const SERVERS[] = {"api", "cdn", NULL};
+static const char *const SERVERS[] = {"api", "cdn", "drm", NULL};
 
 typedef struct step_spec {
     const char *name;
@@ -1023,6 +1024,8 @@ static void check_protection(ctx *c, const hx_ynode *m, hx_entry *e)
             get_bool(c, v, "deny", &e->license.deny);
             get_duration(c, v, "expire_after", false, &e->license.expire_after);
             get_int(c, v, "max_licenses", 0, &e->license.max_licenses);
+            get_bool(c, v, "bad_signature", &e->license.bad_signature);
+            get_bool(c, v, "unknown_kid", &e->license.unknown_kid);
             if (e->encryption == KP_ENC_NONE || e->encryption == KP_ENC_AES128)
                 failp(c, v->loc, "a license policy needs DRM (drm: [...])");
         }

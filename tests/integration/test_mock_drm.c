@@ -681,8 +681,8 @@ static void test_backend_drm(void **state)
     assert_int_equal(json_array_size(dash_drm), 3);
     assert_string_equal(kp_json_str(dash_drm, "0.scheme", ""), "com.widevine.alpha");
     assert_string_equal(kp_json_str(dash_drm, "1.scheme", ""), "com.microsoft.playready");
-    /* drm.CLEAR_KEY is kpsim's own: the real provider has no scheme for it */
-    assert_null(kp_json_path(dash_drm, "2.scheme"));
+    /* drm.CLEAR_KEY is kpsim's own scheme, which kpsim's provider maps to ClearKey */
+    assert_string_equal(kp_json_str(dash_drm, "2.scheme", ""), "org.w3.clearkey");
     assert_true(kp_str_starts(kp_json_str(dash_drm, "2.licenseUrl", ""), mdrm_server_url(f->drm)));
     assert_int_equal(json_array_size(hls_drm), 1);
     assert_string_equal(kp_json_str(hls_drm, "0.scheme", ""), "com.apple.fairplay");

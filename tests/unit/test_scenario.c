@@ -426,8 +426,8 @@ static void test_several_errors_all_reported(void **state)
         "'yes'",
         "scenarios/bad/several_errors.yaml:19:10: expect.error: expected null (no error allowed) "
         "or a mapping such as {code: 7002}, got 7002",
-        "scenarios/bad/several_errors.yaml:21:16: expect.requests[0].server: expected api or cdn, "
-        "got 'drm'",
+        "scenarios/bad/several_errors.yaml:21:16: expect.requests[0].server: expected one of api, "
+        "cdn or drm, got 'dmr' (did you mean 'drm'?)",
         "scenarios/bad/several_errors.yaml:21:28: expect.requests[0].count: must not be negative, "
         "got -1",
         NULL);

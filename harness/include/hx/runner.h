@@ -12,6 +12,7 @@
 #include "kp/recorder.h"
 #include "mbe/mbe.h"
 #include "mbe/media.h"
+#include "mdrm/mdrm.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -51,8 +52,9 @@ typedef struct hx_result {
     size_t n_steps;
     hx_failure *failures;
     size_t n_failures;
-    json_t *journal;    /* the mock back-end's request journal */
-    char **diagnostics; /* loader messages when invalid */
+    json_t *journal;     /* the mock back-end's request journal */
+    json_t *drm_journal; /* the license server's, or NULL when there was none */
+    char **diagnostics;  /* loader messages when invalid */
     size_t n_diagnostics;
 } hx_result;
 
@@ -71,9 +73,18 @@ typedef struct hx_run_opts {
  * code when the run could not happen at all (out->status is then HX_FAILED with a message). */
 int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *out);
 
-/* Starts the scenario's mock back-end on 127.0.0.1:port (0: an ephemeral port). */
-int hx_backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
-                     mbe_server **out);
+/* The scenario's mock servers: the back-end (API, playManifest, CDN) and, when an entry is
+ * protected with DRM, the license server the back-end's license URLs point at. */
+typedef struct hx_servers {
+    mbe_server *api;
+    mdrm_server *drm; /* NULL when no entry has drm */
+} hx_servers;
+
+/* Starts them on 127.0.0.1: the back-end on `port` (0: ephemeral), the license server on
+ * `drm_port` (0: ephemeral). 0, or a negative KP_E* code with nothing left running. */
+int hx_servers_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
+                     uint16_t drm_port, hx_servers *out);
+void hx_servers_stop(hx_servers *s);
 
 /* Loads and runs one file; a scenario that does not load gives an HX_INVALID result. */
 int hx_run_file(const char *path, const hx_run_opts *opts, hx_result *out);

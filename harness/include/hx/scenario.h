@@ -136,6 +136,9 @@ typedef struct hx_entry {
         bool deny;              /* every license request is refused */
         kp_time expire_after;   /* the license's duration; 0: unlimited */
         long long max_licenses; /* licenses granted before the server refuses; -1: unlimited */
+        bool bad_signature;     /* the back-end signs custom_data with a secret the license server
+                             * does not share (for every protected entry of the back-end) */
+        bool unknown_kid;       /* the license server's key store holds another KID for it */
     } license;
     hx_loc loc;
 } hx_entry;
@@ -158,7 +161,7 @@ typedef struct hx_session {
 
 /* One entry of expect.requests: what a mock server must have received. */
 typedef struct hx_request_expect {
-    char *server;    /* "api" | "cdn" */
+    char *server;    /* "api" | "cdn" | "drm" */
     json_t *match;   /* e.g. {"service":"baseEntry","action":"list"}; {} when not given */
     long long count; /* -1 when not given: at least one */
     hx_loc loc;
