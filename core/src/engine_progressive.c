@@ -38,14 +38,29 @@
  * buffered with its real times (offset by the first segment's earliest timestamp), until 30 s
  * are buffered ahead (the element then suspends); the metadata comes with the first segment;
  * a seek to unbuffered time drops the segment in flight and loads the one holding the target.
+ *
+ * FairPlay (Safari, iOS: the NativeAdapter's legacy FairPlay handler over WebKitMediaKeys):
+ * the content is cbcs fMP4 (EXT-X-MAP init section + fragments), usually with the audio as an
+ * EXT-X-MEDIA TYPE=AUDIO rendition of its own, which the element loads as a second stream
+ * (the one lagging behind loads next; each init section before its first fragment). A media
+ * playlist's EXT-X-KEY METHOD=SAMPLE-AES, KEYFORMAT com.apple.streamingkeydelivery is the
+ * element's webkitneedkey: the EME (eme.h) gets init type "skd" with the skd:// URI, sets the
+ * certificate of drmData and POSTs the license request (drmlicenseloaded when accepted; its
+ * errors are the DRM codes eme.h lists: 6017 for a certificate it refuses, 6007 for a failed
+ * request). Each fragment of an encrypted init goes through kp_eme_decrypt (cbcs) before it
+ * is demuxed; until the license is in, the fragment is held and loading pauses. FairPlay
+ * content whose source has no drmData, and other EXT-X-KEY methods (AES-128, SAMPLE-AES TS,
+ * which the element decrypts itself), fail as a MediaError (3022 before load resolved).
  */
 #include "engine_progressive.h"
 
 #include "demux.h"
+#include "eme.h"
 #include "engine.h"
 #include "m3u8.h"
 
 #include "kp/buf.h"
+#include "kp/cenc.h"
 #include "kp/err.h"
 #include "kp/ffmpeg.h"
 #include "kp/jsonu.h"
@@ -87,6 +102,16 @@ typedef struct brange {
     int64_t a, b; /* [a, b) */
 } brange;
 
+/* A native HLS stream: the variant's media playlist, or an audio rendition's. */
+typedef struct nstream {
+    kp_m3u8 *pl; /* borrowed from prog (level / audio_level) */
+    bool *have;  /* per segment: appended (used with an audio rendition) */
+    kp_buf init; /* the EXT-X-MAP init section, fMP4 only */
+    bool init_in;
+    kp_cenc_init cinit;
+    bool encrypted;
+} nstream;
+
 typedef struct prog {
     kp_engine_host host;
     json_t *source;
@@ -116,9 +141,18 @@ typedef struct prog {
 
     /* native HLS */
     bool hls;
-    kp_m3u8 *master, *level;
+    kp_m3u8 *master, *level;        /* level: the main (variant) media playlist */
+    kp_m3u8 *audio_level;           /* the audio rendition's playlist, or NULL */
     const kp_m3u8_variant *variant; /* in master, or NULL */
+    const char *audio_uri;          /* in master: the audio rendition's playlist, or NULL */
+    nstream streams[2];             /* [0] the variant, [1] the audio rendition */
+    size_t n_streams, cur_stream;
     size_t next_seg;
+    /* FairPlay: a fragment held until the license arrives */
+    bool waiting_key;
+    kp_buf locked;
+    char *locked_url;
+    size_t locked_stream, locked_index;
     bool have_init_pts;
     kp_time init_pts;
     bool dims_reported;
@@ -598,9 +632,25 @@ static bool hls_answer_ok(prog *pr, const kp_http_response *r)
     return true;
 }
 
-static void on_hls_segment(void *ud, const kp_http_response *r);
+/* Stops loading after an error the EME reported itself. */
+static void hls_stop(prog *pr)
+{
+    if (pr->failed)
+        return;
+    pr->failed = true;
+    if (pr->req)
+        kp_net_cancel(pr->host.net, pr->req);
+    pr->req = 0;
+    kp_sched_cancel(pr->host.sched, pr->heartbeat);
+    pr->heartbeat = 0;
+    kp_media_net_stop(pr->host.media);
+}
 
-/* The first segment from `at` on whose middle is not buffered, or n_segments. */
+static void on_hls_segment(void *ud, const kp_http_response *r);
+static void on_hls_init(void *ud, const kp_http_response *r);
+
+/* The first segment of the main stream from `at` on whose middle is not buffered, or
+ * n_segments. */
 static size_t hls_segment_from(const prog *pr, kp_time at)
 {
     const kp_m3u8 *l = pr->level;
@@ -615,22 +665,73 @@ static size_t hls_segment_from(const prog *pr, kp_time at)
     return l->n_segments;
 }
 
-/* Loads the segment the buffer needs next unless 30 s are buffered ahead (or all is in);
- * the element idles then. */
+/* With an audio rendition, each stream keeps what it appended: the first segment ending after
+ * `at` that the stream has not appended, or n_segments. */
+static size_t stream_segment_from(const nstream *st, kp_time at)
+{
+    for (size_t i = 0; i < st->pl->n_segments; i++) {
+        const kp_m3u8_segment *sg = &st->pl->segments[i];
+        if (KP_SEC(sg->start + sg->duration) > at && !st->have[i])
+            return i;
+    }
+    return st->pl->n_segments;
+}
+
+static bool hls_all_in(const prog *pr)
+{
+    if (pr->n_streams < 2)
+        return hls_segment_from(pr, 0) >= pr->level->n_segments;
+    for (size_t k = 0; k < pr->n_streams; k++)
+        if (stream_segment_from(&pr->streams[k], 0) < pr->streams[k].pl->n_segments)
+            return false;
+    return true;
+}
+
+/* Loads what the buffer needs next (the stream lagging most; its init section first) unless
+ * 30 s are buffered ahead (or all is in); the element idles then. */
 static void hls_next(prog *pr)
 {
-    if (pr->failed || pr->req || !pr->level)
+    if (pr->failed || pr->req || !pr->level || pr->waiting_key)
         return;
+    for (size_t k = 0; k < pr->n_streams; k++)
+        if (!pr->streams[k].pl)
+            return; /* a playlist still to come */
     kp_media *m = pr->host.media;
     kp_time pos = kp_media_position(m);
     kp_time end = kp_media_buffered_end(m, pos);
-    size_t i = pr->all_in ? pr->level->n_segments : hls_segment_from(pr, end);
-    if (i >= pr->level->n_segments || end - pos >= NATIVE_HLS_AHEAD) {
-        kp_media_net_idle(m);
-        return;
+    size_t k = 0, i;
+    if (pr->n_streams < 2) {
+        i = pr->all_in ? pr->level->n_segments : hls_segment_from(pr, end);
+        if (i >= pr->level->n_segments || end - pos >= NATIVE_HLS_AHEAD) {
+            kp_media_net_idle(m);
+            return;
+        }
+    } else {
+        double best = -1;
+        i = SIZE_MAX;
+        for (size_t s = 0; s < pr->n_streams; s++) {
+            size_t c = stream_segment_from(&pr->streams[s], pos);
+            if (c >= pr->streams[s].pl->n_segments)
+                continue;
+            double st = pr->streams[s].pl->segments[c].start;
+            if (i == SIZE_MAX || st < best) {
+                best = st;
+                i = c;
+                k = s;
+            }
+        }
+        if (i == SIZE_MAX || KP_SEC(best) - pos >= NATIVE_HLS_AHEAD) {
+            kp_media_net_idle(m);
+            return;
+        }
     }
+    nstream *st = &pr->streams[k];
+    pr->cur_stream = k;
     pr->next_seg = i;
-    hls_request(pr, pr->level->segments[i].uri, on_hls_segment);
+    if (st->pl->map_uri && !st->init_in)
+        hls_request(pr, st->pl->map_uri, on_hls_init);
+    else
+        hls_request(pr, st->pl->segments[i].uri, on_hls_segment);
 }
 
 static void hls_seek(prog *pr)
@@ -646,16 +747,15 @@ static void hls_seek(prog *pr)
     hls_next(pr);
 }
 
-static void on_hls_segment(void *ud, const kp_http_response *r)
+/* Demuxes a (clear or decrypted) segment and buffers its tracks with their real times. */
+static void hls_append(prog *pr, nstream *st, size_t index, const uint8_t *data, size_t len,
+                       const char *url)
 {
-    prog *pr = ud;
-    if (!hls_answer_ok(pr, r))
-        return;
     kp_demux_info info;
     char err[256];
-    if (kp_demux_segment((const uint8_t *)r->body.data, r->body.len, "mpegts", &info, err,
-                         sizeof(err)) != KP_OK) {
-        media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED, "DEMUXER_ERROR: %s: %s", r->url, err);
+    if (kp_demux_segment(data, len, st->pl->map_uri ? "mp4" : "mpegts", &info, err, sizeof(err)) !=
+        KP_OK) {
+        media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED, "DEMUXER_ERROR: %s: %s", url, err);
         return;
     }
     if (!pr->have_init_pts) {
@@ -676,18 +776,159 @@ static void on_hls_segment(void *ud, const kp_http_response *r)
         if (tr->kind != KP_TRACK_VIDEO && tr->kind != KP_TRACK_AUDIO)
             continue;
         kp_time a = tr->start_us - pr->init_pts, b = tr->end_us - pr->init_pts;
+        if (a < 0)
+            a = 0;
         if (d >= 0 && b > d)
             b = d; /* the element's duration is the playlist's */
         if (b > a)
             kp_media_append(m, tr->kind, a, b);
     }
-    if (hls_segment_from(pr, 0) >= pr->level->n_segments) {
+    if (st->have && index < st->pl->n_segments)
+        st->have[index] = true;
+    if (hls_all_in(pr)) {
         pr->all_in = true;
         kp_media_end_of_data(m);
     } else {
         kp_media_appended(m);
     }
+}
+
+static void on_hls_key_ready(void *ud);
+
+/* An fMP4 fragment: init + fragment, decrypted through the EME when the init is encrypted
+ * (held until the license is in). */
+static void hls_fmp4_segment(prog *pr, nstream *st, size_t index, const kp_http_response *r)
+{
+    pr->locked.len = 0;
+    if (kp_buf_append(&pr->locked, st->init.data, st->init.len) != KP_OK ||
+        kp_buf_append(&pr->locked, r->body.data, r->body.len) != KP_OK) {
+        media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED, "out of memory");
+        return;
+    }
+    if (st->encrypted) {
+        int rc = kp_eme_decrypt(pr->host.eme, &st->cinit, (uint8_t *)pr->locked.data + st->init.len,
+                                r->body.len, on_hls_key_ready, pr);
+        if (rc == KP_EBUSY) {
+            free(pr->locked_url);
+            pr->locked_url = kp_strdup(r->url);
+            pr->locked_stream = (size_t)(st - pr->streams);
+            pr->locked_index = index;
+            pr->waiting_key = true;
+            kp_media_net_idle(pr->host.media);
+            return;
+        }
+        if (rc != KP_OK) {
+            hls_stop(pr); /* the EME reported the error */
+            return;
+        }
+    }
+    hls_append(pr, st, index, (const uint8_t *)pr->locked.data, pr->locked.len, r->url);
+}
+
+static void on_hls_key_ready(void *ud)
+{
+    prog *pr = ud;
+    if (!pr->waiting_key || pr->failed)
+        return;
+    pr->waiting_key = false;
+    nstream *st = &pr->streams[pr->locked_stream];
+    int rc = kp_eme_decrypt(pr->host.eme, &st->cinit, (uint8_t *)pr->locked.data + st->init.len,
+                            pr->locked.len - st->init.len, on_hls_key_ready, pr);
+    if (rc != KP_OK) {
+        hls_stop(pr);
+        return;
+    }
+    hls_append(pr, st, pr->locked_index, (const uint8_t *)pr->locked.data, pr->locked.len,
+               pr->locked_url ? pr->locked_url : "");
     hls_next(pr);
+}
+
+static void on_hls_segment(void *ud, const kp_http_response *r)
+{
+    prog *pr = ud;
+    if (!hls_answer_ok(pr, r))
+        return;
+    nstream *st = &pr->streams[pr->cur_stream];
+    if (st->pl->map_uri)
+        hls_fmp4_segment(pr, st, pr->next_seg, r);
+    else
+        hls_append(pr, st, pr->next_seg, (const uint8_t *)r->body.data, r->body.len, r->url);
+    hls_next(pr);
+}
+
+/* The init section (EXT-X-MAP): its protection decides whether fragments go through the EME. */
+static void on_hls_init(void *ud, const kp_http_response *r)
+{
+    prog *pr = ud;
+    if (!hls_answer_ok(pr, r))
+        return;
+    nstream *st = &pr->streams[pr->cur_stream];
+    st->init.len = 0;
+    if (kp_buf_append(&st->init, r->body.data, r->body.len) != KP_OK) {
+        media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED, "out of memory");
+        return;
+    }
+    st->init_in = true;
+    char err[256];
+    st->encrypted = false;
+    if (kp_cenc_parse_init((const uint8_t *)r->body.data, r->body.len, &st->cinit, err,
+                           sizeof(err)) == KP_OK) {
+        for (size_t t = 0; t < st->cinit.n_tracks; t++)
+            if (st->cinit.tracks[t].encrypted && st->cinit.tracks[t].is_protected)
+                st->encrypted = true;
+    } else {
+        memset(&st->cinit, 0, sizeof(st->cinit)); /* the demuxer judges the media */
+    }
+    if (st->encrypted && !pr->host.eme) {
+        media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED,
+                    "%s: the init section is encrypted and the source has no drmData", r->url);
+        return;
+    }
+    hls_next(pr);
+}
+
+/* The media playlist's keys: FairPlay (SAMPLE-AES, KEYFORMAT com.apple.streamingkeydelivery)
+ * starts the legacy FairPlay handler's exchange (webkitneedkey with the skd URI); another
+ * SAMPLE-AES / AES-128 the element would decrypt itself is not modelled. false after failing. */
+static bool hls_playlist_keys(prog *pr, const kp_m3u8 *pl, const char *url)
+{
+    for (size_t i = 0; i < pl->n_keys; i++) {
+        const kp_m3u8_key *k = &pl->keys[i];
+        if (strcmp(k->method, "NONE") == 0)
+            continue;
+        bool fps = strcmp(k->method, "SAMPLE-AES") == 0 && k->keyformat &&
+                   strcmp(k->keyformat, "com.apple.streamingkeydelivery") == 0;
+        if (!fps) {
+            media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED,
+                        "%s: EXT-X-KEY METHOD=%s%s%s is not modelled for the element", url,
+                        k->method, k->keyformat ? " KEYFORMAT=" : "",
+                        k->keyformat ? k->keyformat : "");
+            return false;
+        }
+        if (!pr->host.eme) {
+            media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED,
+                        "%s: FairPlay content and the source has no drmData", url);
+            return false;
+        }
+        const kp_drm_system fairplay = KP_DRM_FAIRPLAY;
+        if (kp_eme_encrypted(pr->host.eme, &fairplay, 1, "skd", (const uint8_t *)k->uri,
+                             strlen(k->uri), NULL) != KP_OK) {
+            hls_stop(pr); /* the EME reported the error */
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool stream_set(prog *pr, nstream *st, kp_m3u8 *pl)
+{
+    st->pl = pl;
+    st->have = calloc(pl->n_segments ? pl->n_segments : 1, sizeof(bool));
+    if (!st->have) {
+        media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED, "out of memory");
+        return false;
+    }
+    return true;
 }
 
 static void on_hls_playlist(void *ud, const kp_http_response *r)
@@ -709,10 +950,38 @@ static void on_hls_playlist(void *ud, const kp_http_response *r)
         }
         pr->master = pl;
         pr->variant = &pl->variants[0]; /* the first listed variant starts */
+        pr->n_streams = 1;
+        /* its AUDIO group's rendition with a URI of its own (the default one, else the
+         * first) is a second stream */
+        const kp_m3u8_media *audio = NULL;
+        for (size_t i = 0; pr->variant->audio && i < pl->n_media; i++) {
+            const kp_m3u8_media *md = &pl->media[i];
+            if (strcmp(md->type, "AUDIO") == 0 && strcmp(md->group_id, pr->variant->audio) == 0 &&
+                md->uri && (!audio || (md->is_default && !audio->is_default)))
+                audio = md;
+        }
+        if (audio) {
+            pr->audio_uri = audio->uri;
+            pr->n_streams = 2;
+        }
         hls_request(pr, pr->variant->uri, on_hls_playlist);
         return;
     }
-    pr->level = pl;
+    if (!pr->level) {
+        pr->level = pl;
+        if (!pr->n_streams)
+            pr->n_streams = 1;
+        if (!stream_set(pr, &pr->streams[0], pl) || !hls_playlist_keys(pr, pl, r->url))
+            return;
+        if (pr->n_streams > 1) {
+            hls_request(pr, pr->audio_uri, on_hls_playlist);
+            return;
+        }
+    } else {
+        pr->audio_level = pl;
+        if (!stream_set(pr, &pr->streams[1], pl) || !hls_playlist_keys(pr, pl, r->url))
+            return;
+    }
     hls_next(pr);
 }
 
@@ -860,6 +1129,9 @@ static void *progressive_create(const kp_engine_host *host, const json_t *source
     pr->url = kp_strdup(kp_json_str(source, "url", ""));
     pr->source = json_deep_copy(source);
     pr->file_size = -1;
+    kp_buf_init(&pr->locked);
+    kp_buf_init(&pr->streams[0].init);
+    kp_buf_init(&pr->streams[1].init);
     int64_t bw = kp_json_int(source, "bandwidth", 0);
     pr->preload = bw > 0 ? bw / 8 * PRELOAD_SECONDS : 0;
     if (pr->preload < PRELOAD_MIN)
@@ -898,6 +1170,15 @@ static void progressive_destroy(void *engine)
     kp_sched_cancel(pr->host.sched, pr->meta_task);
     kp_sched_cancel(pr->host.sched, pr->heartbeat);
     kp_media_set_adapter(pr->host.media, NULL, NULL);
+    if (pr->host.eme)
+        kp_eme_forget(pr->host.eme, pr);
+    for (size_t k = 0; k < 2; k++) {
+        free(pr->streams[k].have);
+        kp_buf_free(&pr->streams[k].init);
+    }
+    kp_buf_free(&pr->locked);
+    free(pr->locked_url);
+    kp_m3u8_free(pr->audio_level);
     kp_m3u8_free(pr->level);
     kp_m3u8_free(pr->master);
     free(pr->samples);
@@ -923,10 +1204,22 @@ const kp_engine_ops kp_engine_progressive = {
 
 static bool native_hls_can_play(const json_t *source, const json_t *config)
 {
-    /* clear HLS only: FairPlay through the element is not modelled */
+    /* clear HLS, or FairPlay (drmData listing com.apple.fairplay: source selection checks
+     * the platform's WebKitMediaKeys, as NativeAdapter.canPlayDrm does) */
+    (void)config;
+    if (!kp_mime_is_hls(kp_json_str(source, "mimetype", "")))
+        return false;
     const json_t *drm = json_object_get(source, "drmData");
-    return kp_mime_is_hls(kp_json_str(source, "mimetype", "")) &&
-           !(json_is_array(drm) && json_array_size(drm) > 0);
+    if (!json_is_array(drm) || json_array_size(drm) == 0)
+        return true;
+    size_t i;
+    const json_t *it;
+    json_array_foreach(drm, i, it)
+    {
+        if (kp_drm_system_parse(kp_json_str(it, "scheme", "")) == KP_DRM_FAIRPLAY)
+            return true;
+    }
+    return false;
 }
 
 static void *native_hls_create(const kp_engine_host *host, const json_t *source,

@@ -6,7 +6,13 @@
  *   - the key answered 404 is keyLoadError, {2, 1, 1002}; a key of 8 bytes likewise; a wrong
  *     key (16 bytes, canned) breaks the PKCS#7 padding: fragDecryptError, {2, 3, 3018}; a
  *     METHOD=SAMPLE-AES playlist (canned) on hls.js, which has no EME, is {2, 3, 3018}
- *     without the key or a segment being fetched.
+ *     without the key or a segment being fetched;
+ *   - FairPlay on Safari (the NativeAdapter, preferNative): cbcs fMP4 with EXT-X-MAP and an
+ *     audio rendition; the skd URI goes to the mock license server (mdrm) through the EME,
+ *     drmlicenseloaded {scheme com.apple.fairplay}, both renditions' init sections and every
+ *     fragment are fetched, go through the EME's cbcs decryption and are demuxed, and the
+ *     clip plays to the end; a denied license is {2, 6, 6007} and nothing
+ *     plays; FairPlay content whose source has no drmData fails the element (3022).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +29,7 @@
 #include "kp/player.h"
 #include "kp/recorder.h"
 #include "mbe/mbe.h"
+#include "mdrm/mdrm.h"
 #include "mock_server.h"
 
 #include <stdio.h>
@@ -124,14 +131,14 @@ typedef struct run {
     kp_recorder *rec;
 } run;
 
-static void run_start(run *r, fixture *f, const char *platform)
+static void run_start(run *r, const char *service, const char *platform)
 {
     memset(r, 0, sizeof(*r));
     r->sched = kp_sched_new();
     kp_net_profile prof = {.bandwidth_bps = 8000000, .latency = KP_MS(20)};
     r->net = kp_net_new(r->sched, &prof, NULL);
     json_t *cfg = json_pack("{s:{s:i, s:{s:s}}, s:{s:b, s:b}}", "provider", "partnerId", PID, "env",
-                            "serviceUrl", f->mock.service, "playback", "autoplay", 1, "muted", 1);
+                            "serviceUrl", service, "playback", "autoplay", 1, "muted", 1);
     r->player = kp_player_new(r->sched, r->net, cfg, NULL);
     json_decref(cfg);
     assert_non_null(r->player);
@@ -199,9 +206,9 @@ static const json_t *payload_of(run *r, const char *type)
     return NULL;
 }
 
-static size_t journal_len(fixture *f)
+static size_t journal_len(mbe_server *srv)
 {
-    json_t *all = mbe_server_journal(f->mock.srv);
+    json_t *all = mbe_server_journal(srv);
     size_t n = json_array_size(all);
     json_decref(all);
     return n;
@@ -209,9 +216,9 @@ static size_t journal_len(fixture *f)
 
 /* The kinds of the CDN records of an entry from journal record `from` on, space-separated
  * ("master playlist key ..."); a canned answer shows as the last part of its path. */
-static char *cdn_kinds(fixture *f, const char *entry, size_t from)
+static char *cdn_kinds(mbe_server *srv, const char *entry, size_t from)
 {
-    json_t *all = mbe_server_journal(f->mock.srv);
+    json_t *all = mbe_server_journal(srv);
     kp_buf b;
     kp_buf_init(&b);
     size_t i;
@@ -242,11 +249,11 @@ static void test_aes128_plays_like_clear(void **state)
 {
     fixture *f = *state;
     run clear, aes;
-    run_start(&clear, f, NULL);
+    run_start(&clear, f->mock.service, NULL);
     load(&clear, "0_hclear01");
     assert_true(run_until_event(&clear, "playbackended", KP_SEC(60)) != SIZE_MAX);
-    size_t from = journal_len(f);
-    run_start(&aes, f, NULL);
+    size_t from = journal_len(f->mock.srv);
+    run_start(&aes, f->mock.service, NULL);
     load(&aes, "0_haes0001");
     assert_true(run_until_event(&aes, "playbackended", KP_SEC(60)) != SIZE_MAX);
     assert_int_equal(count(&aes, "error"), 0);
@@ -258,7 +265,7 @@ static void test_aes128_plays_like_clear(void **state)
     assert_true(d > 5.9 && d < 6.1);
     /* the key once, before the first segment; every segment fetched (and decrypted: the
      * TS demuxer refuses ciphertext) */
-    char *k = cdn_kinds(f, "0_haes0001", from);
+    char *k = cdn_kinds(f->mock.srv, "0_haes0001", from);
     assert_string_equal(k, "master playlist key segment segment segment");
     /* fragloaded reports the ciphertext's size, a multiple of 16 */
     const json_t *fl = payload_of(&aes, "fragloaded");
@@ -275,8 +282,8 @@ static void expect_error(fixture *f, const char *entry, int category, int code, 
                          const char *kinds)
 {
     run r;
-    size_t from = journal_len(f);
-    run_start(&r, f, NULL);
+    size_t from = journal_len(f->mock.srv);
+    run_start(&r, f->mock.service, NULL);
     load(&r, entry);
     assert_true(run_until_event(&r, "error", KP_SEC(30)) != SIZE_MAX);
     const json_t *e = payload_of(&r, "error");
@@ -289,7 +296,7 @@ static void expect_error(fixture *f, const char *entry, int category, int code, 
     assert_int_equal(count(&r, "playing"), 0);
     assert_int_equal(count(&r, "fragloaded"), 0);
     assert_string_equal(kp_player_state(r.player), "idle");
-    char *k = cdn_kinds(f, entry, from);
+    char *k = cdn_kinds(f->mock.srv, entry, from);
     assert_string_equal(k, kinds);
     free(k);
     run_free(&r);
@@ -318,6 +325,152 @@ static void test_sample_aes_without_eme(void **state)
     expect_error(*state, "0_hsample1", 3, 3018, "keySystemError", "master index.m3u8");
 }
 
+/* ---- FairPlay on the element ---- */
+
+static const kp_drm_system fairplay_only[] = {KP_DRM_FAIRPLAY};
+
+typedef struct fps_env {
+    mdrm_server *drm;
+    test_mock *mock;
+} fps_env;
+
+static void fps_start(fps_env *env, bool with_license_server)
+{
+    mdrm_entry de[] = {{.id = "0_fps00001"}, {.id = "0_fpsdeny1", .policy = {.deny = 1}}};
+    mdrm_config dc = {.partner_id = PID, .entries = de, .n_entries = 2};
+    assert_int_equal(mdrm_server_start(&dc, &env->drm), 0);
+    mbe_entry entries[] = {{.id = "0_fps00001"}, {.id = "0_fpsdeny1"}};
+    for (size_t i = 0; i < 2; i++) {
+        entries[i].duration = 6;
+        entries[i].formats = hls_only;
+        entries[i].n_formats = 1;
+        entries[i].renditions = r180;
+        entries[i].n_renditions = 1;
+        entries[i].drm.scheme = KP_ENC_CBCS;
+        entries[i].drm.systems = 1u << fairplay_only[0];
+    }
+    mbe_config cfg = {.partner_id = PID,
+                      .entries = entries,
+                      .n_entries = 2,
+                      .license_url = with_license_server ? mdrm_server_url(env->drm) : NULL};
+    env->mock = test_mock_new(&cfg);
+}
+
+static void fps_stop(fps_env *env)
+{
+    test_mock_free(env->mock);
+    mdrm_server_stop(env->drm);
+}
+
+static void test_fairplay_safari_to_end(void **state)
+{
+    (void)state;
+    fps_env env;
+    fps_start(&env, true);
+    run r;
+    run_start(&r, env.mock->service, "safari");
+    load(&r, "0_fps00001");
+    assert_true(run_until_event(&r, "playbackended", KP_SEC(60)) != SIZE_MAX);
+    assert_int_equal(count(&r, "error"), 0);
+    assert_int_equal(count(&r, "drmlicenseloaded"), 1);
+    const json_t *dl = payload_of(&r, "drmlicenseloaded");
+    assert_string_equal(kp_json_str(dl, "scheme", ""), "com.apple.fairplay");
+    assert_true(kp_json_num(dl, "licenseTime", -1) > 0);
+    char *t = types(&r);
+    /* the element plays it (no manifestloaded / fragloaded); the license before the metadata */
+    assert_contains(t, "abrmodechanged emptied playerstatechanged loadstart drmlicenseloaded "
+                       "durationchange playerstatechanged loadedmetadata loadeddata canplay "
+                       "medialoaded trackschanged");
+    assert_contains(t, "playerstatechanged pause playerstatechanged ended playbackended");
+    assert_null(strstr(t, "manifestloaded"));
+    assert_null(strstr(t, "fragloaded"));
+    assert_true(kp_player_ended(r.player));
+    double d = kp_player_duration(r.player);
+    assert_true(d > 5.9 && d < 6.1);
+    /* the master, the variant's and the audio rendition's playlists, each init section once,
+     * then fragments alternating between the renditions */
+    char *k = cdn_kinds(env.mock->srv, "0_fps00001", 0);
+    assert_string_equal(k, "master playlist playlist init segment init segment segment segment "
+                           "segment segment");
+    size_t audio_segments = 0;
+    json_t *all = mbe_server_journal(env.mock->srv);
+    size_t i;
+    json_t *rec;
+    json_array_foreach(all, i, rec)
+    {
+        audio_segments += strcmp(kp_json_str(rec, "kind", ""), "segment") == 0 &&
+                          strstr(kp_json_str(rec, "path", ""), "/flavorId/audio/");
+    }
+    json_decref(all);
+    json_t *m = json_pack("{s:s}", "kind", "segment");
+    size_t segments = mbe_server_count(env.mock->srv, "cdn", m);
+    json_decref(m);
+    assert_int_equal(audio_segments, 3); /* 6 s in 2 s fragments, for each rendition */
+    assert_int_equal(segments, 6);
+    m = json_pack("{s:s}", "kind", "init");
+    assert_int_equal(mbe_server_count(env.mock->srv, "cdn", m), 2);
+    json_decref(m);
+    /* one FairPlay license request, granted, for the entry */
+    m = json_pack("{s:s, s:s, s:s}", "system", "fairplay", "outcome", "granted", "entry",
+                  "0_fps00001");
+    assert_int_equal(mdrm_server_count(env.drm, m), 1);
+    json_decref(m);
+    all = mdrm_server_journal(env.drm);
+    assert_int_equal(json_array_size(all), 1);
+    json_decref(all);
+    free(k);
+    free(t);
+    run_free(&r);
+    fps_stop(&env);
+}
+
+static void test_fairplay_license_denied(void **state)
+{
+    (void)state;
+    fps_env env;
+    fps_start(&env, true);
+    run r;
+    run_start(&r, env.mock->service, "safari");
+    load(&r, "0_fpsdeny1");
+    assert_true(run_until_event(&r, "error", KP_SEC(30)) != SIZE_MAX);
+    const json_t *e = payload_of(&r, "error");
+    assert_int_equal(kp_json_int(e, "severity", 0), 2);
+    assert_int_equal(kp_json_int(e, "category", 0), 6);
+    assert_int_equal(kp_json_int(e, "code", 0), 6007);
+    assert_int_equal(kp_json_int(e, "data.responseCode", 0), 403);
+    kp_sched_run_until(r.sched, kp_sched_now(r.sched) + KP_SEC(5));
+    assert_int_equal(count(&r, "drmlicenseloaded"), 0);
+    assert_int_equal(count(&r, "playing"), 0);
+    assert_int_equal(count(&r, "error"), 1);
+    assert_string_equal(kp_player_state(r.player), "idle");
+    json_t *m = json_pack("{s:s, s:s}", "system", "fairplay", "outcome", "denied");
+    assert_int_equal(mdrm_server_count(env.drm, m), 1);
+    json_decref(m);
+    run_free(&r);
+    fps_stop(&env);
+}
+
+static void test_fairplay_without_drm_data(void **state)
+{
+    (void)state;
+    fps_env env;
+    fps_start(&env, false); /* the back-end gives no license server: no drmData */
+    run r;
+    run_start(&r, env.mock->service, "safari");
+    load(&r, "0_fps00001");
+    assert_true(run_until_event(&r, "error", KP_SEC(30)) != SIZE_MAX);
+    const json_t *e = payload_of(&r, "error");
+    assert_int_equal(kp_json_int(e, "category", 0), 3);
+    assert_int_equal(kp_json_int(e, "code", 0), 3022);
+    assert_non_null(strstr(kp_json_str(e, "data.message", ""), "no drmData"));
+    assert_int_equal(count(&r, "drmlicenseloaded"), 0);
+    json_t *all = mdrm_server_journal(env.drm);
+    assert_int_equal(json_array_size(all), 0);
+    json_decref(all);
+    run_free(&r);
+    fps_stop(&env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +479,9 @@ int main(void)
         cmocka_unit_test(test_key_short),
         cmocka_unit_test(test_wrong_key),
         cmocka_unit_test(test_sample_aes_without_eme),
+        cmocka_unit_test(test_fairplay_safari_to_end),
+        cmocka_unit_test(test_fairplay_license_denied),
+        cmocka_unit_test(test_fairplay_without_drm_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
