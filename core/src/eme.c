@@ -218,7 +218,11 @@ static void on_license(void *ud, const kp_http_response *r)
     char err[256];
     int n = kp_cdm_update(e->cdm, r->body.data, r->body.len, now_ms(e), err, sizeof(err));
     if (n < 0) {
-        fail_drm(e, KP_PCODE_LICENSE_RESPONSE_REJECTED, err);
+        /* playkit's legacy FairPlay handler reports a CKC it cannot use as 6015 */
+        fail_drm(e,
+                 e->system == KP_DRM_FAIRPLAY ? KP_PCODE_BAD_FAIRPLAY_RESPONSE
+                                              : KP_PCODE_LICENSE_RESPONSE_REJECTED,
+                 err);
         return;
     }
     e->licensed = true;

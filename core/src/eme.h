@@ -13,7 +13,7 @@
  * goes first (playkit's configured DRM). No server for any: 6012 NO_LICENSE_SERVER_GIVEN; no
  * supported one: 6001 REQUESTED_KEY_SYSTEM_CONFIG_UNAVAILABLE. The request is POSTed once;
  * an HTTP failure is 6007 LICENSE_REQUEST_FAILED, a license the CDM refuses 6008
- * LICENSE_RESPONSE_REJECTED, a FairPlay certificate it refuses 6017
+ * LICENSE_RESPONSE_REJECTED (FairPlay: 6015 BAD_FAIRPLAY_RESPONSE), a FairPlay certificate it refuses 6017
  * COULD_NOT_CREATE_KEY_SESSION (6004 INVALID_SERVER_CERTIFICATE for the others), a key that
  * expires while the media plays 6014 EXPIRED, and a fragment whose KID the license did not
  * give 6008 too. Every DRM error is CRITICAL, category DRM (6), and reported once through

@@ -12,7 +12,11 @@
  *     drmlicenseloaded {scheme com.apple.fairplay}, both renditions' init sections and every
  *     fragment are fetched, go through the EME's cbcs decryption and are demuxed, and the
  *     clip plays to the end; a denied license is {2, 6, 6007} and nothing
- *     plays; FairPlay content whose source has no drmData fails the element (3022).
+ *     plays; FairPlay content whose source has no drmData fails the element (3022);
+ *   - the native engine with its EME alone (the real FairPlay playlists, drmData made here):
+ *     a certificate the CDM refuses is 6017 before any license request; a license answer
+ *     that is no CKC for the request (canned) is 6015 BAD_FAIRPLAY_RESPONSE, as playkit's
+ *     legacy FairPlay handler reports it; in both cases no fragment reaches the buffer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,9 +25,13 @@
 
 #include <cmocka.h>
 
+#include "eme.h"
+#include "engine.h"
 #include "http_client.h"
 #include "kp/buf.h"
+#include "kp/codec.h"
 #include "kp/drm.h"
+#include "kp/drmmsg.h"
 #include "kp/err.h"
 #include "kp/jsonu.h"
 #include "kp/player.h"
@@ -471,6 +479,152 @@ static void test_fairplay_without_drm_data(void **state)
     fps_stop(&env);
 }
 
+/* ---- the native engine and its EME alone ---- */
+
+typedef struct eng_run {
+    json_t *events;
+    json_t *error;
+} eng_run;
+
+static void eng_emit(void *ud, kp_event_type type, json_t *payload)
+{
+    eng_run *r = ud;
+    json_array_append_new(r->events, json_string(kp_event_name(type)));
+    json_decref(payload);
+}
+
+static void eng_loaded(void *ud, json_t *tracks)
+{
+    (void)ud;
+    json_decref(tracks);
+}
+
+static void eng_fail(void *ud, json_t *error)
+{
+    eng_run *r = ud;
+    assert_null(r->error); /* one failure only */
+    r->error = error;
+}
+
+static void eng_media_event(void *ud, kp_event_type type)
+{
+    (void)ud;
+    (void)type;
+}
+
+/* Plays the FairPlay entry's HLS in the native engine with this drmData for 10 virtual
+ * seconds; returns the error (owned by the caller); *buffered: whether media got buffered. */
+static json_t *native_play(fps_env *env, const char *entry, json_t *drm_data, bool *buffered,
+                           json_t **events)
+{
+    eng_run r = {.events = json_array()};
+    kp_sched *sched = kp_sched_new();
+    kp_net *net = kp_net_new(sched, NULL, NULL);
+    kp_media *media = kp_media_new(sched);
+    kp_eme_host eh = {.sched = sched, .net = net, .ud = &r, .emit = eng_emit, .fail = eng_fail};
+    kp_eme *eme = kp_eme_new(&eh, drm_data, 1u << KP_DRM_FAIRPLAY, NULL);
+    assert_non_null(eme);
+    kp_engine_host host = {.sched = sched,
+                           .net = net,
+                           .media = media,
+                           .eme = eme,
+                           .ud = &r,
+                           .emit = eng_emit,
+                           .loaded = eng_loaded,
+                           .fail = eng_fail,
+                           .media_event = eng_media_event};
+    char url[512];
+    snprintf(url, sizeof(url),
+             "%s/p/%d/sp/%d00/playManifest/entryId/%s/protocol/http/format/applehttp/a.m3u8",
+             mbe_server_url(env->mock->srv), PID, PID, entry);
+    json_t *source = json_pack("{s:s, s:s, s:O}", "url", url, "mimetype", "application/x-mpegURL",
+                               "drmData", drm_data);
+    json_t *config = json_object();
+    assert_true(kp_engine_native_hls.can_play(source, config));
+    void *e = kp_engine_native_hls.create(&host, source, config);
+    assert_non_null(e);
+    kp_engine_native_hls.load(e);
+    kp_sched_run_until(sched, KP_SEC(10));
+    *buffered = kp_media_buffered_end(media, 0) > 0;
+    kp_engine_native_hls.destroy(e);
+    kp_eme_free(eme);
+    json_decref(source);
+    json_decref(config);
+    kp_media_free(media);
+    kp_net_free(net);
+    kp_sched_free(sched);
+    *events = r.events;
+    return r.error;
+}
+
+static void test_fairplay_engine_errors(void **state)
+{
+    (void)state;
+    fps_env env;
+    fps_start(&env, true);
+    static const char junk[] = "{\"ckc\":\"AAAA\"}";
+    mbe_override o = {.method = "POST",
+                      .path = "/t/fps-license",
+                      .kind = MBE_REPLY_HTTP,
+                      .status = 200,
+                      .content_type = "application/json",
+                      .body = junk,
+                      .body_len = sizeof(junk) - 1};
+    assert_int_equal(mbe_server_override(env.mock->srv, &o), KP_OK);
+    char *lic = kp_asprintf("%s/t/fps-license", mbe_server_url(env.mock->srv));
+    uint8_t cert[64];
+    kp_drm_fps_certificate(PID, cert);
+    char *b64 = kp_base64_encode(cert, sizeof(cert));
+    char *bad = kp_base64_encode("not kpsim's certificate", 23);
+
+    /* a certificate the CDM refuses: 6017, no license request */
+    json_t *drm = json_pack("[{s:s, s:s, s:s}]", "licenseUrl", lic, "scheme", "com.apple.fairplay",
+                            "certificate", bad);
+    bool buffered = true;
+    json_t *ev;
+    json_t *err = native_play(&env, "0_fps00001", drm, &buffered, &ev);
+    assert_non_null(err);
+    assert_int_equal(kp_json_int(err, "severity", 0), 2);
+    assert_int_equal(kp_json_int(err, "category", 0), 6);
+    assert_int_equal(kp_json_int(err, "code", 0), 6017);
+    assert_false(buffered);
+    json_t *m = json_pack("{s:s}", "path", "/t/fps-license");
+    assert_int_equal(mbe_server_count(env.mock->srv, "cdn", m), 0);
+    json_decref(err);
+    json_decref(ev);
+    json_decref(drm);
+
+    /* the CKC does not answer the request: 6015, after one license request */
+    drm = json_pack("[{s:s, s:s, s:s}]", "licenseUrl", lic, "scheme", "com.apple.fairplay",
+                    "certificate", b64);
+    err = native_play(&env, "0_fps00001", drm, &buffered, &ev);
+    assert_non_null(err);
+    assert_int_equal(kp_json_int(err, "category", 0), 6);
+    assert_int_equal(kp_json_int(err, "code", 0), 6015);
+    assert_false(buffered);
+    for (size_t i = 0; i < json_array_size(ev); i++)
+        assert_string_not_equal(kp_json_str(json_array_get(ev, i), "", ""), "drmlicenseloaded");
+    json_t *all = mbe_server_journal(env.mock->srv);
+    size_t posts = 0, i;
+    json_t *rec;
+    json_array_foreach(all, i, rec)
+    {
+        posts += strcmp(kp_json_str(rec, "path", ""), "/t/fps-license") == 0 &&
+                 strcmp(kp_json_str(rec, "method", ""), "POST") == 0;
+    }
+    assert_int_equal(posts, 1);
+    json_decref(all);
+    json_decref(m);
+    json_decref(err);
+    json_decref(ev);
+    json_decref(drm);
+
+    free(lic);
+    free(b64);
+    free(bad);
+    fps_stop(&env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -482,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_fairplay_safari_to_end),
         cmocka_unit_test(test_fairplay_license_denied),
         cmocka_unit_test(test_fairplay_without_drm_data),
+        cmocka_unit_test(test_fairplay_engine_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -67,6 +67,7 @@ enum kp_pcategory {
     XX(ENCRYPTED_CONTENT_WITHOUT_DRM_INFO, 6010)      \
     XX(NO_LICENSE_SERVER_GIVEN, 6012)                 \
     XX(EXPIRED, 6014)                                 \
+    XX(BAD_FAIRPLAY_RESPONSE, 6015)                   \
     XX(COULD_NOT_CREATE_KEY_SESSION, 6017)            \
     XX(LOAD_INTERRUPTED, 7000)                        \
     XX(LOAD_FAILED, 7002)                             \
