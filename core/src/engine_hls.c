@@ -22,6 +22,10 @@
  * SAMPLE-AES or SAMPLE-AES-CTR key is a fatal key-system error, 3018 in category PLAYER
  * (hls-adapter.ts 1174). A METHOD hls.js does not know is ignored (its m3u8 parser drops the
  * tag with a warning), so the segments are taken as clear.
+ *
+ * fMP4 (EXT-X-MAP): each level's init section is loaded before its first fragment (a
+ * fragloaded of its own) and every fragment is demuxed behind it; with AES-128 the fragments
+ * are decrypted whole like TS segments (the init section is taken as clear).
  */
 #include "demux.h"
 #include "engine.h"
@@ -53,6 +57,8 @@ typedef struct level {
     kp_m3u8_variant v; /* strings borrowed from the master playlist */
     kp_m3u8 *details;  /* media playlist, once loaded */
     int manifest_index;
+    kp_buf init; /* fMP4: the EXT-X-MAP init section, once loaded */
+    bool init_in;
 } level;
 
 typedef struct frag_rec {
@@ -61,7 +67,7 @@ typedef struct frag_rec {
     kp_time start, end;
 } frag_rec;
 
-typedef enum stage { ST_IDLE, ST_MASTER, ST_LEVEL, ST_KEY, ST_FRAG, ST_FAILED } stage;
+typedef enum stage { ST_IDLE, ST_MASTER, ST_LEVEL, ST_KEY, ST_INIT, ST_FRAG, ST_FAILED } stage;
 
 typedef struct hls_key {
     char *uri;
@@ -92,6 +98,7 @@ typedef struct hls {
     hls_key *keys;     /* loaded keys, one per URI */
     size_t n_keys;
     kp_buf plain;  /* the decrypted segment */
+    kp_buf joined; /* fMP4: init section + fragment */
     char *key_uri; /* the key being loaded */
 } hls;
 
@@ -350,9 +357,24 @@ static void on_frag(void *ud, const kp_http_response *r)
         data = (const uint8_t *)h->plain.data;
         len = h->plain.len;
     }
+    const char *format = "mpegts";
+    if (l->details->map_uri) {
+        /* fMP4: the level's init section, then the fragment (as MSE gets them) */
+        kp_buf *both = &h->joined;
+        both->len = 0;
+        if (kp_buf_append(both, l->init.data, l->init.len) != KP_OK ||
+            kp_buf_append(both, data, len) != KP_OK) {
+            fail(h, KP_PCAT_MEDIA, KP_PCODE_HLS_FATAL_MEDIA_ERROR,
+                 json_pack("{s:s, s:s}", "name", "bufferAppendError", "reason", "out of memory"));
+            return;
+        }
+        data = (const uint8_t *)both->data;
+        len = both->len;
+        format = "mp4";
+    }
     kp_demux_info info;
     char err[256];
-    if (kp_demux_segment(data, len, "mpegts", &info, err, sizeof(err)) != KP_OK) {
+    if (kp_demux_segment(data, len, format, &info, err, sizeof(err)) != KP_OK) {
         KP_LOG_W(h->host.log, "hls", "fragment %s: %s", r->url, err);
         fail(
             h, KP_PCAT_MEDIA, KP_PCODE_HLS_FRAG_PARSING_ERROR,
@@ -405,6 +427,31 @@ static void on_frag(void *ud, const kp_http_response *r)
                  next_level, bw_estimate(h));
         h->load_level = next_level;
     }
+    load_next(h);
+}
+
+/* The load level's init section (EXT-X-MAP): fragloaded, kept for its fragments. hls.js
+ * loads it as a fragment of its own, so a failure is fragLoadError. */
+static void on_init(void *ud, const kp_http_response *r)
+{
+    hls *h = ud;
+    h->req = 0;
+    h->stage = ST_IDLE;
+    if (r->error || r->status != 200) {
+        fail_http(h, r, "fragLoadError");
+        return;
+    }
+    level *l = &h->levels[h->load_level];
+    l->init.len = 0;
+    if (kp_buf_append(&l->init, r->body.data, r->body.len) != KP_OK) {
+        fail(h, KP_PCAT_MEDIA, KP_PCODE_HLS_FATAL_MEDIA_ERROR,
+             json_pack("{s:s, s:s}", "name", "bufferAppendError", "reason", "out of memory"));
+        return;
+    }
+    l->init_in = true;
+    h->host.emit(h->host.ud, KP_EV_FRAG_LOADED,
+                 json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
+                           (json_int_t)r->body.len, "url", r->url));
     load_next(h);
 }
 
@@ -487,6 +534,15 @@ static void load_next(hls *h)
         break;
     case KEY_CLEAR:
         break;
+    }
+    if (l->details->map_uri && !l->init_in) {
+        h->stage = ST_INIT;
+        kp_http_request ireq = {.method = "GET", .url = l->details->map_uri};
+        h->req = kp_net_fetch(h->host.net, &ireq, on_init, h);
+        if (!h->req)
+            fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
+                 json_pack("{s:s, s:s}", "name", "fragLoadError", "url", ireq.url));
+        return;
     }
     h->stage = ST_FRAG;
     kp_http_request req = {.method = "GET", .url = l->details->segments[index].uri};
@@ -670,8 +726,11 @@ static void hls_destroy(void *engine)
     if (h->req)
         kp_net_cancel(h->host.net, h->req);
     kp_media_set_adapter(h->host.media, NULL, NULL);
-    for (size_t i = 0; i < h->n_levels; i++)
+    for (size_t i = 0; i < h->n_levels; i++) {
         kp_m3u8_free(h->levels[i].details);
+        kp_buf_free(&h->levels[i].init);
+    }
+    kp_buf_free(&h->joined);
     free(h->levels);
     kp_m3u8_free(h->master);
     free(h->frags);

@@ -29,6 +29,7 @@
 #include "engine.h"
 #include "http_client.h"
 #include "kp/buf.h"
+#include "kp/cenc.h"
 #include "kp/codec.h"
 #include "kp/drm.h"
 #include "kp/drmmsg.h"
@@ -47,6 +48,7 @@
 #define PID 4646
 
 static const int hls_only[] = {MBE_FORMAT_HLS};
+static const int dash_only[] = {MBE_FORMAT_DASH};
 static const char *const r180[] = {"180p"};
 
 typedef struct fixture {
@@ -93,8 +95,8 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     mbe_entry entries[] = {
-        {.id = "0_hclear01"}, {.id = "0_haes0001"}, {.id = "0_haes0404"},
-        {.id = "0_haeswrng"}, {.id = "0_haesshrt"}, {.id = "0_hsample1"},
+        {.id = "0_hclear01"}, {.id = "0_haes0001"}, {.id = "0_haes0404"}, {.id = "0_haeswrng"},
+        {.id = "0_haesshrt"}, {.id = "0_hsample1"}, {.id = "0_hdash001"},
     };
     for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
         entries[i].duration = 6;
@@ -105,7 +107,9 @@ static int setup(void **state)
         if (i > 0)
             entries[i].drm.scheme = KP_ENC_AES128;
     }
-    mbe_config cfg = {.partner_id = PID, .entries = entries, .n_entries = 6};
+    entries[6].formats = dash_only; /* its clear fMP4 makes the hls.js fMP4 playlists */
+    entries[6].drm.scheme = KP_ENC_NONE;
+    mbe_config cfg = {.partner_id = PID, .entries = entries, .n_entries = 7};
     test_mock_start(&f->mock, &cfg);
     can(f, "0_haes0404", "encryption.key", 404, "text/plain", "no key\n", 7);
     static const uint8_t wrong[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2,  3,  4,
@@ -512,18 +516,18 @@ static void eng_media_event(void *ud, kp_event_type type)
     (void)type;
 }
 
-/* Plays the FairPlay entry's HLS in the native engine with this drmData for 10 virtual
- * seconds; returns the error (owned by the caller); *buffered: whether media got buffered. */
-static json_t *native_play(fps_env *env, const char *entry, json_t *drm_data, bool *buffered,
-                           json_t **events)
+/* Plays url with an engine (and an EME for drm_data, if not NULL) for 10 virtual seconds
+ * without playing; returns the error (owned by the caller); *buffered: the buffered end from 0,
+ * *eos: whether the engine ended the stream. */
+static json_t *engine_play(const kp_engine_ops *ops, const char *url, json_t *drm_data,
+                           kp_time *buffered, bool *eos, json_t **events)
 {
     eng_run r = {.events = json_array()};
     kp_sched *sched = kp_sched_new();
     kp_net *net = kp_net_new(sched, NULL, NULL);
     kp_media *media = kp_media_new(sched);
     kp_eme_host eh = {.sched = sched, .net = net, .ud = &r, .emit = eng_emit, .fail = eng_fail};
-    kp_eme *eme = kp_eme_new(&eh, drm_data, 1u << KP_DRM_FAIRPLAY, NULL);
-    assert_non_null(eme);
+    kp_eme *eme = drm_data ? kp_eme_new(&eh, drm_data, 1u << KP_DRM_FAIRPLAY, NULL) : NULL;
     kp_engine_host host = {.sched = sched,
                            .net = net,
                            .media = media,
@@ -533,20 +537,18 @@ static json_t *native_play(fps_env *env, const char *entry, json_t *drm_data, bo
                            .loaded = eng_loaded,
                            .fail = eng_fail,
                            .media_event = eng_media_event};
-    char url[512];
-    snprintf(url, sizeof(url),
-             "%s/p/%d/sp/%d00/playManifest/entryId/%s/protocol/http/format/applehttp/a.m3u8",
-             mbe_server_url(env->mock->srv), PID, PID, entry);
-    json_t *source = json_pack("{s:s, s:s, s:O}", "url", url, "mimetype", "application/x-mpegURL",
-                               "drmData", drm_data);
+    json_t *source = json_pack("{s:s, s:s}", "url", url, "mimetype", "application/x-mpegURL");
+    if (drm_data)
+        json_object_set(source, "drmData", drm_data);
     json_t *config = json_object();
-    assert_true(kp_engine_native_hls.can_play(source, config));
-    void *e = kp_engine_native_hls.create(&host, source, config);
+    assert_true(ops->can_play(source, config));
+    void *e = ops->create(&host, source, config);
     assert_non_null(e);
-    kp_engine_native_hls.load(e);
+    ops->load(e);
     kp_sched_run_until(sched, KP_SEC(10));
-    *buffered = kp_media_buffered_end(media, 0) > 0;
-    kp_engine_native_hls.destroy(e);
+    *buffered = kp_media_buffered_end(media, 0);
+    *eos = kp_media_eos(media);
+    ops->destroy(e);
     kp_eme_free(eme);
     json_decref(source);
     json_decref(config);
@@ -555,6 +557,21 @@ static json_t *native_play(fps_env *env, const char *entry, json_t *drm_data, bo
     kp_sched_free(sched);
     *events = r.events;
     return r.error;
+}
+
+/* The FairPlay entry's HLS in the native engine with this drmData. */
+static json_t *native_play(fps_env *env, const char *entry, json_t *drm_data, bool *buffered,
+                           json_t **events)
+{
+    char url[512];
+    snprintf(url, sizeof(url),
+             "%s/p/%d/sp/%d00/playManifest/entryId/%s/protocol/http/format/applehttp/a.m3u8",
+             mbe_server_url(env->mock->srv), PID, PID, entry);
+    kp_time end;
+    bool eos;
+    json_t *err = engine_play(&kp_engine_native_hls, url, drm_data, &end, &eos, events);
+    *buffered = end > 0;
+    return err;
 }
 
 static void test_fairplay_engine_errors(void **state)
@@ -625,6 +642,135 @@ static void test_fairplay_engine_errors(void **state)
     fps_stop(&env);
 }
 
+/* ---- hls.js fMP4 (EXT-X-MAP), clear and AES-128 ---- */
+
+static void get_body(const char *url, kp_buf *out)
+{
+    test_reply r;
+    test_http("GET", url, NULL, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    kp_buf_init(out);
+    assert_int_equal(kp_buf_append(out, r.body.data, r.body.len), KP_OK);
+    test_reply_free(&r);
+}
+
+/* The clear DASH entry's video: its BaseURL and representation id, from the MPD. */
+static void dash_video(fixture *f, char **base, char **rep)
+{
+    char *url = kp_asprintf("%s/p/%d/sp/%d00/playManifest/entryId/0_hdash001/protocol/http/"
+                            "format/mpegdash/a.mpd",
+                            mbe_server_url(f->mock.srv), PID, PID);
+    kp_buf mpd;
+    get_body(url, &mpd);
+    free(url);
+    assert_int_equal(kp_buf_append(&mpd, "", 1), KP_OK);
+    const char *b = strstr(mpd.data, "<BaseURL>");
+    const char *r = strstr(mpd.data, "<Representation id=\"");
+    assert_non_null(b);
+    assert_non_null(r);
+    b += 9;
+    r += 20;
+    *base = kp_strndup(b, strcspn(b, "<"));
+    *rep = kp_strndup(r, strcspn(r, "\""));
+    kp_buf_free(&mpd);
+}
+
+static void can_path(fixture *f, const char *path, const char *ctype, const void *body, size_t len)
+{
+    mbe_override o = {.method = "GET",
+                      .path = path,
+                      .kind = MBE_REPLY_HTTP,
+                      .status = 200,
+                      .content_type = ctype,
+                      .body = body,
+                      .body_len = len};
+    assert_int_equal(mbe_server_override(f->mock.srv, &o), KP_OK);
+}
+
+static void test_hlsjs_fmp4(void **state)
+{
+    fixture *f = *state;
+    char *base, *rep;
+    dash_video(f, &base, &rep);
+    static const uint8_t key[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0xa, 0xb, 0xc, 0xd, 0xe, 0xf};
+    static const uint8_t iv[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34};
+    kp_buf clear_pl, aes_pl;
+    kp_buf_init(&clear_pl);
+    kp_buf_init(&aes_pl);
+    const char *head = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n"
+                       "#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-MEDIA-SEQUENCE:1\n";
+    kp_buf_printf(&clear_pl, "%s#EXT-X-MAP:URI=\"%sinit-%s.m4s\"\n", head, base, rep);
+    kp_buf_printf(&aes_pl,
+                  "%s#EXT-X-MAP:URI=\"%sinit-%s.m4s\"\n"
+                  "#EXT-X-KEY:METHOD=AES-128,URI=\"key.bin\",IV=0x1234\n",
+                  head, base, rep);
+    kp_cenc_ctx *c = kp_cenc_ctx_new();
+    kp_buf enc[3];
+    char *paths[3];
+    for (int n = 1; n <= 3; n++) {
+        char *u = kp_asprintf("%schunk-%s-%d.m4s", base, rep, n);
+        kp_buf clear;
+        get_body(u, &clear);
+        kp_buf_printf(&clear_pl, "#EXTINF:2.000,\n%s\n", u);
+        kp_buf_init(&enc[n - 1]);
+        char err[128];
+        assert_int_equal(kp_hls_aes_encrypt(c, key, iv, (const uint8_t *)clear.data, clear.len,
+                                            &enc[n - 1], err, sizeof(err)),
+                         KP_OK);
+        paths[n - 1] = kp_asprintf("/t/fmp4aes/seg-%d.m4s", n);
+        can_path(f, paths[n - 1], "video/mp4", enc[n - 1].data, enc[n - 1].len);
+        kp_buf_printf(&aes_pl, "#EXTINF:2.000,\nseg-%d.m4s\n", n);
+        kp_buf_free(&clear);
+        free(u);
+    }
+    kp_buf_puts(&clear_pl, "#EXT-X-ENDLIST\n");
+    kp_buf_puts(&aes_pl, "#EXT-X-ENDLIST\n");
+    can_path(f, "/t/fmp4/index.m3u8", "application/vnd.apple.mpegurl", clear_pl.data, clear_pl.len);
+    can_path(f, "/t/fmp4aes/index.m3u8", "application/vnd.apple.mpegurl", aes_pl.data, aes_pl.len);
+    can_path(f, "/t/fmp4aes/key.bin", "application/octet-stream", key, 16);
+
+    const char *names[2] = {"/t/fmp4/index.m3u8", "/t/fmp4aes/index.m3u8"};
+    for (int k = 0; k < 2; k++) {
+        char *url = kp_asprintf("%s%s", mbe_server_url(f->mock.srv), names[k]);
+        kp_time end = 0;
+        bool eos = false;
+        json_t *ev;
+        json_t *err = engine_play(&kp_engine_hls, url, NULL, &end, &eos, &ev);
+        if (err)
+            fail_msg("%s: %s", names[k], json_dumps(err, 0));
+        /* the whole 6 s buffered from the fMP4 fragments' real times, the stream ended */
+        assert_true(end > KP_MS(5900) && end < KP_MS(6200));
+        assert_true(eos);
+        /* abrmodechanged, manifestloaded, fragloaded for the init section and 3 fragments */
+        size_t frags = 0;
+        for (size_t i = 0; i < json_array_size(ev); i++)
+            frags += strcmp(kp_json_str(json_array_get(ev, i), "", ""), "fragloaded") == 0;
+        assert_int_equal(frags, 4);
+        json_decref(ev);
+        free(url);
+    }
+    /* the AES-128 run fetched the key once */
+    json_t *all = mbe_server_journal(f->mock.srv);
+    size_t keys = 0, i;
+    json_t *rec;
+    json_array_foreach(all, i, rec)
+    {
+        keys += strcmp(kp_json_str(rec, "path", ""), "/t/fmp4aes/key.bin") == 0;
+    }
+    assert_int_equal(keys, 1);
+    json_decref(all);
+
+    for (int n = 0; n < 3; n++) {
+        kp_buf_free(&enc[n]);
+        free(paths[n]);
+    }
+    kp_cenc_ctx_free(c);
+    kp_buf_free(&clear_pl);
+    kp_buf_free(&aes_pl);
+    free(base);
+    free(rep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_key_short),
         cmocka_unit_test(test_wrong_key),
         cmocka_unit_test(test_sample_aes_without_eme),
+        cmocka_unit_test(test_hlsjs_fmp4),
         cmocka_unit_test(test_fairplay_safari_to_end),
         cmocka_unit_test(test_fairplay_license_denied),
         cmocka_unit_test(test_fairplay_without_drm_data),
