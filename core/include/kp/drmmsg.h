@@ -82,10 +82,12 @@ int kp_drmmsg_build_wv_certificate(const void *cert, size_t len, kp_buf *out);
 
 /* ---- init data ----
  * cenc init data: concatenated pssh boxes. kp_drm_pssh_build appends the box of system `s`
- * for the KIDs: ClearKey a v1 box without data (W3C), Widevine a v0 box whose data is a
- * WidevinePsshData (key_ids, protection_scheme 'cenc'), PlayReady a v1 box (KIDs) whose data
- * is a PlayReady Object holding a WRMHEADER 4.3. FairPlay has no pssh: KP_EINVAL. */
-int kp_drm_pssh_build(kp_drm_system s, const uint8_t (*kids)[16], size_t n_kids, kp_buf *out);
+ * for the KIDs of content encrypted with `scheme` (KP_ENC_CENC or KP_ENC_CBCS): ClearKey a v1
+ * box without data (W3C), Widevine a v0 box whose data is a WidevinePsshData (key_ids,
+ * protection_scheme 'cenc' or 'cbcs'), PlayReady a v1 box (KIDs) whose data is a PlayReady
+ * Object holding a WRMHEADER 4.3 (ALGID AESCTR or AESCBC). FairPlay has no pssh: KP_EINVAL. */
+int kp_drm_pssh_build(kp_drm_system s, kp_enc_scheme scheme, const uint8_t (*kids)[16],
+                      size_t n_kids, kp_buf *out);
 /* The KIDs that init data of type `init_type` ("cenc": pssh boxes; "keyids": the W3C JSON)
  * gives key system `s`: from the box with its SystemID (ClearKey: the common one) - the v1
  * KID list, else its data (WidevinePsshData key_ids, PlayReady Object WRMHEADER KIDs).
