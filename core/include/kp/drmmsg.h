@@ -16,6 +16,7 @@
 #define KP_DRMMSG_H
 
 #include "kp/buf.h"
+#include "kp/codec.h"
 #include "kp/drm.h"
 
 #include <stddef.h>
@@ -101,12 +102,6 @@ int kp_drm_skd_asset(const char *uri, char *out, size_t cap, char *err, size_t e
  * format is in mock-drm/README.md), and its SHA-1 (what an SPC names). */
 void kp_drm_fps_certificate(long long partner_id, uint8_t out[64]);
 void kp_drm_fps_certificate_hash(const uint8_t *cert, size_t len, uint8_t out[20]);
-
-/* ---- base64url (RFC 4648 §5) without padding, as EME's JSON uses it ---- */
-char *kp_b64url_encode(const void *data, size_t len);
-/* Strict: alphabet A-Z a-z 0-9 - _, no '=', no stray bits. Decoded length or KP_EPARSE /
- * KP_ERANGE (more than cap bytes). */
-int kp_b64url_decode(const char *s, size_t n, uint8_t *out, size_t cap);
 
 /* ---- Kaltura UDRM custom_data and signature (DrmLicenseUtils) ----
  * custom_data = rawurlencode(base64(json)), signature = rawurlencode(base64(sha1(secret .
