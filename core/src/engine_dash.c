@@ -26,6 +26,7 @@
 #include "demux.h"
 #include "eme.h"
 #include "engine.h"
+#include "ewma.h"
 #include "kp/cenc.h"
 #include "mpd.h"
 
@@ -48,10 +49,6 @@
 #define DOWNGRADE_TARGET     0.95
 #define UPGRADE_TARGET       0.85
 #define SWITCH_INTERVAL      KP_SEC(8)
-
-typedef struct ewma {
-    double alpha, estimate, total_weight;
-} ewma;
 
 typedef struct span {
     kp_time start, end;
@@ -104,7 +101,7 @@ typedef struct dash {
         kp_time start, end;
     } * pending; /* media appended before the other stream's init segment */
     size_t n_pending, cap_pending;
-    ewma fast, slow;
+    kp_ewma fast, slow;
     long long bytes_sampled;
     bool startup_complete;
     kp_time last_choice;
@@ -112,30 +109,11 @@ typedef struct dash {
 
 /* ---- bandwidth estimate (shaka EwmaBandwidthEstimator) ---- */
 
-static void ewma_init(ewma *e, double half_life)
-{
-    e->alpha = exp(log(0.5) / half_life);
-    e->estimate = e->total_weight = 0;
-}
-
-static void ewma_sample(ewma *e, double weight, double value)
-{
-    double adj = pow(e->alpha, weight);
-    e->estimate = value * (1 - adj) + adj * e->estimate;
-    e->total_weight += weight;
-}
-
-static double ewma_get(const ewma *e)
-{
-    double zero = 1 - pow(e->alpha, e->total_weight);
-    return zero > 0 ? e->estimate / zero : 0;
-}
-
 static double bw_estimate(const dash *d)
 {
     if (d->bytes_sampled < EWMA_MIN_TOTAL_BYTES)
         return d->default_estimate;
-    double f = ewma_get(&d->fast), s = ewma_get(&d->slow);
+    double f = kp_ewma_get(&d->fast), s = kp_ewma_get(&d->slow);
     return f < s ? f : s;
 }
 
@@ -147,8 +125,8 @@ static void bw_sample(dash *d, const kp_http_response *r)
     if (ms < 1)
         ms = 1;
     double bps = 8000.0 * (double)r->body.len / ms;
-    ewma_sample(&d->fast, ms / 1000.0, bps);
-    ewma_sample(&d->slow, ms / 1000.0, bps);
+    kp_ewma_sample(&d->fast, ms / 1000.0, bps);
+    kp_ewma_sample(&d->slow, ms / 1000.0, bps);
     d->bytes_sampled += (long long)r->body.len;
 }
 
@@ -956,8 +934,8 @@ static void *dash_create(const kp_engine_host *host, const json_t *source, const
     d->max_width = (int)kp_json_num(config, "abr.restrictions.maxWidth", 1e9);
     d->min_height = (int)kp_json_num(config, "abr.restrictions.minHeight", 0);
     d->max_height = (int)kp_json_num(config, "abr.restrictions.maxHeight", 1e9);
-    ewma_init(&d->fast, EWMA_FAST_HALF_LIFE);
-    ewma_init(&d->slow, EWMA_SLOW_HALF_LIFE);
+    kp_ewma_init(&d->fast, EWMA_FAST_HALF_LIFE);
+    kp_ewma_init(&d->slow, EWMA_SLOW_HALF_LIFE);
     stream_init(&d->video, d, KP_TRACK_VIDEO);
     stream_init(&d->audio, d, KP_TRACK_AUDIO);
     return d;

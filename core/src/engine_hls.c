@@ -29,6 +29,7 @@
  */
 #include "demux.h"
 #include "engine.h"
+#include "ewma.h"
 #include "m3u8.h"
 
 #include "kp/buf.h"
@@ -48,10 +49,6 @@
 #define EWMA_DEFAULT_ESTIMATE 500000.0
 #define ABR_FACTOR_DOWN       0.95
 #define ABR_FACTOR_UP         0.7
-
-typedef struct ewma {
-    double alpha, estimate, total_weight;
-} ewma;
 
 typedef struct level {
     kp_m3u8_variant v; /* strings borrowed from the master playlist */
@@ -93,7 +90,7 @@ typedef struct hls {
     kp_time init_pts;
     frag_rec *frags;
     size_t n_frags, cap_frags;
-    ewma fast, slow;
+    kp_ewma fast, slow;
     kp_cenc_ctx *cenc; /* AES-128 decryption, made with the first key */
     hls_key *keys;     /* loaded keys, one per URI */
     size_t n_keys;
@@ -104,31 +101,11 @@ typedef struct hls {
 
 /* ---- bandwidth estimate (hls.js EwmaBandWidthEstimator) ---- */
 
-static void ewma_init(ewma *e, double half_life)
-{
-    e->alpha = exp(log(0.5) / half_life);
-    e->estimate = 0;
-    e->total_weight = 0;
-}
-
-static void ewma_sample(ewma *e, double weight, double value)
-{
-    double adj = pow(e->alpha, weight);
-    e->estimate = value * (1 - adj) + adj * e->estimate;
-    e->total_weight += weight;
-}
-
-static double ewma_get(const ewma *e)
-{
-    double zero = 1 - pow(e->alpha, e->total_weight);
-    return zero > 0 ? e->estimate / zero : 0;
-}
-
 static double bw_estimate(const hls *h)
 {
     if (h->fast.total_weight < 0.1)
         return EWMA_DEFAULT_ESTIMATE;
-    double f = ewma_get(&h->fast), s = ewma_get(&h->slow);
+    double f = kp_ewma_get(&h->fast), s = kp_ewma_get(&h->slow);
     return f < s ? f : s;
 }
 
@@ -410,8 +387,8 @@ static void on_frag(void *ud, const kp_http_response *r)
     if (secs < 0.001)
         secs = 0.001;
     double bps = (double)r->body.len * 8.0 / secs;
-    ewma_sample(&h->fast, secs, bps);
-    ewma_sample(&h->slow, secs, bps);
+    kp_ewma_sample(&h->fast, secs, bps);
+    kp_ewma_sample(&h->slow, secs, bps);
 
     h->next_index = index + 1;
     h->next_valid = true;
@@ -694,8 +671,8 @@ static void *hls_create(const kp_engine_host *host, const json_t *source, const 
     h->abr_enabled = kp_json_bool(config, "abr.enabled", true);
     h->playing_level = -1;
     kp_buf_init(&h->plain);
-    ewma_init(&h->fast, EWMA_FAST_HALF_LIFE);
-    ewma_init(&h->slow, EWMA_SLOW_HALF_LIFE);
+    kp_ewma_init(&h->fast, EWMA_FAST_HALF_LIFE);
+    kp_ewma_init(&h->slow, EWMA_SLOW_HALF_LIFE);
     if (!h->url) {
         free(h);
         return NULL;

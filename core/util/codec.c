@@ -3,13 +3,16 @@
 
 #include "kp/err.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-char *kp_base64_encode(const void *data, size_t len)
+/* Both alphabets: padded with '=' (standard) or not (base64url, as EME's JSON has it). */
+static char *encode(const void *data, size_t len, const char *alpha, bool pad)
 {
     const unsigned char *in = data;
     char *out = malloc(4 * ((len + 2) / 3) + 1);
@@ -22,43 +25,67 @@ char *kp_base64_encode(const void *data, size_t len)
             v |= (uint32_t)in[i + 1] << 8;
         if (i + 2 < len)
             v |= in[i + 2];
-        out[o++] = b64[(v >> 18) & 63];
-        out[o++] = b64[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? b64[v & 63] : '=';
+        out[o++] = alpha[(v >> 18) & 63];
+        out[o++] = alpha[(v >> 12) & 63];
+        if (i + 1 < len || pad)
+            out[o++] = i + 1 < len ? alpha[(v >> 6) & 63] : '=';
+        if (i + 2 < len || pad)
+            out[o++] = i + 2 < len ? alpha[v & 63] : '=';
     }
     out[o] = '\0';
     return out;
 }
 
-static int b64_value(char c)
+/* Decodes s[0, n) (no '='): the byte count, KP_EPARSE (a character outside the alphabet, or
+ * with strict, leftover bits that are not zero or a length of 4k+1), KP_ERANGE (over cap). */
+static int decode(const char *s, size_t n, const char *alpha, bool strict, unsigned char *out,
+                  size_t cap)
 {
-    const char *p = c ? strchr(b64, c) : NULL;
-    return p ? (int)(p - b64) : -1;
+    if (strict && n % 4 == 1)
+        return KP_EPARSE;
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = s[i] ? memchr(alpha, s[i], 64) : NULL;
+        if (!p)
+            return KP_EPARSE;
+        acc = (acc << 6) | (uint32_t)(p - alpha);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= cap)
+                return KP_ERANGE;
+            out[o++] = (unsigned char)((acc >> bits) & 0xff);
+        }
+    }
+    if (strict && (acc & ((1u << bits) - 1)))
+        return KP_EPARSE;
+    return (int)o;
+}
+
+char *kp_base64_encode(const void *data, size_t len)
+{
+    return encode(data, len, b64, true);
 }
 
 int kp_base64_decode(const char *s, unsigned char *out, size_t cap)
 {
-    size_t n = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (; *s && *s != '='; s++) {
-        int v = b64_value(*s);
-        if (v < 0)
+    size_t n = strcspn(s, "=");
+    for (const char *p = s + n; *p; p++)
+        if (*p != '=')
             return KP_EPARSE;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n >= cap)
-                return KP_ERANGE;
-            out[n++] = (unsigned char)((acc >> bits) & 0xff);
-        }
-    }
-    for (; *s; s++)
-        if (*s != '=')
-            return KP_EPARSE;
-    return (int)n;
+    return decode(s, n, b64, false, out, cap);
+}
+
+char *kp_b64url_encode(const void *data, size_t len)
+{
+    return encode(data, len, b64url, false);
+}
+
+int kp_b64url_decode(const char *s, size_t n, uint8_t *out, size_t cap)
+{
+    return decode(s, n, b64url, true, out, cap);
 }
 
 char *kp_hex_encode(const void *data, size_t len)

@@ -2,6 +2,8 @@
  * byte layouts are described in mock-drm/README.md. */
 #include "kp/drmmsg.h"
 
+#include "kp/cenc.h"
+
 #include "kp/codec.h"
 #include "kp/err.h"
 
@@ -64,75 +66,6 @@ static void sha1_of(const void *a, size_t alen, const void *b, size_t blen, uint
           (!blen || EVP_DigestUpdate(c, b, blen)) && EVP_DigestFinal_ex(c, out, &n) && n == 20))
         memset(out, 0, 20); /* only when OpenSSL cannot allocate */
     EVP_MD_CTX_free(c);
-}
-
-/* ---- base64url ---- */
-
-static const char b64url_alpha[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-char *kp_b64url_encode(const void *data, size_t len)
-{
-    const uint8_t *in = data;
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        out[o++] = b64url_alpha[(v >> 18) & 63];
-        out[o++] = b64url_alpha[(v >> 12) & 63];
-        if (i + 1 < len)
-            out[o++] = b64url_alpha[(v >> 6) & 63];
-        if (i + 2 < len)
-            out[o++] = b64url_alpha[v & 63];
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int b64url_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-int kp_b64url_decode(const char *s, size_t n, uint8_t *out, size_t cap)
-{
-    if (n % 4 == 1)
-        return KP_EPARSE;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64url_value(s[i]);
-        if (v < 0)
-            return KP_EPARSE;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= cap)
-                return KP_ERANGE;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    if (acc & ((1u << bits) - 1)) /* the last character's unused bits must be zero */
-        return KP_EPARSE;
-    return (int)o;
 }
 
 /* A 16-byte ID from base64url text, or an error naming `what`. */
@@ -441,13 +374,13 @@ static int pb_want(const pb_field *f, unsigned wire, const char *what, const cha
 
 enum { WV_LICENSE_REQUEST = 1, WV_LICENSE = 2, WV_ERROR = 3, WV_CERT_REQUEST = 4, WV_CERT = 5 };
 
-/* WidevinePsshData{key_ids (2), protection_scheme (9) 'cenc'} */
-static int wv_pssh_data(kp_buf *b, const uint8_t (*kids)[16], size_t n)
+/* WidevinePsshData{key_ids (2), protection_scheme (9) 'cenc' or 'cbcs'} */
+static int wv_pssh_data(kp_buf *b, const uint8_t (*kids)[16], size_t n, bool cbcs)
 {
     int rc = KP_OK;
     for (size_t i = 0; rc == KP_OK && i < n; i++)
         rc = pb_bytes(b, 2, kids[i], 16);
-    return rc == KP_OK ? pb_uint(b, 9, 0x63656e63) : rc;
+    return rc == KP_OK ? pb_uint(b, 9, cbcs ? KP_CENC_SCHEME_CBCS : KP_CENC_SCHEME_CENC) : rc;
 }
 
 static int wv_build_request(const kp_drmmsg_request *rq, kp_buf *out)
@@ -459,7 +392,7 @@ static int wv_build_request(const kp_drmmsg_request *rq, kp_buf *out)
     kp_buf_init(&wpd);
     kp_buf_init(&cid);
     kp_buf_init(&req);
-    int rc = wv_pssh_data(&pssh, (const uint8_t(*)[16])rq->kids, rq->n_kids);
+    int rc = wv_pssh_data(&pssh, (const uint8_t(*)[16])rq->kids, rq->n_kids, false);
     /* ContentIdentification.WidevinePsshData{pssh_data (1), license_type STREAMING (2),
      * request_id (3)} */
     if (rc == KP_OK)
@@ -772,7 +705,8 @@ static int wv_parse_license(const void *body, size_t len, kp_drmmsg_license *out
 #define NS_WRM   "http://schemas.microsoft.com/DRM/2007/03/PlayReadyHeader"
 
 /* A WRMHEADER 4.3 for the KIDs (ASCII XML). */
-static int wrmheader(kp_buf *b, const uint8_t (*kids)[16], size_t n)
+/* A WRMHEADER 4.3 for the KIDs: AESCTR (cenc), or AESCBC for cbcs content. */
+static int wrmheader(kp_buf *b, const uint8_t (*kids)[16], size_t n, bool cbcs)
 {
     int rc = kp_buf_puts(b, "<WRMHEADER xmlns=\"" NS_WRM "\" version=\"4.3.0.0\"><DATA>"
                             "<PROTECTINFO><KIDS>");
@@ -780,7 +714,9 @@ static int wrmheader(kp_buf *b, const uint8_t (*kids)[16], size_t n)
         uint8_t g[16];
         guid_swap(kids[i], g);
         char *v = kp_base64_encode(g, 16);
-        rc = v ? kp_buf_printf(b, "<KID ALGID=\"AESCTR\" VALUE=\"%s\"></KID>", v) : KP_ENOMEM;
+        rc = v ? kp_buf_printf(b, "<KID ALGID=\"%s\" VALUE=\"%s\"></KID>",
+                               cbcs ? "AESCBC" : "AESCTR", v)
+               : KP_ENOMEM;
         free(v);
     }
     return rc == KP_OK ? kp_buf_puts(b, "</KIDS></PROTECTINFO></DATA></WRMHEADER>") : rc;
@@ -914,7 +850,7 @@ static int pr_build_request(const kp_drmmsg_request *rq, kp_buf *out)
                               "<LA xmlns=\"" NS_PROTO "\" Id=\"SignedData\" xml:space=\"preserve\">"
                               "<Version>1</Version><ContentHeader>");
     if (rc == KP_OK)
-        rc = wrmheader(out, (const uint8_t(*)[16])rq->kids, rq->n_kids);
+        rc = wrmheader(out, (const uint8_t(*)[16])rq->kids, rq->n_kids, false);
     if (rc == KP_OK)
         rc = kp_buf_printf(out,
                            "</ContentHeader><CLIENTINFO><CLIENTVERSION>kpsim</CLIENTVERSION>"
@@ -1066,11 +1002,11 @@ static int pr_parse_license(const void *body, size_t len, kp_drmmsg_license *out
 
 /* A PlayReady Object: LE32 length, LE16 record count 1, record type 1 (LE16), LE16 byte length,
  * the WRMHEADER in UTF-16LE. */
-static int pro_build(kp_buf *b, const uint8_t (*kids)[16], size_t n)
+static int pro_build(kp_buf *b, const uint8_t (*kids)[16], size_t n, bool cbcs)
 {
     kp_buf x;
     kp_buf_init(&x);
-    int rc = wrmheader(&x, kids, n);
+    int rc = wrmheader(&x, kids, n, cbcs);
     size_t rec = 2 * x.len, total = 10 + rec;
     if (rc == KP_OK && rec > 0xffff)
         rc = KP_EINVAL;
@@ -1538,33 +1474,25 @@ int kp_drmmsg_parse_license(kp_drm_system s, const void *body, size_t len, kp_dr
 
 /* ---- init data ---- */
 
-int kp_drm_pssh_build(kp_drm_system s, const uint8_t (*kids)[16], size_t n_kids, kp_buf *out)
+int kp_drm_pssh_build(kp_drm_system s, kp_enc_scheme scheme, const uint8_t (*kids)[16],
+                      size_t n_kids, kp_buf *out)
 {
     if (s == KP_DRM_FAIRPLAY || (unsigned)s >= KP_DRM_SYSTEM_COUNT || n_kids == 0 ||
         n_kids > KP_DRMMSG_MAX_KIDS)
         return KP_EINVAL;
+    bool cbcs = scheme == KP_ENC_CBCS;
     kp_buf data;
     kp_buf_init(&data);
-    int rc = KP_OK, version = s == KP_DRM_WIDEVINE ? 0 : 1;
+    int rc = KP_OK;
     if (s == KP_DRM_WIDEVINE)
-        rc = wv_pssh_data(&data, kids, n_kids);
+        rc = wv_pssh_data(&data, kids, n_kids, cbcs);
     else if (s == KP_DRM_PLAYREADY)
-        rc = pro_build(&data, kids, n_kids);
-    size_t size = 32 + (version ? 4 + 16 * n_kids : 0) + data.len;
-    put_be32(out, (uint32_t)size, &rc);
+        rc = pro_build(&data, kids, n_kids, cbcs);
+    /* Widevine: v0 (the KIDs are in its data); ClearKey and PlayReady: v1 with the KIDs */
+    int version = s == KP_DRM_WIDEVINE ? 0 : 1;
     if (rc == KP_OK)
-        rc = kp_buf_append(out, "pssh", 4);
-    put_be32(out, (uint32_t)version << 24, &rc);
-    if (rc == KP_OK)
-        rc = kp_buf_append(out, kp_drm_system_id(s), 16);
-    if (version) {
-        put_be32(out, (uint32_t)n_kids, &rc);
-        for (size_t i = 0; rc == KP_OK && i < n_kids; i++)
-            rc = kp_buf_append(out, kids[i], 16);
-    }
-    put_be32(out, (uint32_t)data.len, &rc);
-    if (rc == KP_OK && data.len)
-        rc = kp_buf_append(out, data.data, data.len);
+        rc = kp_cenc_pssh_build(version, kp_drm_system_id(s), version ? kids[0] : NULL,
+                                version ? n_kids : 0, (const uint8_t *)data.data, data.len, out);
     kp_buf_free(&data);
     return rc;
 }

@@ -448,7 +448,10 @@ static int backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *
             .metadata = e->metadata,
             .bumper_entry = e->bumper_entry,
             .bumper_click = e->bumper_click,
-            .drm = {.scheme = e->encryption, .systems = e->drm_systems, .has_key = e->has_key},
+            .drm = {.scheme = e->encryption,
+                    .systems = e->drm_systems,
+                    .has_key = e->has_key,
+                    .bad_certificate = e->license.bad_certificate},
         };
         memcpy(entries[i].drm.kid, e->kid, 16);
         memcpy(entries[i].drm.key, e->key, 16);

@@ -1026,6 +1026,11 @@ static void check_protection(ctx *c, const hx_ynode *m, hx_entry *e)
             get_int(c, v, "max_licenses", 0, &e->license.max_licenses);
             get_bool(c, v, "bad_signature", &e->license.bad_signature);
             get_bool(c, v, "unknown_kid", &e->license.unknown_kid);
+            get_bool(c, v, "bad_certificate", &e->license.bad_certificate);
+            if (e->license.bad_certificate && !(e->drm_systems & (1u << KP_DRM_FAIRPLAY)))
+                failp(c, v->loc,
+                      "bad_certificate is about FairPlay's certificate: the entry "
+                      "needs drm: [fairplay]");
             if (e->encryption == KP_ENC_NONE || e->encryption == KP_ENC_AES128)
                 failp(c, v->loc, "a license policy needs DRM (drm: [...])");
         }

@@ -512,7 +512,7 @@ static json_t *bumper_data(const mbe_server *s, const mbe_ientry *e)
  * custom_data=..&signature=.. signed as DrmLicenseUtils does (reference/drm-and-media.md §2.4),
  * and FairPlay's application certificate. */
 static json_t *drm_object(const mbe_server *s, kp_drm_system sys, const char *custom_data,
-                          const char *signature)
+                          const char *signature, bool bad_certificate)
 {
     static const char *const paths[KP_DRM_SYSTEM_COUNT] = {[KP_DRM_CLEARKEY] = "clearkey",
                                                            [KP_DRM_WIDEVINE] = "cenc/widevine",
@@ -526,6 +526,9 @@ static json_t *drm_object(const mbe_server *s, kp_drm_system sys, const char *cu
     if (o && sys == KP_DRM_FAIRPLAY) {
         uint8_t cert[64];
         kp_drm_fps_certificate(s->partner_id, cert);
+        if (bad_certificate)
+            for (size_t i = 0; i < sizeof(cert); i++)
+                cert[i] ^= 0x5a;
         char *b64 = kp_base64_encode(cert, sizeof(cert));
         json_object_set_new(o, "certificate", json_string(b64 ? b64 : ""));
         free(b64);
@@ -570,9 +573,10 @@ static json_t *with_drm(const mbe_server *s, const mbe_ientry *e, json_t *ctx, c
                                                    KP_DRM_CLEARKEY};
         for (size_t k = 0; dash && k < sizeof(dash_order) / sizeof(dash_order[0]); k++)
             if (e->drm.systems & (1u << dash_order[k]))
-                json_array_append_new(list, drm_object(s, dash_order[k], cd, sig));
+                json_array_append_new(list, drm_object(s, dash_order[k], cd, sig, false));
         if (hls && (e->drm.systems & (1u << KP_DRM_FAIRPLAY)))
-            json_array_append_new(list, drm_object(s, KP_DRM_FAIRPLAY, cd, sig));
+            json_array_append_new(list,
+                                  drm_object(s, KP_DRM_FAIRPLAY, cd, sig, e->drm.bad_certificate));
         json_object_set_new(src, "drm", list);
         free(json);
         free(cd);

@@ -5,6 +5,7 @@
 #include "kp/cenc.h"
 #include "kp/codec.h"
 #include "kp/drm.h"
+#include "kp/drmmsg.h"
 #include "kp/err.h"
 
 #include <openssl/evp.h>
@@ -76,84 +77,6 @@ static void derive(const char *label, const uint8_t kid[16], const char *name, u
     EVP_MD_CTX_free(c);
 }
 
-static int varint(kp_buf *b, uint64_t v)
-{
-    int rc = 0;
-    do {
-        uint8_t x = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            x |= 0x80;
-        rc = kp_buf_append(b, &x, 1);
-    } while (v && rc == 0);
-    return rc;
-}
-
-/* WidevinePsshData{key_ids(2) = kid, protection_scheme(9) = FourCC}. */
-static int widevine_data(const uint8_t kid[16], uint32_t scheme, kp_buf *b)
-{
-    int rc = kp_buf_append(b, "\x12\x10", 2);
-    if (rc == 0)
-        rc = kp_buf_append(b, kid, 16);
-    if (rc == 0)
-        rc = kp_buf_append(b, "\x48", 1);
-    return rc ? rc : varint(b, scheme);
-}
-
-/* A PlayReady Object: one Rights Management Header record (UTF-16LE WRMHEADER). The KID is
- * written in the GUID's little-endian byte order, as PlayReady expects. */
-static int playready_data(const uint8_t kid[16], bool cbcs, kp_buf *b)
-{
-    uint8_t guid[16];
-    memcpy(guid, kid, 16);
-    for (int i = 0; i < 2; i++) { /* swap the first 4, 2 and 2 bytes */
-        uint8_t t = guid[i];
-        guid[i] = guid[3 - i];
-        guid[3 - i] = t;
-    }
-    uint8_t t = guid[4];
-    guid[4] = guid[5];
-    guid[5] = t;
-    t = guid[6];
-    guid[6] = guid[7];
-    guid[7] = t;
-    char *kid64 = kp_base64_encode(guid, 16);
-    if (!kid64)
-        return KP_ENOMEM;
-    char *xml =
-        cbcs ? kp_asprintf("<WRMHEADER xmlns=\"http://schemas.microsoft.com/DRM/2007/03/"
-                           "PlayReadyHeader\" version=\"4.3.0.0\"><DATA><PROTECTINFO><KIDS>"
-                           "<KID ALGID=\"AESCBC\" VALUE=\"%s\"></KID></KIDS></PROTECTINFO>"
-                           "</DATA></WRMHEADER>",
-                           kid64)
-             : kp_asprintf("<WRMHEADER xmlns=\"http://schemas.microsoft.com/DRM/2007/03/"
-                           "PlayReadyHeader\" version=\"4.0.0.0\"><DATA><PROTECTINFO>"
-                           "<KEYLEN>16</KEYLEN><ALGID>AESCTR</ALGID></PROTECTINFO><KID>%s</KID>"
-                           "</DATA></WRMHEADER>",
-                           kid64);
-    free(kid64);
-    if (!xml)
-        return KP_ENOMEM;
-    size_t n = strlen(xml), rec = 2 * n, total = 4 + 2 + 2 + 2 + rec;
-    uint8_t hdr[10] = {(uint8_t)total,
-                       (uint8_t)(total >> 8),
-                       (uint8_t)(total >> 16),
-                       (uint8_t)(total >> 24),
-                       1,
-                       0,
-                       1,
-                       0,
-                       (uint8_t)rec,
-                       (uint8_t)(rec >> 8)};
-    int rc = kp_buf_append(b, hdr, sizeof(hdr));
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        char u[2] = {xml[i], 0};
-        rc = kp_buf_append(b, u, 2);
-    }
-    free(xml);
-    return rc;
-}
-
 static const char *const system_values[KP_DRM_SYSTEM_COUNT] = {
     [KP_DRM_WIDEVINE] = "Widevine",
     [KP_DRM_PLAYREADY] = "MSPR 2.0",
@@ -163,23 +86,18 @@ static const char *const system_values[KP_DRM_SYSTEM_COUNT] = {
  * the MPD. */
 static int build_pssh(mbe__protected *p, const mbe_drm *drm, kp_buf *all)
 {
-    uint32_t scheme = drm->scheme == KP_ENC_CBCS ? KP_CENC_SCHEME_CBCS : KP_CENC_SCHEME_CENC;
     for (int s = 0; s < KP_DRM_SYSTEM_COUNT; s++) {
         if (!(drm->systems & (1u << s)))
             continue;
-        kp_buf data, box;
-        kp_buf_init(&data);
+        kp_buf box;
         kp_buf_init(&box);
-        int rc = 0, version = 0;
-        if (s == KP_DRM_WIDEVINE)
-            rc = widevine_data(drm->kid, scheme, &data);
-        else if (s == KP_DRM_PLAYREADY)
-            rc = playready_data(drm->kid, scheme == KP_CENC_SCHEME_CBCS, &data);
+        int rc;
+        if (s == KP_DRM_FAIRPLAY) /* no pssh of its own: a v1 box with the KID */
+            rc = kp_cenc_pssh_build(1, kp_drm_system_id((kp_drm_system)s), drm->kid, 1, NULL, 0,
+                                    &box);
         else
-            version = 1; /* ClearKey (W3C common), FairPlay: the KID list */
-        if (rc == 0)
-            rc = kp_cenc_pssh_build(version, kp_drm_system_id((kp_drm_system)s), drm->kid,
-                                    version ? 1 : 0, (uint8_t *)data.data, data.len, &box);
+            rc = kp_drm_pssh_build((kp_drm_system)s, (kp_enc_scheme)drm->scheme,
+                                   (const uint8_t(*)[16])drm->kid, 1, &box);
         if (rc == 0)
             rc = kp_buf_append(all, box.data, box.len);
         if (rc == 0) {
@@ -192,7 +110,6 @@ static int build_pssh(mbe__protected *p, const mbe_drm *drm, kp_buf *all)
             m->value = system_values[s];
             m->pssh_b64 = p->pssh_b64[s];
         }
-        kp_buf_free(&data);
         kp_buf_free(&box);
         if (rc < 0)
             return rc;

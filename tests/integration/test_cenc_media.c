@@ -389,7 +389,9 @@ static void check_mpd(const char *mpd, const char *scheme, const uint8_t kid[16]
             assert_int_equal(ps.data[0], 0x12);
             assert_memory_equal(ps.data + 2, kid, 16);
         } else {
-            assert_int_equal(ps.version, 0);
+            assert_int_equal(ps.version, 1); /* the KIDs in the box, and in the WRMHEADER */
+            assert_int_equal(ps.n_kids, 1);
+            assert_memory_equal(ps.kids, kid, 16);
             assert_true(ps.data_size > 100); /* a PlayReady Object: LE length, then records */
             assert_int_equal(ps.data[0] | ps.data[1] << 8, ps.data_size);
         }

@@ -51,7 +51,7 @@ static void init_data(kp_buf *b)
     kp_drm_derive_key(ENTRY, kid[0], key);
     kp_buf_init(b);
     for (int s = KP_DRM_CLEARKEY; s <= KP_DRM_PLAYREADY; s++)
-        assert_int_equal(kp_drm_pssh_build((kp_drm_system)s, kid, 1, b), 0);
+        assert_int_equal(kp_drm_pssh_build((kp_drm_system)s, KP_ENC_CENC, kid, 1, b), 0);
 }
 
 static kp_cdm *ready_cdm(kp_drm_system s)
@@ -207,7 +207,7 @@ static void test_refusals(void **state)
     uint8_t kid[1][16], key[16];
     kp_drm_derive_key(ENTRY, kid[0], key);
     kp_buf_init(&b);
-    assert_int_equal(kp_drm_pssh_build(KP_DRM_CLEARKEY, kid, 1, &b), 0);
+    assert_int_equal(kp_drm_pssh_build(KP_DRM_CLEARKEY, KP_ENC_CENC, kid, 1, &b), 0);
     assert_int_equal(kp_cdm_generate_request(wv, "cenc", b.data, b.len, &rq, err, 256), KP_ENOENT);
     assert_string_equal(err, "cenc init data: no pssh box for widevine");
     assert_int_equal(kp_cdm_generate_request(wv, "skd", b.data, b.len, &rq, err, 256), KP_ENOTSUP);

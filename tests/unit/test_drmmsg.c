@@ -391,15 +391,15 @@ static void test_initdata(void **state)
                                   0xad, 0xf0, 0x0d, 0xd0, 0x0d}};
     kp_buf b;
     kp_buf_init(&b);
-    assert_int_equal(kp_drm_pssh_build(KP_DRM_CLEARKEY, kids, 1, &b), 0);
+    assert_int_equal(kp_drm_pssh_build(KP_DRM_CLEARKEY, KP_ENC_CENC, kids, 1, &b), 0);
     char *b64 = kp_base64_encode(b.data, b.len);
     /* the reference's ClearKey pssh for this KID, byte for byte */
     assert_string_equal(b64,
                         "AAAANHBzc2gBAAAAEHfv7MCyTQKs4zweUuL7SwAAAAEBI0VniavN7wEjRWeJq83vAAAAAA==");
     free(b64);
-    assert_int_equal(kp_drm_pssh_build(KP_DRM_WIDEVINE, kids, 2, &b), 0);
-    assert_int_equal(kp_drm_pssh_build(KP_DRM_PLAYREADY, kids, 2, &b), 0);
-    assert_int_equal(kp_drm_pssh_build(KP_DRM_FAIRPLAY, kids, 1, &b), KP_EINVAL);
+    assert_int_equal(kp_drm_pssh_build(KP_DRM_WIDEVINE, KP_ENC_CENC, kids, 2, &b), 0);
+    assert_int_equal(kp_drm_pssh_build(KP_DRM_PLAYREADY, KP_ENC_CENC, kids, 2, &b), 0);
+    assert_int_equal(kp_drm_pssh_build(KP_DRM_FAIRPLAY, KP_ENC_CENC, kids, 1, &b), KP_EINVAL);
     uint8_t got[4][16];
     char err[256];
     assert_int_equal(kp_drm_initdata_kids(KP_DRM_CLEARKEY, "cenc", b.data, b.len, got, 4, err, 256),
@@ -414,7 +414,7 @@ static void test_initdata(void **state)
     /* the PlayReady Object alone (a v0 box): its WRMHEADER in UTF-16LE gives the KIDs */
     kp_buf pr;
     kp_buf_init(&pr);
-    assert_int_equal(kp_drm_pssh_build(KP_DRM_PLAYREADY, kids, 2, &pr), 0);
+    assert_int_equal(kp_drm_pssh_build(KP_DRM_PLAYREADY, KP_ENC_CENC, kids, 2, &pr), 0);
     uint8_t *v0 = malloc(pr.len);
     size_t v0len = pr.len - 4 - 32;
     memcpy(v0, pr.data, 28);

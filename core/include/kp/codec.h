@@ -10,6 +10,11 @@
 char *kp_base64_encode(const void *data, size_t len);
 /* Standard alphabet, '=' padding optional. Returns the decoded length, or KP_EPARSE. */
 int kp_base64_decode(const char *s, unsigned char *out, size_t cap);
+/* base64url (RFC 4648 §5) without padding, as EME's JSON uses it. Strict decoding: alphabet
+ * A-Z a-z 0-9 - _, no '=', no stray bits. Decoded length, or KP_EPARSE / KP_ERANGE (more than
+ * cap bytes). */
+char *kp_b64url_encode(const void *data, size_t len);
+int kp_b64url_decode(const char *s, size_t n, uint8_t *out, size_t cap);
 char *kp_hex_encode(const void *data, size_t len);
 /* Percent-encodes everything but RFC 3986 unreserved characters. */
 char *kp_url_escape(const char *s);

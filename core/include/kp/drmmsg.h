@@ -16,6 +16,7 @@
 #define KP_DRMMSG_H
 
 #include "kp/buf.h"
+#include "kp/codec.h"
 #include "kp/drm.h"
 
 #include <stddef.h>
@@ -82,10 +83,12 @@ int kp_drmmsg_build_wv_certificate(const void *cert, size_t len, kp_buf *out);
 
 /* ---- init data ----
  * cenc init data: concatenated pssh boxes. kp_drm_pssh_build appends the box of system `s`
- * for the KIDs: ClearKey a v1 box without data (W3C), Widevine a v0 box whose data is a
- * WidevinePsshData (key_ids, protection_scheme 'cenc'), PlayReady a v1 box (KIDs) whose data
- * is a PlayReady Object holding a WRMHEADER 4.3. FairPlay has no pssh: KP_EINVAL. */
-int kp_drm_pssh_build(kp_drm_system s, const uint8_t (*kids)[16], size_t n_kids, kp_buf *out);
+ * for the KIDs of content encrypted with `scheme` (KP_ENC_CENC or KP_ENC_CBCS): ClearKey a v1
+ * box without data (W3C), Widevine a v0 box whose data is a WidevinePsshData (key_ids,
+ * protection_scheme 'cenc' or 'cbcs'), PlayReady a v1 box (KIDs) whose data is a PlayReady
+ * Object holding a WRMHEADER 4.3 (ALGID AESCTR or AESCBC). FairPlay has no pssh: KP_EINVAL. */
+int kp_drm_pssh_build(kp_drm_system s, kp_enc_scheme scheme, const uint8_t (*kids)[16],
+                      size_t n_kids, kp_buf *out);
 /* The KIDs that init data of type `init_type` ("cenc": pssh boxes; "keyids": the W3C JSON)
  * gives key system `s`: from the box with its SystemID (ClearKey: the common one) - the v1
  * KID list, else its data (WidevinePsshData key_ids, PlayReady Object WRMHEADER KIDs).
@@ -99,12 +102,6 @@ int kp_drm_skd_asset(const char *uri, char *out, size_t cap, char *err, size_t e
  * format is in mock-drm/README.md), and its SHA-1 (what an SPC names). */
 void kp_drm_fps_certificate(long long partner_id, uint8_t out[64]);
 void kp_drm_fps_certificate_hash(const uint8_t *cert, size_t len, uint8_t out[20]);
-
-/* ---- base64url (RFC 4648 §5) without padding, as EME's JSON uses it ---- */
-char *kp_b64url_encode(const void *data, size_t len);
-/* Strict: alphabet A-Z a-z 0-9 - _, no '=', no stray bits. Decoded length or KP_EPARSE /
- * KP_ERANGE (more than cap bytes). */
-int kp_b64url_decode(const char *s, size_t n, uint8_t *out, size_t cap);
 
 /* ---- Kaltura UDRM custom_data and signature (DrmLicenseUtils) ----
  * custom_data = rawurlencode(base64(json)), signature = rawurlencode(base64(sha1(secret .

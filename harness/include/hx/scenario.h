@@ -139,6 +139,8 @@ typedef struct hx_entry {
         bool bad_signature;     /* the back-end signs custom_data with a secret the license server
                              * does not share (for every protected entry of the back-end) */
         bool unknown_kid;       /* the license server's key store holds another KID for it */
+        bool bad_certificate;   /* FairPlay: the back-end hands out a certificate that is not
+                                 * the license server's */
     } license;
     hx_loc loc;
 } hx_entry;

@@ -61,6 +61,8 @@ typedef struct mbe_drm {
     int has_key;
     uint8_t kid[16];
     uint8_t key[16];
+    int bad_certificate; /* FairPlay: the playback context carries a certificate that is not
+                          * the license server's (a certificate failure in the player) */
 } mbe_drm;
 
 typedef struct mbe_entry {
