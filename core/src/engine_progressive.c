@@ -49,8 +49,11 @@
  * errors are the DRM codes eme.h lists: 6017 for a certificate it refuses, 6007 for a failed
  * request). Each fragment of an encrypted init goes through kp_eme_decrypt (cbcs) before it
  * is demuxed; until the license is in, the fragment is held and loading pauses. FairPlay
- * content whose source has no drmData, and other EXT-X-KEY methods (AES-128, SAMPLE-AES TS,
- * which the element decrypts itself), fail as a MediaError (3022 before load resolved).
+ * content whose source has no drmData, and SAMPLE-AES in MPEG-TS (not modelled), fail as a
+ * MediaError (3022 before load resolved). METHOD=AES-128 the element decrypts itself: each key
+ * URI fetched once before its first segment (16 bytes), the segment decrypted whole with the
+ * tag's IV or its media sequence number; a key that does not load or a segment that does not
+ * decrypt is a MediaError like a missing segment (3022 before load resolved, else 3016).
  */
 #include "engine_progressive.h"
 
@@ -148,7 +151,17 @@ typedef struct prog {
     nstream streams[2];             /* [0] the variant, [1] the audio rendition */
     size_t n_streams, cur_stream;
     size_t next_seg;
+    /* AES-128: the keys loaded (one per URI), the one being loaded */
+    struct nkey {
+        char *uri;
+        uint8_t key[16];
+    } * keys;
+    size_t n_keys;
+    char *key_uri;
+    kp_cenc_ctx *cenc;
+    kp_buf plain;
     /* FairPlay: a fragment held until the license arrives */
+
     bool waiting_key;
     kp_buf locked;
     char *locked_url;
@@ -687,6 +700,83 @@ static bool hls_all_in(const prog *pr)
     return true;
 }
 
+/* ---- AES-128 (the element decrypts it itself) ---- */
+
+/* The segment's METHOD=AES-128 key, or NULL. */
+static const kp_m3u8_key *aes_key_of(const kp_m3u8 *pl, size_t index)
+{
+    int ki = index < pl->n_segments ? pl->segments[index].key_index : -1;
+    if (ki < 0 || (size_t)ki >= pl->n_keys || strcmp(pl->keys[ki].method, "AES-128") != 0)
+        return NULL;
+    return &pl->keys[ki];
+}
+
+static const struct nkey *key_find(const prog *pr, const char *uri)
+{
+    for (size_t i = 0; i < pr->n_keys; i++)
+        if (strcmp(pr->keys[i].uri, uri) == 0)
+            return &pr->keys[i];
+    return NULL;
+}
+
+static void hls_next(prog *pr);
+
+static void on_hls_key(void *ud, const kp_http_response *r)
+{
+    prog *pr = ud;
+    if (!hls_answer_ok(pr, r))
+        return;
+    if (r->body.len != 16) {
+        media_error(pr, pr->loaded ? MEDIA_ERR_NETWORK : MEDIA_ERR_SRC_NOT_SUPPORTED,
+                    "%s: the key is %zu bytes, not 16", r->url, r->body.len);
+        return;
+    }
+    struct nkey *ks = realloc(pr->keys, (pr->n_keys + 1) * sizeof(*ks));
+    char *dup = kp_strdup(pr->key_uri);
+    if (ks)
+        pr->keys = ks;
+    if (!ks || !dup) {
+        free(dup);
+        media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED, "out of memory");
+        return;
+    }
+    pr->keys[pr->n_keys].uri = dup;
+    memcpy(pr->keys[pr->n_keys].key, r->body.data, 16);
+    pr->n_keys++;
+    hls_next(pr);
+}
+
+/* Decrypts an AES-128 segment into pr->plain; false after failing (a wrong key or IV breaks
+ * the padding: the element's decode error). */
+static bool aes_decrypt(prog *pr, const kp_m3u8_key *k, const kp_m3u8_segment *sg,
+                        const kp_http_response *r)
+{
+    const struct nkey *key = key_find(pr, k->uri);
+    char err[256] = "the segment's key was not loaded";
+    int rc = key ? KP_OK : KP_ESTATE;
+    if (rc == KP_OK && !pr->cenc && !(pr->cenc = kp_cenc_ctx_new()))
+        rc = KP_ENOMEM;
+    pr->plain.len = 0;
+    if (rc == KP_OK)
+        rc = kp_buf_append(&pr->plain, r->body.data, r->body.len);
+    if (rc == KP_OK) {
+        uint8_t iv[16];
+        if (k->has_iv)
+            memcpy(iv, k->iv_bytes, 16);
+        else
+            kp_hls_aes_iv_from_sequence((uint64_t)sg->sequence, iv);
+        size_t n = 0;
+        rc = kp_hls_aes_decrypt(pr->cenc, key->key, iv, (uint8_t *)pr->plain.data, pr->plain.len,
+                                &n, err, sizeof(err));
+        pr->plain.len = n;
+    } else if (rc == KP_ENOMEM) {
+        snprintf(err, sizeof(err), "out of memory");
+    }
+    if (rc != KP_OK)
+        media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED, "DEMUXER_ERROR: %s: %s", r->url, err);
+    return rc == KP_OK;
+}
+
 /* Loads what the buffer needs next (the stream lagging most; its init section first) unless
  * 30 s are buffered ahead (or all is in); the element idles then. */
 static void hls_next(prog *pr)
@@ -728,6 +818,16 @@ static void hls_next(prog *pr)
     nstream *st = &pr->streams[k];
     pr->cur_stream = k;
     pr->next_seg = i;
+    const kp_m3u8_key *key = aes_key_of(st->pl, i);
+    if (key && !key_find(pr, key->uri)) {
+        free(pr->key_uri);
+        pr->key_uri = kp_strdup(key->uri);
+        if (pr->key_uri)
+            hls_request(pr, key->uri, on_hls_key);
+        else
+            media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED, "out of memory");
+        return;
+    }
     if (st->pl->map_uri && !st->init_in)
         hls_request(pr, st->pl->map_uri, on_hls_init);
     else
@@ -849,10 +949,17 @@ static void on_hls_segment(void *ud, const kp_http_response *r)
     if (!hls_answer_ok(pr, r))
         return;
     nstream *st = &pr->streams[pr->cur_stream];
+    const kp_m3u8_key *key = aes_key_of(st->pl, pr->next_seg);
+    kp_http_response plain = *r;
+    if (key) {
+        if (!aes_decrypt(pr, key, &st->pl->segments[pr->next_seg], r))
+            return;
+        plain.body = pr->plain;
+    }
     if (st->pl->map_uri)
-        hls_fmp4_segment(pr, st, pr->next_seg, r);
+        hls_fmp4_segment(pr, st, pr->next_seg, &plain);
     else
-        hls_append(pr, st, pr->next_seg, (const uint8_t *)r->body.data, r->body.len, r->url);
+        hls_append(pr, st, pr->next_seg, (const uint8_t *)plain.body.data, plain.body.len, r->url);
     hls_next(pr);
 }
 
@@ -888,14 +995,15 @@ static void on_hls_init(void *ud, const kp_http_response *r)
 }
 
 /* The media playlist's keys: FairPlay (SAMPLE-AES, KEYFORMAT com.apple.streamingkeydelivery)
- * starts the legacy FairPlay handler's exchange (webkitneedkey with the skd URI); another
- * SAMPLE-AES / AES-128 the element would decrypt itself is not modelled. false after failing. */
+ * starts the legacy FairPlay handler's exchange (webkitneedkey with the skd URI); AES-128 is
+ * the element's own business (hls_next); another SAMPLE-AES (identity, TS) is not modelled.
+ * false after failing. */
 static bool hls_playlist_keys(prog *pr, const kp_m3u8 *pl, const char *url)
 {
     for (size_t i = 0; i < pl->n_keys; i++) {
         const kp_m3u8_key *k = &pl->keys[i];
-        if (strcmp(k->method, "NONE") == 0)
-            continue;
+        if (strcmp(k->method, "NONE") == 0 || strcmp(k->method, "AES-128") == 0)
+            continue; /* the element fetches AES-128 keys itself */
         bool fps = strcmp(k->method, "SAMPLE-AES") == 0 && k->keyformat &&
                    strcmp(k->keyformat, "com.apple.streamingkeydelivery") == 0;
         if (!fps) {
@@ -1130,6 +1238,7 @@ static void *progressive_create(const kp_engine_host *host, const json_t *source
     pr->source = json_deep_copy(source);
     pr->file_size = -1;
     kp_buf_init(&pr->locked);
+    kp_buf_init(&pr->plain);
     kp_buf_init(&pr->streams[0].init);
     kp_buf_init(&pr->streams[1].init);
     int64_t bw = kp_json_int(source, "bandwidth", 0);
@@ -1178,6 +1287,16 @@ static void progressive_destroy(void *engine)
     }
     kp_buf_free(&pr->locked);
     free(pr->locked_url);
+    for (size_t i = 0; i < pr->n_keys; i++) {
+        memset(pr->keys[i].key, 0, sizeof(pr->keys[i].key));
+        free(pr->keys[i].uri);
+    }
+    free(pr->keys);
+    free(pr->key_uri);
+    kp_cenc_ctx_free(pr->cenc);
+    if (pr->plain.data)
+        memset(pr->plain.data, 0, pr->plain.len);
+    kp_buf_free(&pr->plain);
     kp_m3u8_free(pr->audio_level);
     kp_m3u8_free(pr->level);
     kp_m3u8_free(pr->master);

@@ -337,6 +337,39 @@ static void test_sample_aes_without_eme(void **state)
     expect_error(*state, "0_hsample1", 3, 3018, "keySystemError", "master index.m3u8");
 }
 
+/* ---- AES-128 in the element (Safari prefers it for HLS) ---- */
+
+static void test_aes128_safari_native(void **state)
+{
+    fixture *f = *state;
+    size_t from = journal_len(f->mock.srv);
+    run r;
+    run_start(&r, f->mock.service, "safari");
+    load(&r, "0_haes0001");
+    assert_true(run_until_event(&r, "playbackended", KP_SEC(60)) != SIZE_MAX);
+    assert_int_equal(count(&r, "error"), 0);
+    assert_int_equal(count(&r, "manifestloaded"), 0); /* the element's own loader */
+    assert_true(kp_player_ended(r.player));
+    char *k = cdn_kinds(f->mock.srv, "0_haes0001", from);
+    assert_string_equal(k, "master playlist key segment segment segment");
+    free(k);
+    run_free(&r);
+
+    /* a wrong key: the element cannot decode the first segment, before load resolved: 3022 */
+    from = journal_len(f->mock.srv);
+    run_start(&r, f->mock.service, "safari");
+    load(&r, "0_haeswrng");
+    assert_true(run_until_event(&r, "error", KP_SEC(30)) != SIZE_MAX);
+    const json_t *e = payload_of(&r, "error");
+    assert_int_equal(kp_json_int(e, "category", 0), 3);
+    assert_int_equal(kp_json_int(e, "code", 0), 3022);
+    assert_non_null(strstr(kp_json_str(e, "data.message", ""), "padding"));
+    k = cdn_kinds(f->mock.srv, "0_haeswrng", from);
+    assert_string_equal(k, "master playlist encryption.key segment");
+    free(k);
+    run_free(&r);
+}
+
 /* ---- FairPlay on the element ---- */
 
 static const kp_drm_system fairplay_only[] = {KP_DRM_FAIRPLAY};
@@ -780,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_wrong_key),
         cmocka_unit_test(test_sample_aes_without_eme),
         cmocka_unit_test(test_hlsjs_fmp4),
+        cmocka_unit_test(test_aes128_safari_native),
         cmocka_unit_test(test_fairplay_safari_to_end),
         cmocka_unit_test(test_fairplay_license_denied),
         cmocka_unit_test(test_fairplay_without_drm_data),
