@@ -54,8 +54,9 @@ static const char *const ENTRY_KEYS[] = {
     "id",     "name",   "type",         "duration", "formats", "renditions", "drm",     "captions",
     "status", "access", "reference_id", "metadata", "bumper",  "encryption", "license", NULL};
 static const char *const ENCRYPTION_KEYS[] = {"scheme", "kid", "key", NULL};
-static const char *const LICENSE_KEYS[] = {"deny",          "expire_after", "max_licenses",
-                                           "bad_signature", "unknown_kid",  NULL};
+static const char *const LICENSE_KEYS[] = {
+    "deny", "expire_after", "max_licenses", "bad_signature", "unknown_kid", "bad_certificate",
+    NULL};
 static const char *const DRM_SYSTEMS[] = {"clearkey", "widevine", "playready", "fairplay", NULL};
 static const char *const ENC_SCHEMES[] = {"cenc", "cbcs", "aes-128", NULL};
 static const char *const CAPTION_KEYS[] = {"lang", "label", "format", "default", NULL};

@@ -1194,7 +1194,7 @@ static void test_entry_protection(void **state)
     assert_int_equal(e[3].license.expire_after, KP_SEC(5));
     assert_int_equal(e[3].license.max_licenses, 2);
     assert_true(e[4].license.deny);
-    assert_int_equal(s->backend.entries[5 - 1].encryption, KP_ENC_CENC);
+    assert_int_equal(e[4].encryption, KP_ENC_CENC);
     hx_scenario_free(s);
 
     expect_text("name: x\n"
@@ -1208,6 +1208,7 @@ static void test_entry_protection(void **state)
                 "    - {id: 0_f, license: {deny: true}}\n"
                 "    - {id: 0_g, drm: [clearkey], license: {max_licenses: -1, expire: 1s}}\n"
                 "    - {id: 0_h, encryption: {kid: 000102030405060708090a0b0c0d0e0f}}\n"
+                "    - {id: 0_i, drm: [widevine], license: {bad_certificate: true}}\n"
                 "steps: [play]\n",
                 "inline.yaml:4:50: backend.entries[0].drm[1]: key system 'widevine' is listed "
                 "twice",
@@ -1229,6 +1230,8 @@ static void test_entry_protection(void **state)
                 "inline.yaml:11:29: backend.entries[7].encryption: give both kid and key, or "
                 "neither (then both are derived from the entry id)",
                 "inline.yaml:11:29: missing required key 'scheme' in backend.entries[7].encryption",
+                "inline.yaml:12:43: backend.entries[8].license: bad_certificate is about "
+                "FairPlay's certificate: the entry needs drm: [fairplay]",
                 NULL);
 }
 
