@@ -724,8 +724,8 @@ static void test_deterministic(void **state)
         mbe_drm d = {.scheme = schemes[s], .systems = 1u << KP_DRM_CLEARKEY};
         kp_drm_derive_key("0_det", d.kid, d.key);
         mbe__protected *p1 = NULL, *p2 = NULL;
-        assert_int_equal(mbe__protected_new(m, &d, NULL, &p1), 0);
-        assert_int_equal(mbe__protected_new(m, &d, NULL, &p2), 0);
+        assert_int_equal(mbe__protected_new(m, &d, MBE_HLS_TS, NULL, &p1), 0);
+        assert_int_equal(mbe__protected_new(m, &d, MBE_HLS_TS, NULL, &p2), 0);
         for (unsigned long k = 0; k < 4; k++) {
             size_t l1 = 0, l2 = 0;
             const uint8_t *a =
@@ -745,7 +745,7 @@ static void test_deterministic(void **state)
     mbe_drm d = {.scheme = KP_ENC_CENC, .systems = ALL_SYSTEMS};
     kp_drm_derive_key("0_cenc0001", d.kid, d.key);
     mbe__protected *p = NULL;
-    assert_int_equal(mbe__protected_new(m, &d, NULL, &p), 0);
+    assert_int_equal(mbe__protected_new(m, &d, MBE_HLS_TS, NULL, &p), 0);
     char rep[64];
     free(get_mpd(f, "0_cenc0001", rep));
     stream es;
