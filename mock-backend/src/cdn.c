@@ -16,7 +16,7 @@
  * numbers start at 1. Media bodies (MP4, DASH and TS segments) honour a single byte range
  * (206, or 416 when unsatisfiable; a malformed or multi-range header is ignored, as servers
  * may). Journal kinds: master, playlist, mpd, redirect, init, segment (with "format"), mp4,
- * key, thumbnail, unknown.
+ * key, thumbnail, unknown; the audio's records (DASH, fMP4 HLS) carry rendition "audio".
  * Protected entries (mbe_entry.drm, media_protect.h): cenc/cbcs serve encrypted DASH (the
  * MPD with ContentProtection), aes-128 encrypted MPEG-TS segments with an EXT-X-KEY line
  * (METHOD=AES-128, URI="encryption.key", no IV) after the playlist's header. An entry with
@@ -493,10 +493,12 @@ static void serve_hls(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_
             not_found(r, "no such flavor");
             return;
         }
-        if (f)
+        if (f) {
             record_flavor(rec, e, f);
-        else
+        } else { /* as DASH records its audio */
             json_object_set_new(rec, "entryId", json_string(e->id));
+            json_object_set_new(rec, "rendition", json_string("audio"));
+        }
         json_object_set_new(rec, "format", json_string("applehttp"));
         serve_hls_fmp4(s, e, f, parts[n - 1], r, rec);
         return;

@@ -859,6 +859,10 @@ static void test_hls_fmp4_aes128(void **state)
     m = json_pack("{s:s, s:s}", "kind", "init", "entryId", "0_fmp4aes1");
     assert_true(mbe_server_count(f->mock.srv, "cdn", m) >= 2);
     json_decref(m);
+    m = json_pack("{s:s, s:s, s:s}", "kind", "segment", "entryId", "0_fmp4aes1", "rendition",
+                  "audio");
+    assert_true(mbe_server_count(f->mock.srv, "cdn", m) >= 2);
+    json_decref(m);
     free(cv);
     free(ca);
     free(ev);
