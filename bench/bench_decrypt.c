@@ -41,7 +41,7 @@ static int bench(const mbe_media *m, int scheme, double secs)
     mbe_drm d = {.scheme = scheme, .systems = 1u << KP_DRM_CLEARKEY};
     kp_drm_derive_key("0_bench01", d.kid, d.key);
     mbe__protected *p = NULL;
-    int rc = mbe__protected_new(m, &d, NULL, &p);
+    int rc = mbe__protected_new(m, &d, MBE_HLS_TS, NULL, &p);
     if (rc < 0) {
         fprintf(stderr, "bench_decrypt: cannot package: %s\n", kp_strerror(rc));
         return rc;

@@ -452,6 +452,7 @@ static int backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *
                     .systems = e->drm_systems,
                     .has_key = e->has_key,
                     .bad_certificate = e->license.bad_certificate},
+            .hls_segments = e->hls_fmp4 ? MBE_HLS_FMP4 : MBE_HLS_TS,
         };
         memcpy(entries[i].drm.kid, e->kid, 16);
         memcpy(entries[i].drm.key, e->key, 16);

@@ -51,14 +51,17 @@ static const char *const TOP_KEYS[] = {"name",   "description", "tags",   "timeo
 static const char *const BACKEND_KEYS[] = {
     "kind", "partner_id", "entries", "ads", "faults", "playlists", "sessions", "item_errors", NULL};
 static const char *const ENTRY_KEYS[] = {
-    "id",     "name",   "type",         "duration", "formats", "renditions", "drm",     "captions",
-    "status", "access", "reference_id", "metadata", "bumper",  "encryption", "license", NULL};
+    "id",       "name",   "type",   "duration",     "formats",  "renditions", "drm",
+    "captions", "status", "access", "reference_id", "metadata", "bumper",     "encryption",
+    "license",  "hls",    NULL};
 static const char *const ENCRYPTION_KEYS[] = {"scheme", "kid", "key", NULL};
 static const char *const LICENSE_KEYS[] = {
     "deny", "expire_after", "max_licenses", "bad_signature", "unknown_kid", "bad_certificate",
     NULL};
 static const char *const DRM_SYSTEMS[] = {"clearkey", "widevine", "playready", "fairplay", NULL};
 static const char *const ENC_SCHEMES[] = {"cenc", "cbcs", "aes-128", NULL};
+static const char *const HLS_KEYS[] = {"segments", NULL};
+static const char *const HLS_SEGMENTS[] = {"ts", "fmp4", NULL};
 static const char *const CAPTION_KEYS[] = {"lang", "label", "format", "default", NULL};
 static const char *const BUMPER_KEYS[] = {"entry_id", "click_through", NULL};
 static const char *const PLAYLIST_KEYS[] = {"id", "name", "description", "entries", NULL};
@@ -1039,6 +1042,32 @@ static void check_protection(ctx *c, const hx_ynode *m, hx_entry *e)
     }
 }
 
+/* hls: {segments: ts | fmp4}, the container of the entry's HLS (after check_protection: a
+ * FairPlay entry's HLS is fMP4 anyway). */
+static void check_hls(ctx *c, const hx_ynode *m, hx_entry *e)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "hls", &mk);
+    if (!v)
+        return;
+    if (want_map(c, v)) {
+        check_keys(c, v, HLS_KEYS);
+        size_t ms;
+        const hx_ynode *sv = enter(c, v, "segments", &ms);
+        const char *name = sv ? want_enum(c, sv, HLS_SEGMENTS, NULL) : NULL;
+        if (name) {
+            e->hls_fmp4 = strcmp(name, "fmp4") == 0;
+            if (!(e->formats & HX_FORMAT_HLS))
+                failp(c, sv->loc, "the HLS segment container needs the hls format");
+            else if (!e->hls_fmp4 && (e->drm_systems & (1u << KP_DRM_FAIRPLAY)))
+                failp(c, sv->loc, "FairPlay HLS is fMP4: leave segments out or make it fmp4");
+        }
+        if (sv)
+            pop(c, ms);
+    }
+    pop(c, mk);
+}
+
 static void check_access(ctx *c, const hx_ynode *m, hx_entry *e)
 {
     size_t mk;
@@ -1190,6 +1219,7 @@ static bool check_entry(ctx *c, const hx_ynode *m, hx_entry *e, const hx_entry *
     check_formats(c, m, e);
     check_renditions(c, m, e);
     check_protection(c, m, e);
+    check_hls(c, m, e);
     check_captions(c, m, e);
     check_metadata(c, m, e);
     check_bumper(c, m, e);

@@ -16,10 +16,13 @@
  * numbers start at 1. Media bodies (MP4, DASH and TS segments) honour a single byte range
  * (206, or 416 when unsatisfiable; a malformed or multi-range header is ignored, as servers
  * may). Journal kinds: master, playlist, mpd, redirect, init, segment (with "format"), mp4,
- * key, thumbnail, unknown.
+ * key, thumbnail, unknown; the audio's records (DASH, fMP4 HLS) carry rendition "audio".
  * Protected entries (mbe_entry.drm, media_protect.h): cenc/cbcs serve encrypted DASH (the
  * MPD with ContentProtection), aes-128 encrypted MPEG-TS segments with an EXT-X-KEY line
- * (METHOD=AES-128, URI="encryption.key", no IV) after the playlist's header. A cbcs entry
+ * (METHOD=AES-128, URI="encryption.key", no IV) after the playlist's header. An entry with
+ * hls_segments MBE_HLS_FMP4 serves HLS as fMP4 (below; the DASH init and fragments, clear),
+ * with aes-128 every fragment encrypted whole and #EXT-X-KEY:METHOD=AES-128,
+ * URI="encryption.key" after the #EXT-X-MAP (the init stays clear). A cbcs entry
  * whose key systems include FairPlay serves HLS as FairPlay does: fMP4 (the cbcs DASH init
  * and fragments) with #EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://<entryId>",
  * KEYFORMAT="com.apple.streamingkeydelivery" and #EXT-X-MAP:URI="init.mp4"; the master adds
@@ -152,7 +155,7 @@ static const mbe__protected *protected_media(mbe_server *s, const mbe_ientry *e)
             return NULL;
         }
     }
-    if (mbe__protected_new(m, &e->drm, s->log, &p) < 0) {
+    if (mbe__protected_new(m, &e->drm, e->hls_segments, s->log, &p) < 0) {
         KP_LOG_E(s->log, "cdn", "entry %s: no protected media", e->id);
         return NULL;
     }
@@ -178,6 +181,12 @@ static bool dash_protected(const mbe_ientry *e)
 static bool hls_fairplay(const mbe_ientry *e)
 {
     return e->drm.scheme == KP_ENC_CBCS && (e->drm.systems & (1u << KP_DRM_FAIRPLAY));
+}
+
+/* fMP4 HLS: FairPlay's, or the entry asks for it (clear, or aes-128 when encrypted). */
+static bool hls_fmp4(const mbe_ientry *e)
+{
+    return hls_fairplay(e) || e->hls_segments == MBE_HLS_FMP4;
 }
 
 static void server_error(mbe_reply *r, const char *why)
@@ -255,7 +264,7 @@ static void master_playlist(mbe_server *s, const mbe_ientry *e, const mbe_flavor
     kp_buf b;
     kp_buf_init(&b);
     kp_buf_puts(&b, "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-    bool fps = hls_fairplay(e);
+    bool fps = hls_fmp4(e);
     if (fps) { /* fMP4: the audio is a rendition of its own */
         kp_buf_printf(&b,
                       "#EXT-X-VERSION:7\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\",NAME=\"audio\","
@@ -377,33 +386,63 @@ static void play_manifest(mbe_server *s, char **parts, size_t n, mbe_reply *r, j
 
 /* ---- HLS ---------------------------------------------------------------------------------- */
 
-/* FairPlay HLS (hls_fairplay): fMP4 media playlists with EXT-X-MAP and SAMPLE-AES, the init
- * and fragments being the cbcs DASH ones of the flavor (or, for flavor "audio", the audio). */
+static void serve_key(const mbe_ientry *e, mbe_reply *r, json_t *rec)
+{
+    json_object_set_new(rec, "kind", json_string("key"));
+    r->status = 200;
+    r->content_type = "application/octet-stream";
+    r->body = (char *)e->drm.key; /* lives as long as the entry */
+    r->len = 16;
+    r->persistent = true;
+}
+
+/* fMP4 HLS (hls_fmp4): media playlists with EXT-X-MAP, the init and fragments being the DASH
+ * ones of the flavor (or, for flavor "audio", the audio's). FairPlay: the cbcs ones and
+ * METHOD=SAMPLE-AES; aes-128: the clear init and the fragments encrypted whole, the EXT-X-MAP
+ * before the EXT-X-KEY so that the init is not; otherwise clear. */
 static void serve_hls_fmp4(mbe_server *s, const mbe_ientry *e, const mbe_flavor *f,
                            const char *last, mbe_reply *r, json_t *rec)
 {
-    const mbe__protected *p = protected_media(s, e);
+    bool fps = hls_fairplay(e), aes = !fps && hls_aes(e);
+    const mbe__protected *p = fps || aes ? protected_media(s, e) : NULL;
     size_t index = f ? (size_t)f->index : SIZE_MAX, len = 0;
-    if (!p || !mbe__protected_dash(p, index, 0, &len)) {
-        server_error(r, "no protected fMP4");
+    const mbe_media *m = e->media;
+    const mbe_dash_stream *st = NULL; /* the clear stream, when the media hold it */
+    if (m->dash_audio)
+        st = f ? &m->dash_video[f->index] : m->dash_audio;
+    if (fps ? !p || !mbe__protected_dash(p, index, 0, &len) : !st || (aes && !p)) {
+        server_error(r, fps ? "no protected fMP4" : "no fMP4");
         return;
     }
     if (strcmp(last, "index.m3u8") == 0) {
         size_t nseg = 0;
-        while (mbe__protected_dash(p, index, nseg + 1, &len))
-            nseg++;
-        const mbe_media *m = e->media;
-        const mbe_dash_stream *st = m->dash_audio && f ? &m->dash_video[f->index] : m->dash_audio;
+        if (fps)
+            while (mbe__protected_dash(p, index, nseg + 1, &len))
+                nseg++;
+        else
+            nseg = st->n_segments;
         double seg_s = m->segment_s;
+        int target = m->segment_s + 1;
+        if (!fps) { /* the longest segment, rounded to the nearest second */
+            target = 1;
+            for (size_t k = 0; k < nseg; k++)
+                if ((int)lround((double)st->segments[k].d / st->timescale) > target)
+                    target = (int)lround((double)st->segments[k].d / st->timescale);
+        }
         kp_buf b;
         kp_buf_init(&b);
         kp_buf_printf(&b,
                       "#EXTM3U\n#EXT-X-TARGETDURATION:%d\n#EXT-X-PLAYLIST-TYPE:VOD\n"
-                      "#EXT-X-VERSION:7\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-INDEPENDENT-SEGMENTS\n"
-                      "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://%s\","
-                      "KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\n"
-                      "#EXT-X-MAP:URI=\"init.mp4\"\n",
-                      m->segment_s + 1, e->id);
+                      "#EXT-X-VERSION:7\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-INDEPENDENT-SEGMENTS\n",
+                      target);
+        if (fps)
+            kp_buf_printf(&b,
+                          "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://%s\","
+                          "KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\n",
+                          e->id);
+        kp_buf_puts(&b, "#EXT-X-MAP:URI=\"init.mp4\"\n");
+        if (aes) /* after the map, which stays clear; no IV: the media sequence number */
+            kp_buf_puts(&b, "#EXT-X-KEY:METHOD=AES-128,URI=\"encryption.key\"\n");
         for (size_t k = 0; k < nseg; k++) {
             double d = st && k < st->n_segments ? (double)st->segments[k].d / st->timescale : seg_s;
             kp_buf_printf(&b, "#EXTINF:%.3f,\nseg-%zu.m4s\n", d, k + 1);
@@ -413,6 +452,10 @@ static void serve_hls_fmp4(mbe_server *s, const mbe_ientry *e, const mbe_flavor 
         reply_text(r, 200, "application/vnd.apple.mpegurl", kp_buf_steal(&b));
         return;
     }
+    if (aes && strcmp(last, "encryption.key") == 0) {
+        serve_key(e, r, rec);
+        return;
+    }
     unsigned long seg = 0;
     char *end = NULL;
     if (strcmp(last, "init.mp4") == 0)
@@ -420,8 +463,16 @@ static void serve_hls_fmp4(mbe_server *s, const mbe_ientry *e, const mbe_flavor 
     else if (strncmp(last, "seg-", 4) == 0 && last[4] >= '1' && last[4] <= '9')
         seg = strtoul(last + 4, &end, 10);
     const uint8_t *d = NULL;
-    if (end && (seg ? strcmp(end, ".m4s") == 0 : *end == '\0'))
+    if (!end || !(seg ? strcmp(end, ".m4s") == 0 : *end == '\0'))
+        d = NULL;
+    else if (fps)
         d = mbe__protected_dash(p, index, seg, &len);
+    else if (seg == 0)
+        d = st->init, len = st->init_size;
+    else if (aes)
+        d = mbe__protected_hls(p, index, seg, &len);
+    else if (seg <= st->n_segments)
+        d = st->segments[seg - 1].data, len = st->segments[seg - 1].size;
     if (!d) {
         not_found(r, "no such segment");
         return;
@@ -436,16 +487,18 @@ static void serve_hls(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_
 {
     const mbe_ientry *e = mbe_find_entry(s, param(parts, 6, n, "entryId"));
     const char *fid = param(parts, 6, n, "flavorId");
-    if (playable(e) && offers(e, MBE_FORMAT_HLS) && hls_fairplay(e)) {
+    if (playable(e) && offers(e, MBE_FORMAT_HLS) && hls_fmp4(e)) {
         const mbe_flavor *f = find_flavor(e, fid);
         if (!f && !(fid && strcmp(fid, "audio") == 0)) {
             not_found(r, "no such flavor");
             return;
         }
-        if (f)
+        if (f) {
             record_flavor(rec, e, f);
-        else
+        } else { /* as DASH records its audio */
             json_object_set_new(rec, "entryId", json_string(e->id));
+            json_object_set_new(rec, "rendition", json_string("audio"));
+        }
         json_object_set_new(rec, "format", json_string("applehttp"));
         serve_hls_fmp4(s, e, f, parts[n - 1], r, rec);
         return;
@@ -477,12 +530,7 @@ static void serve_hls(mbe_server *s, char **parts, size_t n, mbe_reply *r, json_
         return;
     }
     if (strcmp(last, "encryption.key") == 0 && hls_aes(e)) {
-        json_object_set_new(rec, "kind", json_string("key"));
-        r->status = 200;
-        r->content_type = "application/octet-stream";
-        r->body = (char *)e->drm.key; /* lives as long as the entry */
-        r->len = 16;
-        r->persistent = true;
+        serve_key(e, r, rec);
         return;
     }
     unsigned long seg = 0;

@@ -20,6 +20,11 @@ int mbe_entry_extras(mbe_server *s, const mbe_entry *in, mbe_ientry *e)
                  in->drm.scheme, in->drm.systems);
         return KP_EINVAL;
     }
+    if (in->hls_segments != MBE_HLS_TS && in->hls_segments != MBE_HLS_FMP4) {
+        KP_LOG_E(s->log, "mbe", "entry %s: bad HLS segment container %d", in->id, in->hls_segments);
+        return KP_EINVAL;
+    }
+    e->hls_segments = in->hls_segments;
     e->drm = in->drm;
     if (e->drm.scheme != KP_ENC_NONE && !e->drm.has_key)
         kp_drm_derive_key(in->id, e->drm.kid, e->drm.key);

@@ -38,6 +38,7 @@ typedef struct mbe_ientry {
     struct mbe_entry_api *api;
     /* entries.c: the entry's protection, its kid and key filled in (derived unless given) */
     mbe_drm drm;
+    int hls_segments; /* MBE_HLS_TS or MBE_HLS_FMP4 (entries.c) */
     /* cdn.c: the encrypted media (media_protect.h), made on first use; freed with the entry */
     _Atomic(struct mbe__protected *) prot;
 } mbe_ientry;

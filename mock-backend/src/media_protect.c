@@ -28,8 +28,9 @@ struct mbe__protected {
     size_t n_video;
     pstream audio;
     bool has_dash;
-    pstream *hls;
+    pstream *hls; /* TS: one per rendition; fMP4: one per video rendition, then the audio */
     size_t n_hls;
+    bool hls_fmp4;
     mbe_mpd_protection mpd;
     mbe_mpd_drm_system systems[KP_DRM_SYSTEM_COUNT];
     char *pssh_b64[KP_DRM_SYSTEM_COUNT];
@@ -163,42 +164,75 @@ static int protect_dash(const mbe_dash_stream *in, const mbe_drm *drm, const cha
     return rc;
 }
 
-static int protect_hls(const mbe_hls_rendition *in, const mbe_drm *drm, kp_cenc_ctx *c, kp_log *log,
-                       pstream *out)
+static int pstream_alloc(pstream *out, size_t n)
 {
-    out->seg = calloc(in->n_segments ? in->n_segments : 1, sizeof(*out->seg));
-    out->seg_size = calloc(in->n_segments ? in->n_segments : 1, sizeof(*out->seg_size));
-    if (!out->seg || !out->seg_size)
-        return KP_ENOMEM;
+    out->seg = calloc(n ? n : 1, sizeof(*out->seg));
+    out->seg_size = calloc(n ? n : 1, sizeof(*out->seg_size));
+    return out->seg && out->seg_size ? KP_OK : KP_ENOMEM;
+}
+
+/* Encrypts segment k (0-based) whole into out->seg[k]: AES-128-CBC + PKCS#7, the IV its
+ * media sequence number k + 1 (EXT-X-MEDIA-SEQUENCE is 1). */
+static int encrypt_segment(kp_cenc_ctx *c, const mbe_drm *drm, size_t k, const uint8_t *data,
+                           size_t size, pstream *out, char *err, size_t errlen)
+{
+    uint8_t iv[16];
+    kp_hls_aes_iv_from_sequence(k + 1, iv);
     kp_buf b;
     kp_buf_init(&b);
-    char err[256] = "";
-    int rc = 0;
-    for (size_t k = 0; rc == 0 && k < in->n_segments; k++) {
-        uint8_t iv[16];
-        kp_hls_aes_iv_from_sequence(k + 1, iv); /* EXT-X-MEDIA-SEQUENCE is 1 */
-        kp_buf_reset(&b);
-        rc = kp_hls_aes_encrypt(c, drm->key, iv, in->segments[k].data, in->segments[k].size, &b,
-                                err, sizeof(err));
-        if (rc == 0) {
-            out->seg_size[k] = b.len;
-            out->seg[k] = (uint8_t *)kp_buf_steal(&b);
-            out->n = k + 1;
-        }
+    int rc = kp_hls_aes_encrypt(c, drm->key, iv, data, size, &b, err, errlen);
+    if (rc == 0) {
+        out->seg_size[k] = b.len;
+        out->seg[k] = (uint8_t *)kp_buf_steal(&b);
+        out->n = k + 1;
     }
     kp_buf_free(&b);
+    return rc;
+}
+
+static int encrypt_failed(int rc, kp_log *log, const char *name, const char *err)
+{
     if (rc < 0 && rc != KP_ENOMEM) {
-        KP_LOG_E(log, MOD, "cannot encrypt HLS rendition %s: %s", in->r.name, err);
+        KP_LOG_E(log, MOD, "cannot encrypt HLS stream %s: %s", name, err);
         rc = KP_EMEDIA;
     }
     return rc;
 }
 
-int mbe__protected_new(const mbe_media *m, const mbe_drm *drm, kp_log *log, mbe__protected **out)
+/* A TS rendition's segments. */
+static int protect_hls(const mbe_hls_rendition *in, const mbe_drm *drm, kp_cenc_ctx *c, kp_log *log,
+                       pstream *out)
+{
+    char err[256] = "";
+    int rc = pstream_alloc(out, in->n_segments);
+    for (size_t k = 0; rc == 0 && k < in->n_segments; k++)
+        rc = encrypt_segment(c, drm, k, in->segments[k].data, in->segments[k].size, out, err,
+                             sizeof(err));
+    return encrypt_failed(rc, log, in->r.name, err);
+}
+
+/* A DASH stream's media segments, for fMP4 HLS (its init stays clear). */
+static int protect_hls_fmp4(const mbe_dash_stream *in, const char *name, const mbe_drm *drm,
+                            kp_cenc_ctx *c, kp_log *log, pstream *out)
+{
+    char err[256] = "";
+    int rc = pstream_alloc(out, in->n_segments);
+    for (size_t k = 0; rc == 0 && k < in->n_segments; k++)
+        rc = encrypt_segment(c, drm, k, in->segments[k].data, in->segments[k].size, out, err,
+                             sizeof(err));
+    return encrypt_failed(rc, log, name, err);
+}
+
+int mbe__protected_new(const mbe_media *m, const mbe_drm *drm, int hls_segments, kp_log *log,
+                       mbe__protected **out)
 {
     *out = NULL;
-    if (!m || !drm || drm->scheme <= KP_ENC_NONE || drm->scheme >= KP_ENC_SCHEME_COUNT)
+    if (!m || !drm || drm->scheme <= KP_ENC_NONE || drm->scheme >= KP_ENC_SCHEME_COUNT ||
+        (hls_segments != MBE_HLS_TS && hls_segments != MBE_HLS_FMP4))
         return KP_EINVAL;
+    if (drm->scheme == KP_ENC_AES128 && hls_segments == MBE_HLS_FMP4 &&
+        (!m->dash_audio || !m->n_dash_video))
+        return KP_EINVAL; /* fMP4 HLS is made from the DASH packaging */
     mbe__protected *p = calloc(1, sizeof(*p));
     kp_cenc_ctx *c = kp_cenc_ctx_new();
     kp_buf pssh;
@@ -225,7 +259,18 @@ int mbe__protected_new(const mbe_media *m, const mbe_drm *drm, kp_log *log, mbe_
             rc = protect_dash(m->dash_audio, drm, "audio", &pssh, c, log, &p->audio);
         p->has_dash = rc == 0;
     }
-    if (rc == 0 && drm->scheme == KP_ENC_AES128 && m->n_hls) {
+    if (rc == 0 && drm->scheme == KP_ENC_AES128 && hls_segments == MBE_HLS_FMP4) {
+        p->hls_fmp4 = true;
+        p->hls = calloc(m->n_dash_video + 1, sizeof(*p->hls));
+        rc = p->hls ? 0 : KP_ENOMEM;
+        for (size_t i = 0; rc == 0 && i <= m->n_dash_video; i++) {
+            bool audio = i == m->n_dash_video;
+            rc = protect_hls_fmp4(audio ? m->dash_audio : &m->dash_video[i],
+                                  audio ? "audio" : m->dash_video[i].r.name, drm, c, log,
+                                  &p->hls[i]);
+            p->n_hls = i + 1;
+        }
+    } else if (rc == 0 && drm->scheme == KP_ENC_AES128 && m->n_hls) {
         p->hls = calloc(m->n_hls, sizeof(*p->hls));
         rc = p->hls ? 0 : KP_ENOMEM;
         for (size_t i = 0; rc == 0 && i < m->n_hls; i++) {
@@ -239,8 +284,9 @@ int mbe__protected_new(const mbe_media *m, const mbe_drm *drm, kp_log *log, mbe_
         mbe__protected_free(p);
         return rc;
     }
-    KP_LOG_D(log, MOD, "protected media ready: %s, %zu DASH video streams, %zu HLS renditions",
-             kp_enc_scheme_name((kp_enc_scheme)drm->scheme), p->n_video, p->n_hls);
+    KP_LOG_D(log, MOD, "protected media ready: %s, %zu DASH video streams, %zu HLS %s streams",
+             kp_enc_scheme_name((kp_enc_scheme)drm->scheme), p->n_video, p->n_hls,
+             p->hls_fmp4 ? "fMP4" : "TS");
     *out = p;
     return KP_OK;
 }
@@ -270,6 +316,10 @@ const uint8_t *mbe__protected_dash(const mbe__protected *p, size_t index, unsign
 const uint8_t *mbe__protected_hls(const mbe__protected *p, size_t index, unsigned long number,
                                   size_t *len)
 {
+    if (p && p->hls_fmp4 && index == SIZE_MAX && p->n_hls)
+        index = p->n_hls - 1; /* the audio */
+    else if (p && p->hls_fmp4 && index + 1 >= p->n_hls)
+        return NULL;
     if (!p || index >= p->n_hls || number == 0)
         return NULL;
     return stream_part(&p->hls[index], number, len);

@@ -9,7 +9,9 @@
  *                with the KID, no data); every fragment senc + saiz + saio. The MPD's
  *                ContentProtection elements come from mbe__protected_mpd().
  *   aes-128      HLS: every MPEG-TS segment encrypted whole (AES-128-CBC + PKCS#7), the IV
- *                being its media sequence number (the playlist gives none).
+ *                being its media sequence number (the playlist gives none); with fMP4 HLS
+ *                (MBE_HLS_FMP4) every DASH media segment of the video renditions and of the
+ *                audio instead, the same way, the init segments staying clear.
  * Streams and packagings the scheme does not cover stay clear (DASH of an aes-128 entry,
  * HLS of a cenc/cbcs entry, progressive MP4 always).
  *
@@ -29,9 +31,12 @@
 
 typedef struct mbe__protected mbe__protected;
 
-/* drm must carry its key (kid and key filled in). 0, or KP_EINVAL (scheme without media to
- * protect), KP_EMEDIA (the clear media cannot be parsed; logged) or KP_ENOMEM. */
-int mbe__protected_new(const mbe_media *m, const mbe_drm *drm, kp_log *log, mbe__protected **out);
+/* drm must carry its key (kid and key filled in); hls_segments is the entry's HLS container
+ * (MBE_HLS_TS or MBE_HLS_FMP4: then aes-128 needs the DASH packaging). 0, or KP_EINVAL
+ * (scheme without media to protect), KP_EMEDIA (the clear media cannot be parsed; logged) or
+ * KP_ENOMEM. */
+int mbe__protected_new(const mbe_media *m, const mbe_drm *drm, int hls_segments, kp_log *log,
+                       mbe__protected **out);
 void mbe__protected_free(mbe__protected *p);
 
 /* The protected DASH init (number 0) or segment `number` (1-based) of video rendition
@@ -39,7 +44,8 @@ void mbe__protected_free(mbe__protected *p);
  * stream. */
 const uint8_t *mbe__protected_dash(const mbe__protected *p, size_t index, unsigned long number,
                                    size_t *len);
-/* The protected HLS segment `number` (1-based) of rendition `index`, or NULL. */
+/* The protected HLS segment `number` (1-based) of rendition `index` (with fMP4 HLS, index
+ * SIZE_MAX: the audio's), or NULL. */
 const uint8_t *mbe__protected_hls(const mbe__protected *p, size_t index, unsigned long number,
                                   size_t *len);
 /* The MPD's ContentProtection data (borrowed from p), or NULL when DASH is clear. */

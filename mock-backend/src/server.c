@@ -664,6 +664,8 @@ static int prepare_entry(mbe_server *s, const mbe_entry *in, mbe_ientry *e)
         unsigned want = MBE_PACKAGE_HLS;
         for (size_t f = 0; f < e->n_formats; f++)
             want |= (unsigned)e->formats[f];
+        if (e->hls_segments == MBE_HLS_FMP4) /* fMP4 HLS is the DASH packaging's */
+            want |= MBE_PACKAGE_DASH;
         mbe_media_spec spec = {.duration_s = in->duration,
                                .renditions = rs,
                                .n_renditions = in->n_renditions,

@@ -18,8 +18,10 @@
  *      kp_cenc also decrypts the prototype's fragments back to the clear samples.
  * Also: the MPD's ContentProtection (scheme, default_KID, one pssh per system), the key
  * route's 16 bytes, FairPlay-style HLS (fMP4, SAMPLE-AES, skd://, EXT-X-MAP, an audio
- * rendition) decrypted by kp_cenc to the clear frames, and deterministic packaging (twice the
- * same bytes, the same as served).
+ * rendition) decrypted by kp_cenc to the clear frames, HLS AES-128 over fMP4 (hls_segments
+ * MBE_HLS_FMP4: clear init, fragments decrypting to the clear fMP4 HLS = DASH bytes, FFmpeg's
+ * HLS demuxer giving the clear frames), and deterministic packaging (twice the same bytes, the
+ * same as served).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -307,7 +309,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     mbe_entry e = {
         .duration = 4, .formats = formats, .n_formats = 2, .renditions = ladder, .n_renditions = 1};
-    mbe_entry entries[6] = {e, e, e, e, e, e};
+    mbe_entry entries[8] = {e, e, e, e, e, e, e, e};
     entries[0].id = "0_clear001";
     entries[1].id = "0_cenc0001";
     entries[1].drm = (mbe_drm){.scheme = KP_ENC_CENC, .systems = ALL_SYSTEMS};
@@ -322,7 +324,14 @@ static int setup(void **state)
     entries[5].formats = formats + 1;
     entries[5].n_formats = 1;
     entries[5].drm = (mbe_drm){.scheme = KP_ENC_CBCS, .systems = 1u << KP_DRM_FAIRPLAY};
-    mbe_config cfg = {.partner_id = 4242, .entries = entries, .n_entries = 6};
+    entries[6].id = "0_fmp4clr1"; /* fMP4 HLS, HLS only: the DASH packaging is loaded for it */
+    entries[6].formats = formats + 1;
+    entries[6].n_formats = 1;
+    entries[6].hls_segments = MBE_HLS_FMP4;
+    entries[7] = entries[6];
+    entries[7].id = "0_fmp4aes1";
+    entries[7].drm = (mbe_drm){.scheme = KP_ENC_AES128};
+    mbe_config cfg = {.partner_id = 4242, .entries = entries, .n_entries = 8};
     test_mock_start(&f->mock, &cfg);
     f->url = mbe_server_url(f->mock.srv);
     *state = f;
@@ -598,18 +607,16 @@ static void get_text(const char *url, kp_buf *out)
     test_reply_free(&r);
 }
 
-/* Init and segments of an fMP4 media playlist (EXT-X-MAP + relative URIs). */
-static void fetch_hls_fmp4(const char *playlist_url, const char *entry, stream *s)
+/* Init and segments of an fMP4 media playlist (EXT-X-MAP + relative URIs) whose text
+ * contains `want`. */
+static void fetch_fmp4_playlist(const char *playlist_url, const char *want, stream *s)
 {
     memset(s, 0, sizeof(*s));
     kp_buf pl;
     get_text(playlist_url, &pl);
-    char want[160];
-    snprintf(want, sizeof(want),
-             "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://%s\",KEYFORMAT=\"com.apple."
-             "streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\n#EXT-X-MAP:URI=\"init.mp4\"\n",
-             entry);
-    assert_non_null(strstr(pl.data, want));
+    if (!strstr(pl.data, want))
+        fail_msg("%s lacks %s:\n%s", playlist_url, want, pl.data);
+    assert_non_null(strstr(pl.data, "#EXT-X-VERSION:7\n"));
     assert_non_null(strstr(pl.data, "#EXT-X-ENDLIST"));
     char *base = kp_strdup(playlist_url);
     *strrchr(base, '/') = '\0';
@@ -628,6 +635,17 @@ static void fetch_hls_fmp4(const char *playlist_url, const char *entry, stream *
     assert_true(s->n >= 2);
     free(base);
     kp_buf_free(&pl);
+}
+
+/* FairPlay's: SAMPLE-AES with skd:// before the EXT-X-MAP. */
+static void fetch_hls_fmp4(const char *playlist_url, const char *entry, stream *s)
+{
+    char want[160];
+    snprintf(want, sizeof(want),
+             "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://%s\",KEYFORMAT=\"com.apple."
+             "streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\n#EXT-X-MAP:URI=\"init.mp4\"\n",
+             entry);
+    fetch_fmp4_playlist(playlist_url, want, s);
 }
 
 static void test_hls_fairplay(void **state)
@@ -709,6 +727,148 @@ static void test_hls_fairplay(void **state)
     free(video_url);
 }
 
+/* The video and audio media playlist URLs of an fMP4 HLS master (malloc'd). */
+static void fmp4_master(fixture *f, const char *entry, char **video_url, char **audio_url)
+{
+    char *u = kp_asprintf("%s/p/" PID "/sp/" SP "/playManifest/entryId/%s/protocol/http/"
+                          "format/applehttp/a.m3u8",
+                          f->url, entry);
+    kp_buf master;
+    get_text(u, &master);
+    free(u);
+    assert_non_null(strstr(master.data, "#EXT-X-VERSION:7\n"));
+    assert_non_null(strstr(master.data, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\""));
+    assert_non_null(strstr(master.data, ",AUDIO=\"aac\"\n"));
+    const char *a = strstr(master.data, "URI=\"");
+    assert_non_null(a);
+    *audio_url = kp_strndup(a + 5, strcspn(a + 5, "\""));
+    const char *v = strstr(master.data, "\nhttp://");
+    assert_non_null(v);
+    *video_url = kp_strndup(v + 1, strcspn(v + 1, "\n"));
+    kp_buf_free(&master);
+}
+
+/* HLS AES-128 over fMP4 (hls_segments MBE_HLS_FMP4): the clear entry's fMP4 HLS is the DASH
+ * packaging byte for byte; the encrypted entry's init is clear and each fragment (a) decrypts,
+ * its media sequence number as IV, to exactly the clear fragment; (b) FFmpeg's HLS demuxer,
+ * fetching the key from the CDN, decodes the same video and audio frames as from the clear
+ * fMP4 entry and the clear TS one. */
+static void test_hls_fmp4_aes128(void **state)
+{
+    fixture *f = *state;
+    uint8_t kid[16], key[16];
+    kp_drm_derive_key("0_fmp4aes1", kid, key);
+    char *cv, *ca, *ev, *ea;
+    fmp4_master(f, "0_fmp4clr1", &cv, &ca);
+    fmp4_master(f, "0_fmp4aes1", &ev, &ea);
+    char rep_c[64];
+    free(get_mpd(f, "0_clear001", rep_c));
+    const char *clear_urls[2] = {cv, ca}, *enc_urls[2] = {ev, ea}, *reps[2] = {rep_c, "audio"};
+    enum AVMediaType types[2] = {AVMEDIA_TYPE_VIDEO, AVMEDIA_TYPE_AUDIO};
+    kp_cenc_ctx *c = kp_cenc_ctx_new();
+    for (int k = 0; k < 2; k++) {
+        stream ds, cs, es;
+        fetch_stream(f, "0_clear001", reps[k], &ds);
+        fetch_fmp4_playlist(
+            clear_urls[k],
+            "#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:", &cs);
+        /* the map first (so the init is clear), then the key; no IV attribute */
+        fetch_fmp4_playlist(enc_urls[k],
+                            "#EXT-X-MAP:URI=\"init.mp4\"\n#EXT-X-KEY:METHOD=AES-128,URI="
+                            "\"encryption.key\"\n#EXTINF:",
+                            &es);
+        /* clear fMP4 HLS = the DASH packaging; the encrypted entry's init is that too */
+        assert_int_equal(cs.n, ds.n);
+        assert_int_equal(es.n, ds.n);
+        assert_int_equal(cs.init.len, ds.init.len);
+        assert_memory_equal(cs.init.data, ds.init.data, ds.init.len);
+        assert_int_equal(es.init.len, ds.init.len);
+        assert_memory_equal(es.init.data, ds.init.data, ds.init.len);
+        for (size_t i = 0; i < ds.n; i++) {
+            assert_int_equal(cs.seg[i].len, ds.seg[i].len);
+            assert_memory_equal(cs.seg[i].data, ds.seg[i].data, ds.seg[i].len);
+            /* (a) whole-segment AES-128-CBC, IV = media sequence number i + 1 */
+            assert_int_equal(es.seg[i].len, (cs.seg[i].len / 16 + 1) * 16);
+            assert_memory_not_equal(es.seg[i].data, cs.seg[i].data, 16);
+            uint8_t iv[16], wrong[16];
+            kp_hls_aes_iv_from_sequence(i + 1, iv);
+            kp_hls_aes_iv_from_sequence(i + 2, wrong);
+            char err[256];
+            size_t len = 0;
+            kp_buf copy;
+            kp_buf_init(&copy);
+            kp_buf_append(&copy, es.seg[i].data, es.seg[i].len);
+            if (kp_hls_aes_decrypt(c, key, wrong, (uint8_t *)copy.data, copy.len, &len, err,
+                                   sizeof(err)) == 0)
+                assert_memory_not_equal(copy.data, cs.seg[i].data, 16);
+            kp_buf_free(&copy);
+            if (kp_hls_aes_decrypt(c, key, iv, (uint8_t *)es.seg[i].data, es.seg[i].len, &len, err,
+                                   sizeof(err)) != 0)
+                fail_msg("fMP4 segment %zu: %s", i + 1, err);
+            assert_int_equal(len, cs.seg[i].len);
+            assert_memory_equal(es.seg[i].data, cs.seg[i].data, len);
+        }
+        stream_free(&ds);
+        stream_free(&cs);
+        stream_free(&es);
+        /* (b) FFmpeg's HLS demuxer over loopback: the same frames as the clear fMP4 entry */
+        hashes hc, he;
+        decode_url(clear_urls[k], NULL, NULL, types[k], &hc);
+        decode_url(enc_urls[k], NULL, NULL, types[k], &he);
+        assert_true(hc.n >= 100);
+        assert_same_frames(&he, &hc, k ? "HLS AES-128 fMP4 audio" : "HLS AES-128 fMP4 video");
+        if (k == 0) { /* and as the clear TS entry's video */
+            hashes ht;
+            char *bt = hls_base(f, "0_clear001");
+            char *u = kp_asprintf("%s/index.m3u8", bt);
+            decode_url(u, NULL, NULL, AVMEDIA_TYPE_VIDEO, &ht);
+            free(u);
+            free(bt);
+            assert_same_frames(&he, &ht, "HLS AES-128 fMP4 video vs clear TS");
+        }
+    }
+    kp_cenc_ctx_free(c);
+    /* the key is served beside each media playlist; the clear fMP4 entry has none */
+    test_reply r;
+    char *base = kp_strdup(ea);
+    *strrchr(base, '/') = '\0';
+    char *u = kp_asprintf("%s/encryption.key", base);
+    get(u, 200, &r);
+    free(u);
+    free(base);
+    assert_int_equal(r.body.len, 16);
+    assert_memory_equal(r.body.data, key, 16);
+    test_reply_free(&r);
+    base = kp_strdup(cv);
+    *strrchr(base, '/') = '\0';
+    u = kp_asprintf("%s/encryption.key", base);
+    test_http("GET", u, NULL, NULL, NULL, &r);
+    free(u);
+    free(base);
+    assert_int_equal(r.status, 404);
+    test_reply_free(&r);
+    /* an HLS-only entry offers no DASH, although its DASH packaging is loaded */
+    u = mpd_url(f, "0_fmp4clr1");
+    test_http("GET", u, NULL, NULL, NULL, &r);
+    free(u);
+    assert_int_equal(r.status, 404);
+    test_reply_free(&r);
+    json_t *m = json_pack("{s:s, s:s}", "kind", "key", "entryId", "0_fmp4aes1");
+    assert_true(mbe_server_count(f->mock.srv, "cdn", m) >= 2);
+    json_decref(m);
+    m = json_pack("{s:s, s:s}", "kind", "init", "entryId", "0_fmp4aes1");
+    assert_true(mbe_server_count(f->mock.srv, "cdn", m) >= 2);
+    json_decref(m);
+    m = json_pack("{s:s, s:s, s:s}", "kind", "segment", "entryId", "0_fmp4aes1", "rendition",
+                  "audio");
+    assert_true(mbe_server_count(f->mock.srv, "cdn", m) >= 2);
+    json_decref(m);
+    free(cv);
+    free(ca);
+    free(ev);
+    free(ea);
+}
+
 /* Protected bytes depend on nothing but the clear media and the key: packaging twice gives
  * the same bytes, and the CDN serves exactly those. */
 static void test_deterministic(void **state)
@@ -724,8 +884,8 @@ static void test_deterministic(void **state)
         mbe_drm d = {.scheme = schemes[s], .systems = 1u << KP_DRM_CLEARKEY};
         kp_drm_derive_key("0_det", d.kid, d.key);
         mbe__protected *p1 = NULL, *p2 = NULL;
-        assert_int_equal(mbe__protected_new(m, &d, NULL, &p1), 0);
-        assert_int_equal(mbe__protected_new(m, &d, NULL, &p2), 0);
+        assert_int_equal(mbe__protected_new(m, &d, MBE_HLS_TS, NULL, &p1), 0);
+        assert_int_equal(mbe__protected_new(m, &d, MBE_HLS_TS, NULL, &p2), 0);
         for (unsigned long k = 0; k < 4; k++) {
             size_t l1 = 0, l2 = 0;
             const uint8_t *a =
@@ -745,7 +905,7 @@ static void test_deterministic(void **state)
     mbe_drm d = {.scheme = KP_ENC_CENC, .systems = ALL_SYSTEMS};
     kp_drm_derive_key("0_cenc0001", d.kid, d.key);
     mbe__protected *p = NULL;
-    assert_int_equal(mbe__protected_new(m, &d, NULL, &p), 0);
+    assert_int_equal(mbe__protected_new(m, &d, MBE_HLS_TS, NULL, &p), 0);
     char rep[64];
     free(get_mpd(f, "0_cenc0001", rep));
     stream es;
@@ -1018,9 +1178,10 @@ int main(void)
     avformat_network_init();
     av_log_set_level(AV_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dash_cenc),     cmocka_unit_test(test_dash_cbcs),
-        cmocka_unit_test(test_hls_aes128),    cmocka_unit_test(test_hls_fairplay),
-        cmocka_unit_test(test_deterministic), cmocka_unit_test(test_prototype_packager),
+        cmocka_unit_test(test_dash_cenc),          cmocka_unit_test(test_dash_cbcs),
+        cmocka_unit_test(test_hls_aes128),         cmocka_unit_test(test_hls_fairplay),
+        cmocka_unit_test(test_hls_fmp4_aes128),    cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_prototype_packager),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     avformat_network_deinit();

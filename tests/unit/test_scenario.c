@@ -1235,6 +1235,49 @@ static void test_entry_protection(void **state)
                 NULL);
 }
 
+/* hls: {segments}: the container of the entry's HLS, its default, and what cannot be served. */
+static void test_entry_hls_segments(void **state)
+{
+    (void)state;
+    hx_scenario *s = load_good_text("name: x\n"
+                                    "backend:\n"
+                                    "  entries:\n"
+                                    "    - {id: 0_a}\n"
+                                    "    - {id: 0_b, hls: {segments: fmp4}}\n"
+                                    "    - {id: 0_c, encryption: aes-128, hls: {segments: fmp4}}\n"
+                                    "    - {id: 0_d, hls: {segments: ts}}\n"
+                                    "    - {id: 0_e, drm: [fairplay], hls: {segments: fmp4}}\n"
+                                    "steps: [play]\n");
+    const hx_entry *e = s->backend.entries;
+    assert_false(e[0].hls_fmp4);
+    assert_true(e[1].hls_fmp4);
+    assert_true(e[2].hls_fmp4);
+    assert_int_equal(e[2].encryption, KP_ENC_AES128);
+    assert_false(e[3].hls_fmp4);
+    assert_true(e[4].hls_fmp4);
+    hx_scenario_free(s);
+
+    expect_text("name: x\n"
+                "backend:\n"
+                "  entries:\n"
+                "    - {id: 0_a, hls: {segments: mp4}}\n"
+                "    - {id: 0_b, hls: fmp4}\n"
+                "    - {id: 0_c, hls: {segment: fmp4}}\n"
+                "    - {id: 0_d, formats: [dash], hls: {segments: fmp4}}\n"
+                "    - {id: 0_e, drm: [fairplay], hls: {segments: ts}}\n"
+                "steps: [play]\n",
+                "inline.yaml:4:33: backend.entries[0].hls.segments: expected ts or fmp4, "
+                "got 'mp4' (did you mean 'fmp4'?)",
+                "inline.yaml:5:22: backend.entries[1].hls: expected a mapping, got 'fmp4'",
+                "inline.yaml:6:23: unknown key 'segment' in backend.entries[2].hls (did you mean "
+                "'segments'?)",
+                "inline.yaml:7:50: backend.entries[3].hls.segments: the HLS segment container "
+                "needs the hls format",
+                "inline.yaml:8:50: backend.entries[4].hls.segments: FairPlay HLS is fMP4: leave "
+                "segments out or make it fmp4",
+                NULL);
+}
+
 static void test_backend_extensions_bad(void **state)
 {
     expect_text("name: x\n"
@@ -1318,6 +1361,7 @@ int main(void)
         cmocka_unit_test(test_ott_backend),
         cmocka_unit_test(test_backend_extensions_bad),
         cmocka_unit_test(test_entry_protection),
+        cmocka_unit_test(test_entry_hls_segments),
         cmocka_unit_test(test_player_config_rules),
         cmocka_unit_test(test_empty_file),
         cmocka_unit_test(test_top_level_not_a_mapping),

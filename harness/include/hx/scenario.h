@@ -130,7 +130,8 @@ typedef struct hx_entry {
      * (KP_ENC_*: defaulted from the formats and systems when drm is set) */
     unsigned drm_systems;
     int encryption;
-    bool has_key; /* encryption.kid/key given; otherwise derived from the id */
+    bool has_key;  /* encryption.kid/key given; otherwise derived from the id */
+    bool hls_fmp4; /* hls.segments: fmp4 (kpsim): HLS served as fMP4, not MPEG-TS */
     uint8_t kid[16], key[16];
     struct hx_license {
         bool deny;              /* every license request is refused */

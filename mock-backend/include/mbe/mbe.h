@@ -17,10 +17,17 @@
  *                                              #EXT-X-KEY:METHOD=AES-128,URI="encryption.key",
  *                                              no IV: the IV is the media sequence number)
  *   GET  /hls/.../flavorId/<fid|audio>/name/a.mp4/{index.m3u8,init.mp4,seg-<n>.m4s}
- *                                              HLS of a cbcs entry with FairPlay among its key
- *                                              systems: fMP4, METHOD=SAMPLE-AES,
+ *                                              HLS as fMP4 (EXT-X-VERSION 7, EXT-X-MAP, the
+ *                                              audio an EXT-X-MEDIA rendition "audio"; the
+ *                                              bytes are the DASH packaging's): of an entry
+ *                                              with hls_segments MBE_HLS_FMP4 (clear, or with
+ *                                              drm.scheme aes-128 every .m4s encrypted whole
+ *                                              as the TS segments are, init.mp4 clear, the
+ *                                              key at .../flavorId/<fid|audio>/name/a.mp4/
+ *                                              encryption.key), and of a cbcs entry with
+ *                                              FairPlay among its key systems: METHOD=SAMPLE-AES,
  *                                              URI="skd://<entryId>" (KEYFORMAT
- *                                              "com.apple.streamingkeydelivery"), EXT-X-MAP
+ *                                              "com.apple.streamingkeydelivery")
  *   GET  /dash/p/<pid>/sp/<pid>00/serveFlavor/... DASH init and media segments (fMP4); with
  *                                              drm.scheme cenc or cbcs encrypted (encv/enca +
  *                                              sinf, a pssh per key system, senc/saiz/saio) and
@@ -44,6 +51,9 @@
 #include <stdint.h>
 
 enum { MBE_FORMAT_HLS = 1, MBE_FORMAT_DASH = 2, MBE_FORMAT_PROGRESSIVE = 4 };
+
+/* The container of an entry's HLS segments (mbe_entry.hls_segments). */
+enum { MBE_HLS_TS = 0, MBE_HLS_FMP4 = 1 };
 
 typedef struct mbe_caption {
     const char *lang;   /* "en" (languageCode) */
@@ -83,6 +93,11 @@ typedef struct mbe_entry {
     const char *bumper_entry; /* the entry played as this entry's bumper, or NULL */
     const char *bumper_click; /* the bumper's click-through URL */
     mbe_drm drm;              /* zero: clear media */
+    /* MBE_HLS_TS (0): HLS media playlists of MPEG-TS segments (EXT-X-VERSION 3);
+     * MBE_HLS_FMP4: fMP4 (EXT-X-VERSION 7, EXT-X-MAP init.mp4 + seg-<n>.m4s, made from the
+     * DASH packaging, which the server then also loads), the master adding an audio
+     * rendition (GROUP-ID "aac"). A FairPlay entry's HLS is fMP4 whatever this says. */
+    int hls_segments;
 } mbe_entry;
 
 typedef struct mbe_playlist {
