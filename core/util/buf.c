@@ -47,6 +47,8 @@ int kp_buf_reserve(kp_buf *b, size_t extra)
     char *p = realloc(b->data, cap);
     if (!p)
         return KP_ENOMEM;
+    if (!b->data)
+        p[0] = '\0'; /* the text is a C string as soon as there is storage */
     b->data = p;
     b->cap = cap;
     return KP_OK;

@@ -148,6 +148,10 @@ static void test_expand(void **state)
     x = kp_mpd_expand("$Number%02d$", "r", 12345, 0, 0, e, sizeof(e));
     assert_string_equal(x, "12345");
     free(x);
+    /* an empty template expands to an empty string (found by fuzz-mpd: it was unterminated) */
+    x = kp_mpd_expand("", "r", 1, 0, 0, e, sizeof(e));
+    assert_string_equal(x, "");
+    free(x);
 
     assert_null(kp_mpd_expand("seg-$Number.m4s", "r", 1, 0, 0, e, sizeof(e)));
     assert_string_equal(e, "an unterminated $ identifier at offset 4");
