@@ -376,6 +376,47 @@ static int choose_level(const hls *h)
     return 0;
 }
 
+/* A loaded fragment (segment index of playlist d, init its EXT-X-MAP section) made ready for
+ * the buffer: decrypted (AES-128), behind its init section (fMP4, as MSE gets them), demuxed
+ * into info. KP_OK, or the engine failed (fragDecryptError, fragParsingError). */
+static int frag_demux(hls *h, const kp_m3u8 *d, const kp_buf *init, size_t index,
+                      const kp_http_response *r, kp_demux_info *info)
+{
+    const uint8_t *data = (const uint8_t *)r->body.data;
+    size_t len = r->body.len;
+    const kp_m3u8_key *k;
+    if (segment_key(d, &d->segments[index], &k) == KEY_AES128) {
+        int rc = decrypt_segment(h, k, &d->segments[index], r);
+        if (rc != KP_OK)
+            return rc;
+        data = (const uint8_t *)h->plain.data;
+        len = h->plain.len;
+    }
+    const char *format = "mpegts";
+    if (d->map_uri) {
+        kp_buf *both = &h->joined;
+        both->len = 0;
+        if (kp_buf_append(both, init->data, init->len) != KP_OK ||
+            kp_buf_append(both, data, len) != KP_OK) {
+            fail(h, KP_PCAT_MEDIA, KP_PCODE_HLS_FATAL_MEDIA_ERROR,
+                 json_pack("{s:s, s:s}", "name", "bufferAppendError", "reason", "out of memory"));
+            return KP_ENOMEM;
+        }
+        data = (const uint8_t *)both->data;
+        len = both->len;
+        format = "mp4";
+    }
+    char err[256];
+    int rc = kp_demux_segment(data, len, format, info, err, sizeof(err));
+    if (rc != KP_OK) {
+        KP_LOG_W(h->host.log, "hls", "fragment %s: %s", r->url, err);
+        fail(
+            h, KP_PCAT_MEDIA, KP_PCODE_HLS_FRAG_PARSING_ERROR,
+            json_pack("{s:s, s:s, s:s}", "name", "fragParsingError", "url", r->url, "reason", err));
+    }
+    return rc;
+}
+
 static void on_frag(void *ud, const kp_http_response *r)
 {
     hls *h = ud;
@@ -387,39 +428,9 @@ static void on_frag(void *ud, const kp_http_response *r)
     }
     const level *l = &h->levels[h->load_level];
     size_t index = h->next_index;
-    const uint8_t *data = (const uint8_t *)r->body.data;
-    size_t len = r->body.len;
-    const kp_m3u8_key *k;
-    if (segment_key(l->details, &l->details->segments[index], &k) == KEY_AES128) {
-        if (decrypt_segment(h, k, &l->details->segments[index], r) != KP_OK)
-            return;
-        data = (const uint8_t *)h->plain.data;
-        len = h->plain.len;
-    }
-    const char *format = "mpegts";
-    if (l->details->map_uri) {
-        /* fMP4: the level's init section, then the fragment (as MSE gets them) */
-        kp_buf *both = &h->joined;
-        both->len = 0;
-        if (kp_buf_append(both, l->init.data, l->init.len) != KP_OK ||
-            kp_buf_append(both, data, len) != KP_OK) {
-            fail(h, KP_PCAT_MEDIA, KP_PCODE_HLS_FATAL_MEDIA_ERROR,
-                 json_pack("{s:s, s:s}", "name", "bufferAppendError", "reason", "out of memory"));
-            return;
-        }
-        data = (const uint8_t *)both->data;
-        len = both->len;
-        format = "mp4";
-    }
     kp_demux_info info;
-    char err[256];
-    if (kp_demux_segment(data, len, format, &info, err, sizeof(err)) != KP_OK) {
-        KP_LOG_W(h->host.log, "hls", "fragment %s: %s", r->url, err);
-        fail(
-            h, KP_PCAT_MEDIA, KP_PCODE_HLS_FRAG_PARSING_ERROR,
-            json_pack("{s:s, s:s, s:s}", "name", "fragParsingError", "url", r->url, "reason", err));
+    if (frag_demux(h, l->details, &l->init, index, r, &info) != KP_OK)
         return;
-    }
     h->host.emit(h->host.ud, KP_EV_FRAG_LOADED,
                  json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
                            (json_int_t)r->body.len, "url", r->url));
@@ -735,39 +746,9 @@ static void on_audio_frag(void *ud, const kp_http_response *r)
         return;
     }
     size_t index = a->next_index;
-    const kp_m3u8_segment *sg = &a->details->segments[index];
-    const uint8_t *data = (const uint8_t *)r->body.data;
-    size_t len = r->body.len;
-    const kp_m3u8_key *k;
-    if (segment_key(a->details, sg, &k) == KEY_AES128) {
-        if (decrypt_segment(h, k, sg, r) != KP_OK)
-            return;
-        data = (const uint8_t *)h->plain.data;
-        len = h->plain.len;
-    }
-    const char *format = "mpegts";
-    if (a->details->map_uri) {
-        kp_buf *both = &h->joined;
-        both->len = 0;
-        if (kp_buf_append(both, a->init.data, a->init.len) != KP_OK ||
-            kp_buf_append(both, data, len) != KP_OK) {
-            fail(h, KP_PCAT_MEDIA, KP_PCODE_HLS_FATAL_MEDIA_ERROR,
-                 json_pack("{s:s, s:s}", "name", "bufferAppendError", "reason", "out of memory"));
-            return;
-        }
-        data = (const uint8_t *)both->data;
-        len = both->len;
-        format = "mp4";
-    }
     kp_demux_info info;
-    char err[256];
-    if (kp_demux_segment(data, len, format, &info, err, sizeof(err)) != KP_OK) {
-        KP_LOG_W(h->host.log, "hls", "audio fragment %s: %s", r->url, err);
-        fail(
-            h, KP_PCAT_MEDIA, KP_PCODE_HLS_FRAG_PARSING_ERROR,
-            json_pack("{s:s, s:s, s:s}", "name", "fragParsingError", "url", r->url, "reason", err));
+    if (frag_demux(h, a->details, &a->init, index, r, &info) != KP_OK)
         return;
-    }
     h->host.emit(h->host.ud, KP_EV_FRAG_LOADED,
                  json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
                            (json_int_t)r->body.len, "url", r->url));
@@ -854,19 +835,6 @@ static void audio_next(hls *h)
     audio_fetch(h, ST_FRAG, d->segments[index].uri, on_audio_frag, "fragLoadError");
 }
 
-/* The chosen level's AUDIO group rendition with a URI (DEFAULT=YES first), or NULL. */
-static const char *audio_rendition(const kp_m3u8 *master, const kp_m3u8_variant *v)
-{
-    const kp_m3u8_media *best = NULL;
-    for (size_t i = 0; master && v->audio && i < master->n_media; i++) {
-        const kp_m3u8_media *md = &master->media[i];
-        if (strcmp(md->type, "AUDIO") == 0 && strcmp(md->group_id, v->audio) == 0 && md->uri &&
-            (!best || (md->is_default && !best->is_default)))
-            best = md;
-    }
-    return best ? best->uri : NULL;
-}
-
 /* ---- master playlist ---- */
 
 static int cmp_levels(const void *a, const void *b)
@@ -915,7 +883,9 @@ static void on_master(void *ud, const kp_http_response *r)
     json_t *tracks = json_array();
     for (size_t i = 0; i < h->n_levels; i++)
         json_array_append_new(tracks, track_json(h, (int)i));
-    h->audio.uri = audio_rendition(h->master, &h->levels[h->load_level].v);
+    const kp_m3u8_media *rendition =
+        kp_m3u8_audio_rendition(h->master, &h->levels[h->load_level].v);
+    h->audio.uri = rendition ? rendition->uri : NULL;
     h->audio.active = h->audio.uri != NULL;
     h->host.loaded(h->host.ud, tracks);
     if (h->levels[h->load_level].details && !h->duration_set) {
