@@ -26,6 +26,15 @@
  * fMP4 (EXT-X-MAP): each level's init section is loaded before its first fragment (a
  * fragloaded of its own) and every fragment is demuxed behind it; with AES-128 the fragments
  * are decrypted whole like TS segments (the init section is taken as clear).
+ *
+ * Alternate audio (hls.js audio-track-controller + audio-stream-controller): when the starting
+ * level's AUDIO group has an EXT-X-MEDIA TYPE=AUDIO rendition with a URI (the DEFAULT=YES one,
+ * else the first), its media playlist is requested right after the level's and its fragments
+ * (EXT-X-MAP init, AES-128 keys of its own EXT-X-KEY) are fetched as a second stream, in
+ * parallel with the level's, once the level's first fragment has set initPTS. Its fragments
+ * give the audio track; the level's give the video only. Each stream keeps 30 s in its own
+ * buffer; endOfStream waits for both last fragments. Without such a rendition (TS entries)
+ * nothing of this runs.
  */
 #include "demux.h"
 #include "engine.h"
@@ -71,6 +80,23 @@ typedef struct hls_key {
     uint8_t key[16];
 } hls_key;
 
+/* hls.js audio-stream-controller: the variant's AUDIO group rendition with a URI of its own
+ * (the DEFAULT=YES one, else the first), loaded as a second stream alongside the level. */
+typedef struct audio_stream {
+    bool active;
+    const char *uri; /* borrowed from the master playlist */
+    kp_m3u8 *details;
+    kp_buf init;
+    bool init_in;
+    stage stage;
+    uint64_t req;
+    size_t next_index;
+    bool next_valid;
+    kp_time last_end; /* end of the last appended audio fragment */
+    bool done;        /* its last fragment is in */
+    char *key_uri;
+} audio_stream;
+
 typedef struct hls {
     kp_engine_host host;
     char *url;
@@ -94,9 +120,11 @@ typedef struct hls {
     kp_cenc_ctx *cenc; /* AES-128 decryption, made with the first key */
     hls_key *keys;     /* loaded keys, one per URI */
     size_t n_keys;
-    kp_buf plain;  /* the decrypted segment */
-    kp_buf joined; /* fMP4: init section + fragment */
-    char *key_uri; /* the key being loaded */
+    kp_buf plain;   /* the decrypted segment */
+    kp_buf joined;  /* fMP4: init section + fragment */
+    char *key_uri;  /* the key being loaded */
+    bool main_done; /* the load level's last fragment is in */
+    audio_stream audio;
 } hls;
 
 /* ---- bandwidth estimate (hls.js EwmaBandWidthEstimator) ---- */
@@ -151,6 +179,10 @@ static void fail(hls *h, int category, int code, json_t *data)
     if (h->req)
         kp_net_cancel(h->host.net, h->req);
     h->req = 0;
+    if (h->audio.req)
+        kp_net_cancel(h->host.net, h->audio.req);
+    h->audio.req = 0;
+    h->audio.stage = ST_FAILED;
     h->host.fail(h->host.ud, kp_perror_new(KP_SEVERITY_CRITICAL, category, code, data));
 }
 
@@ -177,6 +209,29 @@ static double elapsed_ms(const kp_http_response *r)
 }
 
 static void load_next(hls *h);
+static void audio_next(hls *h);
+
+/* Whether the audio rendition (if any) has all its fragments in: endOfStream waits for it. */
+static bool audio_done(const hls *h)
+{
+    return !h->audio.active || h->audio.done;
+}
+
+/* The main stream's buffer: the playable ranges, or with an audio rendition the video
+ * SourceBuffer's own (hls.js main stream-controller looks at its media buffer only). */
+static kp_time main_buffered_end(const hls *h, kp_time pos)
+{
+    if (!h->audio.active)
+        return kp_media_buffered_end(h->host.media, pos);
+    return kp_media_track_buffered_end(h->host.media, KP_TRACK_VIDEO, pos);
+}
+
+static bool main_is_buffered(const hls *h, kp_time pos)
+{
+    if (!h->audio.active)
+        return kp_media_is_buffered(h->host.media, pos);
+    return kp_media_track_buffered_end(h->host.media, KP_TRACK_VIDEO, pos) > pos;
+}
 
 /* ---- keys ---- */
 
@@ -207,14 +262,12 @@ static const hls_key *key_find(const hls *h, const char *uri)
     return NULL;
 }
 
-static void on_key(void *ud, const kp_http_response *r)
+/* Keeps a loaded key (uri) from its answer; false when the engine failed. */
+static bool key_store(hls *h, const char *uri, const kp_http_response *r)
 {
-    hls *h = ud;
-    h->req = 0;
-    h->stage = ST_IDLE;
     if (r->error || r->status != 200) {
         fail_http(h, r, "keyLoadError");
-        return;
+        return false;
     }
     if (r->body.len != 16) {
         char reason[96];
@@ -223,23 +276,32 @@ static void on_key(void *ud, const kp_http_response *r)
         fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
              json_pack("{s:s, s:s, s:i, s:s}", "name", "keyLoadError", "url", r->url,
                        "responseCode", r->status, "reason", reason));
-        return;
+        return false;
     }
     hls_key *ks = realloc(h->keys, (h->n_keys + 1) * sizeof(*ks));
-    char *dup = kp_strdup(h->key_uri);
+    char *dup = kp_strdup(uri);
     if (!ks || !dup) {
         if (ks)
             h->keys = ks;
         free(dup);
         fail(h, KP_PCAT_PLAYER, KP_PCODE_HLS_FATAL_MEDIA_ERROR,
              json_pack("{s:s, s:s}", "name", "keyLoadError", "reason", "out of memory"));
-        return;
+        return false;
     }
     h->keys = ks;
     h->keys[h->n_keys].uri = dup;
     memcpy(h->keys[h->n_keys].key, r->body.data, 16);
     h->n_keys++;
-    load_next(h);
+    return true;
+}
+
+static void on_key(void *ud, const kp_http_response *r)
+{
+    hls *h = ud;
+    h->req = 0;
+    h->stage = ST_IDLE;
+    if (key_store(h, h->key_uri, r))
+        load_next(h);
 }
 
 /* Decrypts an AES-128 segment into h->plain: KP_OK, or fails the engine (fragDecryptError). */
@@ -314,6 +376,47 @@ static int choose_level(const hls *h)
     return 0;
 }
 
+/* A loaded fragment (segment index of playlist d, init its EXT-X-MAP section) made ready for
+ * the buffer: decrypted (AES-128), behind its init section (fMP4, as MSE gets them), demuxed
+ * into info. KP_OK, or the engine failed (fragDecryptError, fragParsingError). */
+static int frag_demux(hls *h, const kp_m3u8 *d, const kp_buf *init, size_t index,
+                      const kp_http_response *r, kp_demux_info *info)
+{
+    const uint8_t *data = (const uint8_t *)r->body.data;
+    size_t len = r->body.len;
+    const kp_m3u8_key *k;
+    if (segment_key(d, &d->segments[index], &k) == KEY_AES128) {
+        int rc = decrypt_segment(h, k, &d->segments[index], r);
+        if (rc != KP_OK)
+            return rc;
+        data = (const uint8_t *)h->plain.data;
+        len = h->plain.len;
+    }
+    const char *format = "mpegts";
+    if (d->map_uri) {
+        kp_buf *both = &h->joined;
+        both->len = 0;
+        if (kp_buf_append(both, init->data, init->len) != KP_OK ||
+            kp_buf_append(both, data, len) != KP_OK) {
+            fail(h, KP_PCAT_MEDIA, KP_PCODE_HLS_FATAL_MEDIA_ERROR,
+                 json_pack("{s:s, s:s}", "name", "bufferAppendError", "reason", "out of memory"));
+            return KP_ENOMEM;
+        }
+        data = (const uint8_t *)both->data;
+        len = both->len;
+        format = "mp4";
+    }
+    char err[256];
+    int rc = kp_demux_segment(data, len, format, info, err, sizeof(err));
+    if (rc != KP_OK) {
+        KP_LOG_W(h->host.log, "hls", "fragment %s: %s", r->url, err);
+        fail(
+            h, KP_PCAT_MEDIA, KP_PCODE_HLS_FRAG_PARSING_ERROR,
+            json_pack("{s:s, s:s, s:s}", "name", "fragParsingError", "url", r->url, "reason", err));
+    }
+    return rc;
+}
+
 static void on_frag(void *ud, const kp_http_response *r)
 {
     hls *h = ud;
@@ -325,39 +428,9 @@ static void on_frag(void *ud, const kp_http_response *r)
     }
     const level *l = &h->levels[h->load_level];
     size_t index = h->next_index;
-    const uint8_t *data = (const uint8_t *)r->body.data;
-    size_t len = r->body.len;
-    const kp_m3u8_key *k;
-    if (segment_key(l->details, &l->details->segments[index], &k) == KEY_AES128) {
-        if (decrypt_segment(h, k, &l->details->segments[index], r) != KP_OK)
-            return;
-        data = (const uint8_t *)h->plain.data;
-        len = h->plain.len;
-    }
-    const char *format = "mpegts";
-    if (l->details->map_uri) {
-        /* fMP4: the level's init section, then the fragment (as MSE gets them) */
-        kp_buf *both = &h->joined;
-        both->len = 0;
-        if (kp_buf_append(both, l->init.data, l->init.len) != KP_OK ||
-            kp_buf_append(both, data, len) != KP_OK) {
-            fail(h, KP_PCAT_MEDIA, KP_PCODE_HLS_FATAL_MEDIA_ERROR,
-                 json_pack("{s:s, s:s}", "name", "bufferAppendError", "reason", "out of memory"));
-            return;
-        }
-        data = (const uint8_t *)both->data;
-        len = both->len;
-        format = "mp4";
-    }
     kp_demux_info info;
-    char err[256];
-    if (kp_demux_segment(data, len, format, &info, err, sizeof(err)) != KP_OK) {
-        KP_LOG_W(h->host.log, "hls", "fragment %s: %s", r->url, err);
-        fail(
-            h, KP_PCAT_MEDIA, KP_PCODE_HLS_FRAG_PARSING_ERROR,
-            json_pack("{s:s, s:s, s:s}", "name", "fragParsingError", "url", r->url, "reason", err));
+    if (frag_demux(h, l->details, &l->init, index, r, &info) != KP_OK)
         return;
-    }
     h->host.emit(h->host.ud, KP_EV_FRAG_LOADED,
                  json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
                            (json_int_t)r->body.len, "url", r->url));
@@ -375,6 +448,8 @@ static void on_frag(void *ud, const kp_http_response *r)
         const kp_demux_track *tr = &info.tracks[t];
         if (tr->kind != KP_TRACK_VIDEO && tr->kind != KP_TRACK_AUDIO)
             continue;
+        if (h->audio.active && tr->kind == KP_TRACK_AUDIO)
+            continue; /* the audio rendition gives the audio track */
         kp_time s = tr->start_us - h->init_pts, e = tr->end_us - h->init_pts;
         kp_media_append(h->host.media, tr->kind, s, e);
         if (s < fstart)
@@ -392,7 +467,9 @@ static void on_frag(void *ud, const kp_http_response *r)
 
     h->next_index = index + 1;
     h->next_valid = true;
-    if (h->next_index >= l->details->n_segments && !h->eos) {
+    if (h->next_index >= l->details->n_segments)
+        h->main_done = true;
+    if (h->next_index >= l->details->n_segments && !h->eos && audio_done(h)) {
         h->eos = true;
         kp_media_end_of_stream(h->host.media);
     } else {
@@ -405,6 +482,7 @@ static void on_frag(void *ud, const kp_http_response *r)
         h->load_level = next_level;
     }
     load_next(h);
+    audio_next(h);
 }
 
 /* The load level's init section (EXT-X-MAP): fragloaded, kept for its fragments. hls.js
@@ -460,12 +538,12 @@ static void load_next(hls *h)
     }
     kp_media *m = h->host.media;
     kp_time pos = kp_media_position(m);
-    kp_time buffered_end = kp_media_buffered_end(m, pos);
+    kp_time buffered_end = main_buffered_end(h, pos);
     if (buffered_end - pos >= MAX_BUFFER_LENGTH)
         return; /* enough buffered; re-checked on the next media event */
     size_t index;
     if (h->next_valid && h->frags && h->n_frags &&
-        h->frags[h->n_frags - 1].level == h->load_level && kp_media_is_buffered(m, pos) &&
+        h->frags[h->n_frags - 1].level == h->load_level && main_is_buffered(h, pos) &&
         buffered_end >= h->frags[h->n_frags - 1].end - KP_MS(100)) {
         index = h->next_index;
     } else {
@@ -474,13 +552,16 @@ static void load_next(hls *h)
         while (index < l->details->n_segments) {
             const kp_m3u8_segment *s = &l->details->segments[index];
             kp_time mid = KP_SEC(s->start + s->duration / 2);
-            if (!kp_media_is_buffered(m, mid) || mid < pos)
+            if (!main_is_buffered(h, mid) || mid < pos)
                 break;
             index++;
         }
     }
     if (index >= l->details->n_segments) {
-        if (!h->eos && kp_media_is_buffered(m, KP_SEC(l->details->total_duration) - KP_MS(50))) {
+        kp_time last = KP_SEC(l->details->total_duration) - KP_MS(50);
+        if (h->audio.active && main_is_buffered(h, last))
+            h->main_done = true;
+        if (!h->eos && audio_done(h) && main_is_buffered(h, last)) {
             h->eos = true;
             kp_media_end_of_stream(m);
         }
@@ -570,6 +651,190 @@ static void on_level(void *ud, const kp_http_response *r)
     load_next(h);
 }
 
+/* ---- the audio rendition (hls.js audio-stream-controller) ---- */
+
+static void audio_fetch(hls *h, stage st, const char *url, kp_http_fn cb, const char *error_name)
+{
+    audio_stream *a = &h->audio;
+    a->stage = st;
+    kp_http_request req = {.method = "GET", .url = url};
+    a->req = url ? kp_net_fetch(h->host.net, &req, cb, h) : 0;
+    if (!a->req)
+        fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
+             json_pack("{s:s, s:s?}", "name", error_name, "url", url));
+}
+
+/* Ends the stream once both the level and the audio rendition have their last fragment in. */
+static void audio_finished(hls *h)
+{
+    h->audio.done = true;
+    if (h->main_done && !h->eos) {
+        h->eos = true;
+        kp_media_end_of_stream(h->host.media);
+    }
+}
+
+static void on_audio_playlist(void *ud, const kp_http_response *r)
+{
+    hls *h = ud;
+    h->audio.req = 0;
+    h->audio.stage = ST_IDLE;
+    if (r->error || r->status != 200) {
+        fail_http(h, r, "audioTrackLoadError");
+        return;
+    }
+    kp_m3u8 *pl = NULL;
+    kp_m3u8_error e;
+    if (kp_m3u8_parse(r->body.data, r->body.len, r->url, &pl, &e) != KP_OK) {
+        fail_parse(h, r, &e);
+        return;
+    }
+    if (pl->is_master) {
+        kp_m3u8_free(pl);
+        kp_m3u8_error me = {.line = 0, .pcode = KP_PCODE_INVALID_HLS_TAG};
+        snprintf(me.msg, sizeof(me.msg), "an audio rendition playlist is a master playlist");
+        fail_parse(h, r, &me);
+        return;
+    }
+    h->audio.details = pl;
+    h->audio.next_valid = false;
+    audio_next(h);
+}
+
+static void on_audio_key(void *ud, const kp_http_response *r)
+{
+    hls *h = ud;
+    h->audio.req = 0;
+    h->audio.stage = ST_IDLE;
+    if (key_store(h, h->audio.key_uri, r))
+        audio_next(h);
+}
+
+static void on_audio_init(void *ud, const kp_http_response *r)
+{
+    hls *h = ud;
+    audio_stream *a = &h->audio;
+    a->req = 0;
+    a->stage = ST_IDLE;
+    if (r->error || r->status != 200) {
+        fail_http(h, r, "fragLoadError");
+        return;
+    }
+    a->init.len = 0;
+    if (kp_buf_append(&a->init, r->body.data, r->body.len) != KP_OK) {
+        fail(h, KP_PCAT_MEDIA, KP_PCODE_HLS_FATAL_MEDIA_ERROR,
+             json_pack("{s:s, s:s}", "name", "bufferAppendError", "reason", "out of memory"));
+        return;
+    }
+    a->init_in = true;
+    h->host.emit(h->host.ud, KP_EV_FRAG_LOADED,
+                 json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
+                           (json_int_t)r->body.len, "url", r->url));
+    audio_next(h);
+}
+
+/* An audio fragment: decrypted and demuxed like a level's, its audio appended on the level's
+ * initPTS. hls.js estimates bandwidth from main fragments only, so no ABR sample. */
+static void on_audio_frag(void *ud, const kp_http_response *r)
+{
+    hls *h = ud;
+    audio_stream *a = &h->audio;
+    a->req = 0;
+    a->stage = ST_IDLE;
+    if (r->error || r->status != 200) {
+        fail_http(h, r, "fragLoadError");
+        return;
+    }
+    size_t index = a->next_index;
+    kp_demux_info info;
+    if (frag_demux(h, a->details, &a->init, index, r, &info) != KP_OK)
+        return;
+    h->host.emit(h->host.ud, KP_EV_FRAG_LOADED,
+                 json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
+                           (json_int_t)r->body.len, "url", r->url));
+    kp_time fend = 0;
+    for (int t = 0; t < info.n_tracks; t++) {
+        const kp_demux_track *tr = &info.tracks[t];
+        if (tr->kind != KP_TRACK_AUDIO)
+            continue;
+        kp_time e = tr->end_us - h->init_pts;
+        kp_media_append(h->host.media, KP_TRACK_AUDIO, tr->start_us - h->init_pts, e);
+        if (e > fend)
+            fend = e;
+    }
+    a->last_end = fend;
+    a->next_index = index + 1;
+    a->next_valid = true;
+    if (a->next_index >= a->details->n_segments)
+        audio_finished(h);
+    if (!h->eos)
+        kp_media_appended(h->host.media);
+    audio_next(h);
+}
+
+static void audio_next(hls *h)
+{
+    audio_stream *a = &h->audio;
+    if (!a->active || a->stage != ST_IDLE || h->stage == ST_FAILED)
+        return;
+    if (!a->details) {
+        audio_fetch(h, ST_LEVEL, a->uri, on_audio_playlist, "audioTrackLoadError");
+        return;
+    }
+    if (!h->have_init_pts)
+        return; /* hls.js WAITING_INIT_PTS: the level's first fragment sets the timeline */
+    kp_media *m = h->host.media;
+    kp_time pos = kp_media_position(m);
+    kp_time buffered_end = kp_media_track_buffered_end(m, KP_TRACK_AUDIO, pos);
+    if (buffered_end - pos >= MAX_BUFFER_LENGTH)
+        return;
+    const kp_m3u8 *d = a->details;
+    size_t index;
+    if (a->next_valid && buffered_end > pos && buffered_end >= a->last_end - KP_MS(100)) {
+        index = a->next_index;
+    } else {
+        index = segment_at(d, buffered_end);
+        while (index < d->n_segments) {
+            const kp_m3u8_segment *sg = &d->segments[index];
+            kp_time mid = KP_SEC(sg->start + sg->duration / 2);
+            if (kp_media_track_buffered_end(m, KP_TRACK_AUDIO, mid) <= mid || mid < pos)
+                break;
+            index++;
+        }
+    }
+    if (index >= d->n_segments) {
+        if (!a->done)
+            audio_finished(h);
+        return;
+    }
+    a->next_index = index;
+    const kp_m3u8_key *k;
+    switch (segment_key(d, &d->segments[index], &k)) {
+    case KEY_SAMPLE_AES:
+        fail(h, KP_PCAT_MEDIA, KP_PCODE_HLS_FATAL_MEDIA_ERROR,
+             json_pack("{s:s, s:s, s:s, s:s?}", "name", "keySystemError", "reason",
+                       "hls.js decrypts METHOD=SAMPLE-AES only through EME, which the hls "
+                       "adapter does not have (it cannot play DRM)",
+                       "method", k->method, "keyFormat", k->keyformat));
+        return;
+    case KEY_AES128:
+        if (!key_find(h, k->uri)) {
+            free(a->key_uri);
+            a->key_uri = kp_strdup(k->uri);
+            audio_fetch(h, ST_KEY, a->key_uri, on_audio_key, "keyLoadError");
+            return;
+        }
+        break;
+    case KEY_CLEAR:
+        break;
+    }
+    if (d->map_uri && !a->init_in) {
+        audio_fetch(h, ST_INIT, d->map_uri, on_audio_init, "fragLoadError");
+        return;
+    }
+    audio_fetch(h, ST_FRAG, d->segments[index].uri, on_audio_frag, "fragLoadError");
+}
+
 /* ---- master playlist ---- */
 
 static int cmp_levels(const void *a, const void *b)
@@ -618,6 +883,10 @@ static void on_master(void *ud, const kp_http_response *r)
     json_t *tracks = json_array();
     for (size_t i = 0; i < h->n_levels; i++)
         json_array_append_new(tracks, track_json(h, (int)i));
+    const kp_m3u8_media *rendition =
+        kp_m3u8_audio_rendition(h->master, &h->levels[h->load_level].v);
+    h->audio.uri = rendition ? rendition->uri : NULL;
+    h->audio.active = h->audio.uri != NULL;
     h->host.loaded(h->host.ud, tracks);
     if (h->levels[h->load_level].details && !h->duration_set) {
         h->duration_set = true;
@@ -625,6 +894,7 @@ static void on_master(void *ud, const kp_http_response *r)
                               KP_SEC(h->levels[h->load_level].details->total_duration));
     }
     load_next(h);
+    audio_next(h);
 }
 
 /* ---- media element events (hls.js listens to the element after playkit's relay) ---- */
@@ -637,6 +907,15 @@ static void on_media_event(void *ud, kp_event_type type)
     kp_media *m = h->host.media;
     if (type == KP_EV_SEEKING) {
         kp_time pos = kp_media_position(m);
+        audio_stream *a = &h->audio;
+        if (a->active && kp_media_track_buffered_end(m, KP_TRACK_AUDIO, pos) <= pos) {
+            if (a->stage == ST_FRAG && a->req) {
+                kp_net_cancel(h->host.net, a->req);
+                a->req = 0;
+                a->stage = ST_IDLE;
+            }
+            a->next_valid = false;
+        }
         if (!kp_media_is_buffered(m, pos)) {
             if (h->stage == ST_FRAG && h->req) {
                 kp_net_cancel(h->host.net, h->req);
@@ -655,8 +934,10 @@ static void on_media_event(void *ud, kp_event_type type)
         }
     }
     if (type == KP_EV_SEEKING || type == KP_EV_TIME_UPDATE || type == KP_EV_PLAYING ||
-        type == KP_EV_SEEKED)
+        type == KP_EV_SEEKED) {
         load_next(h);
+        audio_next(h);
+    }
 }
 
 /* ---- engine ops ---- */
@@ -688,6 +969,7 @@ static void hls_load(void *engine)
     kp_media_set_adapter(h->host.media, on_media_event, h);
     kp_media_load(h->host.media);
     h->stage = ST_MASTER;
+    h->audio.stage = ST_IDLE;
     kp_http_request req = {.method = "GET", .url = h->url};
     h->req = kp_net_fetch(h->host.net, &req, on_master, h);
     if (!h->req)
@@ -708,6 +990,11 @@ static void hls_destroy(void *engine)
         kp_buf_free(&h->levels[i].init);
     }
     kp_buf_free(&h->joined);
+    if (h->audio.req)
+        kp_net_cancel(h->host.net, h->audio.req);
+    kp_m3u8_free(h->audio.details);
+    kp_buf_free(&h->audio.init);
+    free(h->audio.key_uri);
     free(h->levels);
     kp_m3u8_free(h->master);
     free(h->frags);

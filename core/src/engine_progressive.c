@@ -1061,13 +1061,7 @@ static void on_hls_playlist(void *ud, const kp_http_response *r)
         pr->n_streams = 1;
         /* its AUDIO group's rendition with a URI of its own (the default one, else the
          * first) is a second stream */
-        const kp_m3u8_media *audio = NULL;
-        for (size_t i = 0; pr->variant->audio && i < pl->n_media; i++) {
-            const kp_m3u8_media *md = &pl->media[i];
-            if (strcmp(md->type, "AUDIO") == 0 && strcmp(md->group_id, pr->variant->audio) == 0 &&
-                md->uri && (!audio || (md->is_default && !audio->is_default)))
-                audio = md;
-        }
+        const kp_m3u8_media *audio = kp_m3u8_audio_rendition(pl, pr->variant);
         if (audio) {
             pr->audio_uri = audio->uri;
             pr->n_streams = 2;

@@ -498,3 +498,16 @@ void kp_m3u8_free(kp_m3u8 *pl)
     free(pl->map_uri);
     free(pl);
 }
+
+const kp_m3u8_media *kp_m3u8_audio_rendition(const kp_m3u8 *master, const kp_m3u8_variant *v)
+{
+    const kp_m3u8_media *best = NULL;
+    for (size_t i = 0; master && v && v->audio && i < master->n_media; i++) {
+        const kp_m3u8_media *md = &master->media[i];
+        if (md->type && strcmp(md->type, "AUDIO") == 0 && md->group_id &&
+            strcmp(md->group_id, v->audio) == 0 && md->uri &&
+            (!best || (md->is_default && !best->is_default)))
+            best = md;
+    }
+    return best;
+}

@@ -82,4 +82,10 @@ int kp_m3u8_parse(const char *text, size_t len, const char *base_url, kp_m3u8 **
                   kp_m3u8_error *err);
 void kp_m3u8_free(kp_m3u8 *pl);
 
+/* The audio rendition a player loads as a second stream for variant v of master: the
+ * EXT-X-MEDIA TYPE=AUDIO of v's AUDIO group that has a URI, the DEFAULT=YES one, else the
+ * first; NULL when v has no AUDIO group or the group has no such rendition (its audio is in
+ * the variant's own stream). */
+const kp_m3u8_media *kp_m3u8_audio_rendition(const kp_m3u8 *master, const kp_m3u8_variant *v);
+
 #endif

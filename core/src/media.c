@@ -307,6 +307,14 @@ bool kp_media_is_buffered(const kp_media *m, kp_time pos)
     return playable_end(m, pos) > pos;
 }
 
+kp_time kp_media_track_buffered_end(const kp_media *m, int track, kp_time pos)
+{
+    if (track != KP_TRACK_VIDEO && track != KP_TRACK_AUDIO)
+        return pos;
+    const range *r = rlist_find(&m->tracks[track], pos);
+    return r && r->end > pos ? r->end : pos;
+}
+
 static bool enough_data(const kp_media *m, kp_time pos)
 {
     kp_time e = playable_end(m, pos);

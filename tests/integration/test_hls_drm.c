@@ -7,6 +7,9 @@
  *     key (16 bytes, canned) breaks the PKCS#7 padding: fragDecryptError, {2, 3, 3018}; a
  *     METHOD=SAMPLE-AES playlist (canned) on hls.js, which has no EME, is {2, 3, 3018}
  *     without the key or a segment being fetched;
+ *   - hls.js's alternate audio: an AES-128 fMP4 entry whose variant names an AUDIO rendition
+ *     with a URI; its playlist, init section, key and fragments are fetched and buffer the
+ *     audio track, the level's fragments the video track, and the stream ends;
  *   - FairPlay on Safari (the NativeAdapter, preferNative): cbcs fMP4 with EXT-X-MAP and an
  *     audio rendition; the skd URI goes to the mock license server (mdrm) through the EME,
  *     drmlicenseloaded {scheme com.apple.fairplay}, both renditions' init sections and every
@@ -25,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "demux.h"
 #include "eme.h"
 #include "engine.h"
 #include "http_client.h"
@@ -96,7 +100,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     mbe_entry entries[] = {
         {.id = "0_hclear01"}, {.id = "0_haes0001"}, {.id = "0_haes0404"}, {.id = "0_haeswrng"},
-        {.id = "0_haesshrt"}, {.id = "0_hsample1"}, {.id = "0_hdash001"},
+        {.id = "0_haesshrt"}, {.id = "0_hsample1"}, {.id = "0_hdash001"}, {.id = "0_hfmp4aud"},
     };
     for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
         entries[i].duration = 6;
@@ -109,7 +113,8 @@ static int setup(void **state)
     }
     entries[6].formats = dash_only; /* its clear fMP4 makes the hls.js fMP4 playlists */
     entries[6].drm.scheme = KP_ENC_NONE;
-    mbe_config cfg = {.partner_id = PID, .entries = entries, .n_entries = 7};
+    entries[7].hls_segments = MBE_HLS_FMP4; /* AES-128 fMP4 with an audio rendition */
+    mbe_config cfg = {.partner_id = PID, .entries = entries, .n_entries = 8};
     test_mock_start(&f->mock, &cfg);
     can(f, "0_haes0404", "encryption.key", 404, "text/plain", "no key\n", 7);
     static const uint8_t wrong[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2,  3,  4,
@@ -551,9 +556,11 @@ static void eng_media_event(void *ud, kp_event_type type)
 
 /* Plays url with an engine (and an EME for drm_data, if not NULL) for 10 virtual seconds
  * without playing; returns the error (owned by the caller); *buffered: the buffered end from 0,
- * *eos: whether the engine ended the stream. */
-static json_t *engine_play(const kp_engine_ops *ops, const char *url, json_t *drm_data,
-                           kp_time *buffered, bool *eos, json_t **events)
+ * *eos: whether the engine ended the stream; track_end (if not NULL): each track kind's own
+ * buffered end from 0 (video, audio). */
+static json_t *engine_play_tracks(const kp_engine_ops *ops, const char *url, json_t *drm_data,
+                                  kp_time *buffered, bool *eos, json_t **events,
+                                  kp_time track_end[2])
 {
     eng_run r = {.events = json_array()};
     kp_sched *sched = kp_sched_new();
@@ -581,6 +588,10 @@ static json_t *engine_play(const kp_engine_ops *ops, const char *url, json_t *dr
     kp_sched_run_until(sched, KP_SEC(10));
     *buffered = kp_media_buffered_end(media, 0);
     *eos = kp_media_eos(media);
+    if (track_end) {
+        track_end[0] = kp_media_track_buffered_end(media, KP_TRACK_VIDEO, 0);
+        track_end[1] = kp_media_track_buffered_end(media, KP_TRACK_AUDIO, 0);
+    }
     ops->destroy(e);
     kp_eme_free(eme);
     json_decref(source);
@@ -590,6 +601,12 @@ static json_t *engine_play(const kp_engine_ops *ops, const char *url, json_t *dr
     kp_sched_free(sched);
     *events = r.events;
     return r.error;
+}
+
+static json_t *engine_play(const kp_engine_ops *ops, const char *url, json_t *drm_data,
+                           kp_time *buffered, bool *eos, json_t **events)
+{
+    return engine_play_tracks(ops, url, drm_data, buffered, eos, events, NULL);
 }
 
 /* The FairPlay entry's HLS in the native engine with this drmData. */
@@ -720,6 +737,56 @@ static void can_path(fixture *f, const char *path, const char *ctype, const void
     assert_int_equal(mbe_server_override(f->mock.srv, &o), KP_OK);
 }
 
+static size_t cdn_count(fixture *f, json_t *match)
+{
+    size_t n = mbe_server_count(f->mock.srv, "cdn", match);
+    json_decref(match);
+    return n;
+}
+
+/* hls.js's audio-stream-controller: the AES-128 fMP4 entry's variant names an AUDIO group
+ * whose rendition has a playlist of its own; the engine loads it, its init section, its key
+ * and its three fragments, and they give the audio track (the level's give the video). */
+static void test_hlsjs_audio_rendition(void **state)
+{
+    fixture *f = *state;
+    const char *entry = "0_hfmp4aud";
+    char *url =
+        kp_asprintf("%s/p/%d/sp/%d00/playManifest/entryId/%s/protocol/http/format/applehttp/a.m3u8",
+                    mbe_server_url(f->mock.srv), PID, PID, entry);
+    kp_time end = 0, tracks[2] = {0, 0};
+    bool eos = false;
+    json_t *ev;
+    json_t *err = engine_play_tracks(&kp_engine_hls, url, NULL, &end, &eos, &ev, tracks);
+    if (err)
+        fail_msg("%s", json_dumps(err, 0));
+    /* both tracks hold the whole 6 s, each from its own stream; the stream ended */
+    assert_true(tracks[0] > KP_MS(5900) && tracks[0] < KP_MS(6200));
+    assert_true(tracks[1] > KP_MS(5900) && tracks[1] < KP_MS(6200));
+    assert_true(end > KP_MS(5900));
+    assert_true(eos);
+    /* fragloaded: two init sections and 3 + 3 fragments */
+    size_t frags = 0;
+    for (size_t i = 0; i < json_array_size(ev); i++)
+        frags += strcmp(kp_json_str(json_array_get(ev, i), "", ""), "fragloaded") == 0;
+    assert_int_equal(frags, 8);
+    json_decref(ev);
+    /* the CDN saw the audio rendition's playlist, init section and fragments, once each */
+    assert_int_equal(cdn_count(f, json_pack("{s:s, s:s, s:s}", "kind", "playlist", "rendition",
+                                            "audio", "entryId", entry)),
+                     1);
+    assert_int_equal(cdn_count(f, json_pack("{s:s, s:s, s:s}", "kind", "init", "rendition", "audio",
+                                            "entryId", entry)),
+                     1);
+    assert_int_equal(cdn_count(f, json_pack("{s:s, s:s, s:s}", "kind", "segment", "rendition",
+                                            "audio", "entryId", entry)),
+                     3);
+    /* and the level's video fragments, once each; a key per playlist */
+    assert_int_equal(cdn_count(f, json_pack("{s:s, s:s}", "kind", "segment", "entryId", entry)), 6);
+    assert_int_equal(cdn_count(f, json_pack("{s:s, s:s}", "kind", "key", "entryId", entry)), 2);
+    free(url);
+}
+
 static void test_hlsjs_fmp4(void **state)
 {
     fixture *f = *state;
@@ -813,6 +880,7 @@ int main(void)
         cmocka_unit_test(test_wrong_key),
         cmocka_unit_test(test_sample_aes_without_eme),
         cmocka_unit_test(test_hlsjs_fmp4),
+        cmocka_unit_test(test_hlsjs_audio_rendition),
         cmocka_unit_test(test_aes128_safari_native),
         cmocka_unit_test(test_fairplay_safari_to_end),
         cmocka_unit_test(test_fairplay_license_denied),

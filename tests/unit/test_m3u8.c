@@ -318,6 +318,31 @@ static void test_master_media_renditions(void **state)
                  "the playlist mixes EXT-X-STREAM-INF variants and media segments");
 }
 
+static void test_audio_rendition_choice(void **state)
+{
+    (void)state;
+    kp_m3u8 *pl = parse_ok(
+        "#EXTM3U\n"
+        "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\",NAME=\"muxed\"\n"
+        "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\",NAME=\"fr\",URI=\"fr.m3u8\"\n"
+        "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\",NAME=\"en\",DEFAULT=YES,URI=\"en.m3u8\"\n"
+        "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"mp3\",NAME=\"in\"\n"
+        "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"aac\",NAME=\"s\",URI=\"s.m3u8\"\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO=\"aac\"\nv1.m3u8\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=2,AUDIO=\"mp3\"\nv2.m3u8\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=3\nv3.m3u8\n");
+    assert_int_equal(pl->n_variants, 3);
+    /* the DEFAULT=YES rendition with a URI wins over the first one with a URI */
+    const kp_m3u8_media *m = kp_m3u8_audio_rendition(pl, &pl->variants[0]);
+    assert_non_null(m);
+    assert_string_equal(m->name, "en");
+    /* a group whose renditions are all in the variant's stream, or no group: none */
+    assert_null(kp_m3u8_audio_rendition(pl, &pl->variants[1]));
+    assert_null(kp_m3u8_audio_rendition(pl, &pl->variants[2]));
+    assert_null(kp_m3u8_audio_rendition(NULL, &pl->variants[0]));
+    kp_m3u8_free(pl);
+}
+
 static void test_lexical_leniency(void **state)
 {
     /* BOM, CRLF, trailing blanks, blank lines (also between EXTINF and its URI), comments,
@@ -570,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_media_keys),
         cmocka_unit_test(test_key_iv_short_and_fairplay),
         cmocka_unit_test(test_master_media_renditions),
+        cmocka_unit_test(test_audio_rendition_choice),
         cmocka_unit_test(test_lexical_leniency),
         cmocka_unit_test(test_len_is_respected),
         cmocka_unit_test(test_error_without_err_struct),
