@@ -1120,6 +1120,9 @@ static int iter_start(sample_iter *it, const traf_info *ti, uint64_t base, uint3
             return fail(err, errlen, KP_EPARSE, "truncated trun");
         *total += rd32(ti->trun[i].body + 4);
     }
+    if (*total > KP_CENC_MAX_TRAF_SAMPLES)
+        return fail(err, errlen, KP_ENOTSUP, "track %u: %llu samples in one traf (at most %u)",
+                    ti->track_id, (unsigned long long)*total, KP_CENC_MAX_TRAF_SAMPLES);
     if (ti->n_trun == 0)
         return KP_OK;
     it->trun = 0;

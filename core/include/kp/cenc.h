@@ -63,6 +63,9 @@ int kp_cenc_box_next(const uint8_t *buf, size_t len, size_t *pos, kp_cenc_box *o
 /* ---- init segment ---- */
 #define KP_CENC_MAX_TRACKS 16
 #define KP_CENC_MAX_PSSH   16
+/* Samples one traf may declare (its truns together): far beyond any real fragment (2 s of
+ * video is 50); more is refused rather than walked (a fuzzed trun can claim 2^32). */
+#define KP_CENC_MAX_TRAF_SAMPLES (1u << 20)
 
 typedef struct kp_cenc_track {
     uint32_t track_id;
