@@ -9,10 +9,12 @@
 #ifndef KP_ENGINE_H
 #define KP_ENGINE_H
 
+#include "kp/cenc.h"
 #include "kp/event.h"
 #include "kp/log.h"
 #include "kp/net.h"
 #include "kp/sched.h"
+#include "m3u8.h"
 #include "media.h"
 #include "mpd.h"
 
@@ -57,6 +59,18 @@ typedef struct kp_engine_ops {
     void (*load)(void *engine);
     void (*destroy)(void *engine);
 } kp_engine_ops;
+
+/* The helpers every engine uses (engine.c). */
+/* How long a transfer took on the virtual clock, in milliseconds (the adapters' miliSeconds). */
+double kp_engine_elapsed_ms(const kp_http_response *r);
+/* fragloaded {miliSeconds, bytes, url} for a segment (init sections included) that arrived. */
+void kp_engine_frag_loaded(const kp_engine_host *host, const kp_http_response *r);
+/* An HLS METHOD=AES-128 segment (data, len) decrypted into *plain with key (NULL: the key was
+ * never loaded) and the IV of the tag or of the segment's media sequence number; *ctx is made
+ * on first use. KP_OK, or a code with err set (a wrong key or IV breaks the padding). */
+int kp_engine_hls_aes_decrypt(kp_cenc_ctx **ctx, const uint8_t *key, const kp_m3u8_key *k,
+                              const kp_m3u8_segment *sg, const void *data, size_t len,
+                              kp_buf *plain, char *err, size_t errlen);
 
 extern const kp_engine_ops kp_engine_hls;
 extern const kp_engine_ops kp_engine_dash;

@@ -132,11 +132,6 @@ static void bw_sample(dash *d, const kp_http_response *r)
 
 /* ---- helpers ---- */
 
-static double elapsed_ms(const kp_http_response *r)
-{
-    return (double)(r->finished - r->started) / 1000.0;
-}
-
 /* Stops every transfer; nothing more is loaded. */
 static void stop(dash *d)
 {
@@ -600,9 +595,7 @@ static void on_init(void *ud, const kp_http_response *r)
         fail_http(d, r, 1);
         return;
     }
-    d->host.emit(d->host.ud, KP_EV_FRAG_LOADED,
-                 json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
-                           (json_int_t)r->body.len, "url", r->url));
+    kp_engine_frag_loaded(&d->host, r);
     bw_sample(d, r);
     s->init.len = 0;
     if (kp_buf_append(&s->init, r->body.data, r->body.len) != KP_OK) {
@@ -635,9 +628,7 @@ static void on_segment(void *ud, const kp_http_response *r)
         fail_http(d, r, 1);
         return;
     }
-    d->host.emit(d->host.ud, KP_EV_FRAG_LOADED,
-                 json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
-                           (json_int_t)r->body.len, "url", r->url));
+    kp_engine_frag_loaded(&d->host, r);
     bw_sample(d, r);
     size_t index = s->fetching;
     if (!s->init_ok) {
@@ -695,9 +686,7 @@ static void on_index(void *ud, const kp_http_response *r)
         fail_http(d, r, 1);
         return;
     }
-    d->host.emit(d->host.ud, KP_EV_FRAG_LOADED,
-                 json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
-                           (json_int_t)r->body.len, "url", r->url));
+    kp_engine_frag_loaded(&d->host, r);
     kp_mpd_error e = {0};
     if (kp_mpd_sidx_parse((const uint8_t *)r->body.data, r->body.len, d->period, rep_of(s),
                           &s->segs, &e) != KP_OK) {
@@ -803,7 +792,7 @@ static void on_manifest(void *ud, const kp_http_response *r)
         return;
     }
     d->host.emit(d->host.ud, KP_EV_MANIFEST_LOADED,
-                 json_pack("{s:f}", "miliSeconds", elapsed_ms(r)));
+                 json_pack("{s:f}", "miliSeconds", kp_engine_elapsed_ms(r)));
     kp_mpd_error e = {0};
     const char *base = r->effective_url ? r->effective_url : r->url;
     int rc = kp_mpd_parse(r->body.data, r->body.len, base, &d->mpd, &e);

@@ -203,11 +203,6 @@ static void fail_parse(hls *h, const kp_http_response *r, const kp_m3u8_error *e
                    e->line, "reason", e->msg));
 }
 
-static double elapsed_ms(const kp_http_response *r)
-{
-    return (double)(r->finished - r->started) / 1000.0;
-}
-
 static void load_next(hls *h);
 static void audio_next(hls *h);
 
@@ -309,27 +304,9 @@ static int decrypt_segment(hls *h, const kp_m3u8_key *k, const kp_m3u8_segment *
                            const kp_http_response *r)
 {
     const hls_key *key = key_find(h, k->uri);
-    char err[256] = "the segment's key was not loaded";
-    int rc = key ? KP_OK : KP_ESTATE;
-    if (rc == KP_OK && !h->cenc && !(h->cenc = kp_cenc_ctx_new()))
-        rc = KP_ENOMEM;
-    h->plain.len = 0;
-    if (rc == KP_OK)
-        rc = kp_buf_append(&h->plain, r->body.data, r->body.len);
-    if (rc == KP_OK) {
-        uint8_t iv[16];
-        if (k->has_iv)
-            memcpy(iv, k->iv_bytes, 16);
-        else
-            kp_hls_aes_iv_from_sequence((uint64_t)sg->sequence, iv);
-        size_t out_len = 0;
-        rc = kp_hls_aes_decrypt(h->cenc, key->key, iv, (uint8_t *)h->plain.data, h->plain.len,
-                                &out_len, err, sizeof(err));
-        if (rc == KP_OK)
-            h->plain.len = out_len;
-    } else if (rc == KP_ENOMEM) {
-        snprintf(err, sizeof(err), "out of memory");
-    }
+    char err[256];
+    int rc = kp_engine_hls_aes_decrypt(&h->cenc, key ? key->key : NULL, k, sg, r->body.data,
+                                       r->body.len, &h->plain, err, sizeof(err));
     if (rc != KP_OK) {
         KP_LOG_W(h->host.log, "hls", "fragment %s: %s", r->url, err);
         fail(
@@ -431,9 +408,7 @@ static void on_frag(void *ud, const kp_http_response *r)
     kp_demux_info info;
     if (frag_demux(h, l->details, &l->init, index, r, &info) != KP_OK)
         return;
-    h->host.emit(h->host.ud, KP_EV_FRAG_LOADED,
-                 json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
-                           (json_int_t)r->body.len, "url", r->url));
+    kp_engine_frag_loaded(&h->host, r);
     if (!h->have_init_pts) {
         /* hls.js initPTS: the first fragment's earliest timestamp becomes media time 0 */
         kp_time first = INT64_MAX;
@@ -458,7 +433,7 @@ static void on_frag(void *ud, const kp_http_response *r)
             fend = e;
     }
     frag_remember(h, h->load_level, index, fstart, fend);
-    double secs = elapsed_ms(r) / 1000.0;
+    double secs = kp_engine_elapsed_ms(r) / 1000.0;
     if (secs < 0.001)
         secs = 0.001;
     double bps = (double)r->body.len * 8.0 / secs;
@@ -504,9 +479,7 @@ static void on_init(void *ud, const kp_http_response *r)
         return;
     }
     l->init_in = true;
-    h->host.emit(h->host.ud, KP_EV_FRAG_LOADED,
-                 json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
-                           (json_int_t)r->body.len, "url", r->url));
+    kp_engine_frag_loaded(&h->host, r);
     load_next(h);
 }
 
@@ -727,9 +700,7 @@ static void on_audio_init(void *ud, const kp_http_response *r)
         return;
     }
     a->init_in = true;
-    h->host.emit(h->host.ud, KP_EV_FRAG_LOADED,
-                 json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
-                           (json_int_t)r->body.len, "url", r->url));
+    kp_engine_frag_loaded(&h->host, r);
     audio_next(h);
 }
 
@@ -749,9 +720,7 @@ static void on_audio_frag(void *ud, const kp_http_response *r)
     kp_demux_info info;
     if (frag_demux(h, a->details, &a->init, index, r, &info) != KP_OK)
         return;
-    h->host.emit(h->host.ud, KP_EV_FRAG_LOADED,
-                 json_pack("{s:f, s:I, s:s}", "miliSeconds", elapsed_ms(r), "bytes",
-                           (json_int_t)r->body.len, "url", r->url));
+    kp_engine_frag_loaded(&h->host, r);
     kp_time fend = 0;
     for (int t = 0; t < info.n_tracks; t++) {
         const kp_demux_track *tr = &info.tracks[t];
@@ -879,7 +848,7 @@ static void on_master(void *ud, const kp_http_response *r)
         if (h->levels[i].manifest_index == 0)
             h->load_level = (int)i;
     h->host.emit(h->host.ud, KP_EV_MANIFEST_LOADED,
-                 json_pack("{s:f}", "miliSeconds", elapsed_ms(r)));
+                 json_pack("{s:f}", "miliSeconds", kp_engine_elapsed_ms(r)));
     json_t *tracks = json_array();
     for (size_t i = 0; i < h->n_levels; i++)
         json_array_append_new(tracks, track_json(h, (int)i));

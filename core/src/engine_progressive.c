@@ -752,26 +752,9 @@ static bool aes_decrypt(prog *pr, const kp_m3u8_key *k, const kp_m3u8_segment *s
                         const kp_http_response *r)
 {
     const struct nkey *key = key_find(pr, k->uri);
-    char err[256] = "the segment's key was not loaded";
-    int rc = key ? KP_OK : KP_ESTATE;
-    if (rc == KP_OK && !pr->cenc && !(pr->cenc = kp_cenc_ctx_new()))
-        rc = KP_ENOMEM;
-    pr->plain.len = 0;
-    if (rc == KP_OK)
-        rc = kp_buf_append(&pr->plain, r->body.data, r->body.len);
-    if (rc == KP_OK) {
-        uint8_t iv[16];
-        if (k->has_iv)
-            memcpy(iv, k->iv_bytes, 16);
-        else
-            kp_hls_aes_iv_from_sequence((uint64_t)sg->sequence, iv);
-        size_t n = 0;
-        rc = kp_hls_aes_decrypt(pr->cenc, key->key, iv, (uint8_t *)pr->plain.data, pr->plain.len,
-                                &n, err, sizeof(err));
-        pr->plain.len = n;
-    } else if (rc == KP_ENOMEM) {
-        snprintf(err, sizeof(err), "out of memory");
-    }
+    char err[256];
+    int rc = kp_engine_hls_aes_decrypt(&pr->cenc, key ? key->key : NULL, k, sg, r->body.data,
+                                       r->body.len, &pr->plain, err, sizeof(err));
     if (rc != KP_OK)
         media_error(pr, MEDIA_ERR_SRC_NOT_SUPPORTED, "DEMUXER_ERROR: %s: %s", r->url, err);
     return rc == KP_OK;
