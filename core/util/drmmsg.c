@@ -1388,24 +1388,29 @@ const char *kp_drmmsg_license_type(kp_drm_system s)
     }
 }
 
+/* Each key system's message codec. */
+static const struct codec {
+    int (*build_request)(const kp_drmmsg_request *rq, kp_buf *out);
+    int (*parse_request)(const void *body, size_t len, kp_drmmsg_request *out, char *err,
+                         size_t errlen);
+    int (*build_license)(const kp_drmmsg_license *lic, kp_buf *out);
+    int (*parse_license)(const void *body, size_t len, kp_drmmsg_license *out, char *err,
+                         size_t errlen);
+} codecs[KP_DRM_SYSTEM_COUNT] = {
+    [KP_DRM_CLEARKEY] = {ck_build_request, ck_parse_request, ck_build_license, ck_parse_license},
+    [KP_DRM_WIDEVINE] = {wv_build_request, wv_parse_request, wv_build_license, wv_parse_license},
+    [KP_DRM_PLAYREADY] = {pr_build_request, pr_parse_request, pr_build_license, pr_parse_license},
+    [KP_DRM_FAIRPLAY] = {fps_build_request, fps_parse_request, fps_build_license,
+                         fps_parse_license},
+};
+
 int kp_drmmsg_build_request(const kp_drmmsg_request *rq, kp_buf *out)
 {
     bool cert = rq->system == KP_DRM_WIDEVINE && rq->kind == KP_DRMMSG_CERTIFICATE;
-    if (rq->n_kids > KP_DRMMSG_MAX_KIDS ||
+    if ((unsigned)rq->system >= KP_DRM_SYSTEM_COUNT || rq->n_kids > KP_DRMMSG_MAX_KIDS ||
         (!cert && rq->system != KP_DRM_FAIRPLAY && rq->n_kids == 0))
         return KP_EINVAL;
-    switch (rq->system) {
-    case KP_DRM_CLEARKEY:
-        return ck_build_request(rq, out);
-    case KP_DRM_WIDEVINE:
-        return wv_build_request(rq, out);
-    case KP_DRM_PLAYREADY:
-        return pr_build_request(rq, out);
-    case KP_DRM_FAIRPLAY:
-        return fps_build_request(rq, out);
-    default:
-        return KP_EINVAL;
-    }
+    return codecs[rq->system].build_request(rq, out);
 }
 
 int kp_drmmsg_parse_request(kp_drm_system s, const void *body, size_t len, kp_drmmsg_request *out,
@@ -1415,38 +1420,19 @@ int kp_drmmsg_parse_request(kp_drm_system s, const void *body, size_t len, kp_dr
     out->system = s;
     if (err && errlen)
         err[0] = '\0';
+    if ((unsigned)s >= KP_DRM_SYSTEM_COUNT)
+        return fail(err, errlen, "unknown key system %d", (int)s);
     if (!body && len)
         return fail(err, errlen, "no body");
-    switch (s) {
-    case KP_DRM_CLEARKEY:
-        return ck_parse_request(body ? body : "", len, out, err, errlen);
-    case KP_DRM_WIDEVINE:
-        return wv_parse_request(body ? body : "", len, out, err, errlen);
-    case KP_DRM_PLAYREADY:
-        return pr_parse_request(body ? body : "", len, out, err, errlen);
-    case KP_DRM_FAIRPLAY:
-        return fps_parse_request(body ? body : "", len, out, err, errlen);
-    default:
-        return fail(err, errlen, "unknown key system %d", (int)s);
-    }
+    return codecs[s].parse_request(body ? body : "", len, out, err, errlen);
 }
 
 int kp_drmmsg_build_license(const kp_drmmsg_license *lic, kp_buf *out)
 {
-    if (lic->n_keys == 0 || lic->n_keys > KP_DRMMSG_MAX_KIDS || lic->duration_s < 0)
+    if ((unsigned)lic->system >= KP_DRM_SYSTEM_COUNT || lic->n_keys == 0 ||
+        lic->n_keys > KP_DRMMSG_MAX_KIDS || lic->duration_s < 0)
         return KP_EINVAL;
-    switch (lic->system) {
-    case KP_DRM_CLEARKEY:
-        return ck_build_license(lic, out);
-    case KP_DRM_WIDEVINE:
-        return wv_build_license(lic, out);
-    case KP_DRM_PLAYREADY:
-        return pr_build_license(lic, out);
-    case KP_DRM_FAIRPLAY:
-        return fps_build_license(lic, out);
-    default:
-        return KP_EINVAL;
-    }
+    return codecs[lic->system].build_license(lic, out);
 }
 
 int kp_drmmsg_parse_license(kp_drm_system s, const void *body, size_t len, kp_drmmsg_license *out,
@@ -1456,20 +1442,11 @@ int kp_drmmsg_parse_license(kp_drm_system s, const void *body, size_t len, kp_dr
     out->system = s;
     if (err && errlen)
         err[0] = '\0';
+    if ((unsigned)s >= KP_DRM_SYSTEM_COUNT)
+        return fail(err, errlen, "unknown key system %d", (int)s);
     if (!body && len)
         return fail(err, errlen, "no body");
-    switch (s) {
-    case KP_DRM_CLEARKEY:
-        return ck_parse_license(body ? body : "", len, out, err, errlen);
-    case KP_DRM_WIDEVINE:
-        return wv_parse_license(body ? body : "", len, out, err, errlen);
-    case KP_DRM_PLAYREADY:
-        return pr_parse_license(body ? body : "", len, out, err, errlen);
-    case KP_DRM_FAIRPLAY:
-        return fps_parse_license(body ? body : "", len, out, err, errlen);
-    default:
-        return fail(err, errlen, "unknown key system %d", (int)s);
-    }
+    return codecs[s].parse_license(body ? body : "", len, out, err, errlen);
 }
 
 /* ---- init data ---- */
