@@ -267,13 +267,26 @@ uint64_t kp_net_fetch(kp_net *net, const kp_http_request *req, kp_http_fn cb, vo
 
     kp_time now = kp_sched_now(net->sched);
     kp_time first_byte = now + net->profile.latency * (1 + p->resp.redirects);
-    kp_time done = first_byte;
+    kp_time done = first_byte, link_before = net->link_free;
     if (p->resp.error == KP_OK) {
         kp_time start = first_byte > net->link_free ? first_byte : net->link_free;
         long double bits = (long double)p->resp.body.len * 8.0L;
         done = start + (kp_time)(bits * 1000000.0L / (long double)net->profile.bandwidth_bps);
         net->link_free = done;
         first_byte = start;
+    }
+    if (req->timeout > 0 && done - now > req->timeout) {
+        /* the answer is abandoned when the timer fires; the link is free from then on */
+        done = now + req->timeout;
+        if (net->link_free > done)
+            net->link_free = done > link_before ? done : link_before;
+        if (first_byte > done)
+            first_byte = done;
+        p->resp.error = KP_ETIMEDOUT;
+        free(p->resp.error_text);
+        p->resp.error_text = kp_strdup("timed out (virtual)");
+        p->resp.status = 0;
+        p->resp.body.len = 0;
     }
     p->resp.started = now;
     p->resp.first_byte = first_byte;

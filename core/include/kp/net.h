@@ -47,6 +47,10 @@ typedef struct kp_http_request {
      * already hold more: only the first `received` bytes are in); NULL: no streaming */
     void (*on_data)(void *ud, const struct kp_http_response *resp, size_t received);
     size_t data_step; /* bytes between on_data calls (0: 64 KiB) */
+    /* virtual: when the whole answer would arrive later than `timeout` after the request
+     * started, the request fails with KP_ETIMEDOUT at that moment instead (the XHR/fetch
+     * timeouts of hls.js, shaka and the providers); 0: no timeout */
+    kp_time timeout;
 } kp_http_request;
 
 typedef struct kp_http_response {
