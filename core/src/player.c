@@ -8,6 +8,7 @@
  * promise chains) is modelled as tasks with the delays in the table below, measured on the
  * real player (conformance/oracle traces); docs/model.md lists every such choice.
  */
+#include "ads.h"
 #include "player_priv.h"
 
 #include "eme.h"
@@ -22,6 +23,7 @@
 #include "kp/provider.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -114,6 +116,10 @@ static void playback_ended(void *ud)
 {
     kp_player *p = ud;
     p->tasks[3] = 0;
+    if (p->ads && kp__ads_hold_ended(p->ads)) {
+        p->ended_held = true; /* KalturaPlayer._onEnded waits for alladscompleted */
+        return;
+    }
     kp__player_emit(p, KP_EV_PLAYBACK_ENDED, NULL);
     kp__playlist_playback_ended(p); /* the playlist manager listens after everyone else */
 }
@@ -224,10 +230,9 @@ static void load_engine(kp_player *p)
     p->engine_ops->load(p->engine);
 }
 
-/* The playback middleware chain resolved: load if needed, then play when ready. */
-static void middleware_play(void *ud)
+/* Load if needed, then play when ready. */
+static void play_content(kp_player *p)
 {
-    kp_player *p = ud;
     if (!p->engine)
         return;
     if (!p->ready) {
@@ -236,6 +241,36 @@ static void middleware_play(void *ud)
         return;
     }
     start_play(p);
+}
+
+/* The playback middleware chain: the ads' layer first (AdLayoutMiddleware + the IMA
+ * middleware hold play while a preroll is due; the content preloads meanwhile unless
+ * plugins.ima.disableMediaPreload), then load and play. */
+static void middleware_play(void *ud)
+{
+    kp_player *p = ud;
+    if (!p->engine)
+        return;
+    if (p->ads && kp__ads_hold_play(p->ads)) {
+        if (!kp_json_bool(p->config, "plugins.ima.disableMediaPreload", false))
+            load_engine(p);
+        return;
+    }
+    play_content(p);
+}
+
+void kp__player_ads_release(kp_player *p)
+{
+    play_content(p);
+}
+
+void kp__player_ads_ended(kp_player *p)
+{
+    if (!p->ended_held)
+        return;
+    p->ended_held = false;
+    kp__player_emit(p, KP_EV_PLAYBACK_ENDED, NULL);
+    kp__playlist_playback_ended(p);
 }
 
 /* ---- source selection (Player.setSources / _selectEngineByPriority) ---- */
@@ -514,6 +549,14 @@ uint64_t kp__player_post(kp_player *p, const char *url, const json_t *body, kp_h
 
 /* ---- lifecycle ---- */
 
+/* player.config.plugins.<name> -> the plugin; a row per config-driven plugin */
+static const struct {
+    const kp_plugin_desc *desc;
+    bool (*enabled)(const json_t *config);
+} config_plugins[] = {
+    {&kp_ads_plugin, kp_ads_enabled},
+};
+
 kp_player *kp_player_new(kp_sched *sched, kp_net *net, const json_t *config, kp_log *log)
 {
     kp_player *p = calloc(1, sizeof(*p));
@@ -550,6 +593,22 @@ kp_player *kp_player_new(kp_sched *sched, kp_net *net, const json_t *config, kp_
     p->state = p->prev_state = KP_STATE_IDLE;
     p->platform = kp_platform_find(KP_PLATFORM_DEFAULT);
     p->key_system = -1;
+    /* plugins the configuration enables (KalturaPlayer's plugin manager), before the page's
+     * own instruments */
+    for (size_t i = 0; i < sizeof(config_plugins) / sizeof(config_plugins[0]); i++) {
+        if (!config_plugins[i].enabled(p->config))
+            continue;
+        char path[64];
+        snprintf(path, sizeof(path), "plugins.%s", config_plugins[i].desc->name);
+        void *st = NULL;
+        if (kp_player_add_plugin(p, config_plugins[i].desc, kp_json_path(p->config, path), NULL,
+                                 &st) != KP_OK) {
+            kp_player_free(p);
+            return NULL;
+        }
+        if (config_plugins[i].desc == &kp_ads_plugin)
+            p->ads = st;
+    }
     return p;
 }
 
@@ -582,6 +641,7 @@ static void clear_media(kp_player *p)
     p->percent_on = false;
     memset(p->percent_fired, 0, sizeof(p->percent_fired));
     p->error_preset = false;
+    p->ended_held = false;
 }
 
 void kp_player_free(kp_player *p)
@@ -735,6 +795,11 @@ void kp_player_play(kp_player *p)
         return;
     }
     kp_sched_after(p->sched, 0, middleware_play, p);
+}
+
+int kp_player_skip_ad(kp_player *p)
+{
+    return p->ads ? kp__ads_skip(p->ads) : KP_ESTATE;
 }
 
 void kp_player_pause(kp_player *p)

@@ -77,6 +77,9 @@ struct kp_player {
     kp_state state, prev_state;
     kp_task_id waiting_task;
     bool error_preset;
+
+    struct kp_ads *ads; /* the ads plugin (ads.h), when the config enables it; owned by plugins */
+    bool ended_held;    /* playbackended waits for the ads (a postroll) */
 };
 
 void kp__player_emit(kp_player *p, kp_event_type type, json_t *payload);
@@ -88,6 +91,11 @@ int kp__player_load(kp_player *p, const json_t *media_info);
 uint64_t kp__player_post(kp_player *p, const char *url, const json_t *body, kp_http_fn cb);
 /* Turns a provider HTTP response into an outcome (borrowing from r). */
 void kp__player_outcome(const kp_http_response *r, kp_http_outcome *h);
+
+/* ads.c: the content may play now (the preroll is over or failed) */
+void kp__player_ads_release(kp_player *p);
+/* ads.c: every ad break is over; a held playbackended goes out now */
+void kp__player_ads_ended(kp_player *p);
 
 /* playlist.c */
 void kp__playlist_media_loaded(kp_player *p); /* the current item's media resolved */

@@ -62,6 +62,9 @@ void kp_player_play(kp_player *p);
 void kp_player_pause(kp_player *p);
 /* Seeks (seconds); clamped to [0, duration - 0.1] for VOD, as the web player does. */
 void kp_player_seek(kp_player *p, double seconds);
+/* The viewer presses "skip ad": skips the playing ad once it can be skipped (adcanskip).
+ * Returns 0, or KP_ESTATE when no skippable ad is playing (nothing happens). */
+int kp_player_skip_ad(kp_player *p);
 void kp_player_set_muted(kp_player *p, bool muted);
 void kp_player_set_volume(kp_player *p, double volume);
 
