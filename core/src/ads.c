@@ -98,6 +98,9 @@ struct kp_ads {
     int ticks;
     int quartile; /* quartiles emitted */
     bool can_skip;
+    bool ad_paused;
+    kp_time paused_ph; /* the ad's playhead when it was paused */
+    bool self_call;    /* the plugin itself pauses or plays the content */
     bool *progress_fired;
     size_t n_progress;
     const kp_vast_media_file *media;
@@ -562,6 +565,7 @@ static void end_ad(kp_ads *a)
     kp_sched_cancel(a->p->sched, a->task);
     a->task = 0;
     a->playing = false;
+    a->ad_paused = false;
     free(a->progress_fired);
     a->progress_fired = NULL;
     a->at++;
@@ -706,7 +710,9 @@ static void media_answer(void *ud, const kp_http_response *r)
          * pause events are queued on its element, so they follow */
         if (strcmp(a->cur_type, "midroll") == 0 && !kp_player_paused(a->p)) {
             a->resume_content = true;
+            a->self_call = true;
             kp_player_pause(a->p);
+            a->self_call = false;
         }
     }
     a->task = kp_sched_after(a->p->sched, AD_PLAYING_DELAY, ad_started, a);
@@ -776,7 +782,9 @@ static void finish_break(kp_ads *a)
         kp__player_ads_release(a->p);
     } else if (a->resume_content) {
         a->resume_content = false;
+        a->self_call = true;
         kp_player_play(a->p);
+        a->self_call = false;
     }
     if (!breaks_left(a) && a->any_played)
         all_completed(a);
@@ -1036,6 +1044,38 @@ int kp__ads_skip(kp_ads *a)
     return KP_OK;
 }
 
+bool kp__ads_pause(kp_ads *a)
+{
+    if (a->self_call || !a->n_cur)
+        return false;
+    if (a->playing && !a->ad_paused) {
+        a->ad_paused = true;
+        a->paused_ph = kp_sched_now(a->p->sched) - a->ad_start;
+        kp_sched_cancel(a->p->sched, a->task);
+        a->task = 0;
+        track(a, &a->pod[a->at], "pause");
+        emit(a, KP_EV_AD_PAUSED, NULL);
+    }
+    return true;
+}
+
+bool kp__ads_resume(kp_ads *a)
+{
+    if (a->self_call || !a->n_cur)
+        return false;
+    if (a->ad_paused) {
+        a->ad_paused = false;
+        a->ad_start = kp_sched_now(a->p->sched) - a->paused_ph;
+        track(a, &a->pod[a->at], "resume");
+        emit(a, KP_EV_AD_RESUMED, NULL);
+        kp_time next = a->ad_start + (kp_time)(a->ticks + 1) * AD_TICK;
+        if (next > a->ad_start + a->ad_dur)
+            next = a->ad_start + a->ad_dur;
+        a->task = kp_sched_at(a->p->sched, next, ad_tick, a);
+    }
+    return true;
+}
+
 /* ---- plugin ---- */
 
 bool kp_ads_enabled(const json_t *config)
@@ -1065,7 +1105,7 @@ static void reset_media(kp_ads *a)
     free(a->progress_fired);
     a->progress_fired = NULL;
     a->tag_loaded = a->want_play = a->any_played = a->all_done = a->content_ended = false;
-    a->playing = false;
+    a->playing = a->ad_paused = false;
     a->snapback = 0;
     a->n_cur = 0;
     a->cur_type = NULL;

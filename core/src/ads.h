@@ -34,5 +34,9 @@ bool kp__ads_hold_ended(kp_ads *a);
 /* The viewer pressed skip: skips the current ad when it can be skipped. Returns 0, or
  * KP_ESTATE when no skippable ad is playing. */
 int kp__ads_skip(kp_ads *a);
+/* The player API's pause/play while an ad break is on: they act on the ad (adpaused,
+ * adresumed and their beacons), not on the content. true when the call was the ads'. */
+bool kp__ads_pause(kp_ads *a);
+bool kp__ads_resume(kp_ads *a);
 
 #endif

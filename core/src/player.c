@@ -780,6 +780,8 @@ const char *kp_player_platforms(void)
 
 void kp_player_play(kp_player *p)
 {
+    if (p->ads && kp__ads_resume(p->ads))
+        return;
     if (!p->playback_start_fired) {
         p->playback_start_fired = true;
         kp__player_emit(p, KP_EV_PLAYBACK_START, NULL);
@@ -804,6 +806,8 @@ int kp_player_skip_ad(kp_player *p)
 
 void kp_player_pause(kp_player *p)
 {
+    if (p->ads && kp__ads_pause(p->ads))
+        return;
     p->play_after_ready = false;
     if (p->engine)
         kp_media_pause(p->media);

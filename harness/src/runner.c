@@ -212,6 +212,8 @@ static int act(run_ctx *c, const hx_step *st)
     case HX_STEP_SET_VOLUME:
         kp_player_set_volume(c->player, st->number);
         return 1;
+    case HX_STEP_SKIP_AD:
+        return kp_player_skip_ad(c->player) == KP_OK;
     default:
         return 0;
     }
@@ -237,7 +239,12 @@ static void record_step_failure(run_ctx *c, size_t i, const hx_step *st)
 {
     char d[32];
     fmt_duration(st->timeout, d, sizeof(d));
-    if (st->event) {
+    if (st->kind == HX_STEP_SKIP_AD) {
+        add_failure(c->res, c->sc->file, st->loc, NULL,
+                    "steps[%zu]: skip_ad: no skippable ad is playing (skip is possible after the "
+                    "ad's adcanskip; player state %s, position %.3f s)",
+                    i, kp_player_state(c->player), kp_player_current_time(c->player));
+    } else if (st->event) {
         char *p = st->payload ? kp_json_dumps(st->payload) : NULL;
         add_failure(c->res, c->sc->file, st->loc, NULL,
                     "steps[%zu]: wait_for %s%s%s: no such event within %s of virtual time "

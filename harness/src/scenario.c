@@ -162,7 +162,7 @@ static const step_spec STEPS[] = {
     {"select_audio", -1, NULL},
     {"select_text", -1, NULL},
     {"change_media", -1, NULL},
-    {"skip_ad", -1, NULL},
+    {"skip_ad", HX_STEP_SKIP_AD, "skip_ad"},
     {"set_network", -1, NULL},
 };
 #define N_STEPS (sizeof(STEPS) / sizeof(STEPS[0]))
@@ -1971,6 +1971,7 @@ static void check_action(ctx *c, const step_spec *sp, const hx_ynode *v, hx_step
         break;
     case HX_STEP_PLAY:
     case HX_STEP_PAUSE:
+    case HX_STEP_SKIP_AD:
         if (v->type != HX_Y_NULL && !(v->type == HX_Y_MAP && v->n == 0) && v->type != HX_Y_BAD)
             failp(c, v->loc, "takes no value, got %s", describe(c, v));
         break;
@@ -2009,7 +2010,8 @@ static void check_step(ctx *c, const hx_ynode *n, hx_step *st)
                   dym(hint, sizeof(hint), suggest_step(n->text)));
         else if (sp->kind < 0)
             failp(c, n->loc, "step '%s' is not supported yet", sp->name);
-        else if (sp->kind != HX_STEP_PLAY && sp->kind != HX_STEP_PAUSE)
+        else if (sp->kind != HX_STEP_PLAY && sp->kind != HX_STEP_PAUSE &&
+                 sp->kind != HX_STEP_SKIP_AD)
             failp(c, n->loc, "step '%s' needs a value (%s)", sp->name, sp->usage);
         else
             st->kind = (hx_step_kind)sp->kind;

@@ -92,6 +92,8 @@ static char *inline_ad(fixture *f, const char *id, int seq, const char *skip, co
         "<Tracking event=\"thirdQuartile\">%s/ads/t/%s/thirdQuartile</Tracking>"
         "<Tracking event=\"complete\">%s/ads/t/%s/complete</Tracking>"
         "<Tracking event=\"skip\">%s/ads/t/%s/skip</Tracking>"
+        "<Tracking event=\"pause\">%s/ads/t/%s/pause</Tracking>"
+        "<Tracking event=\"resume\">%s/ads/t/%s/resume</Tracking>"
         "</TrackingEvents><VideoClicks><ClickThrough>http://example.test/</ClickThrough>"
         "</VideoClicks><MediaFiles>"
         "<MediaFile delivery=\"progressive\" type=\"video/webm\" width=\"320\" height=\"180\">"
@@ -100,7 +102,7 @@ static char *inline_ad(fixture *f, const char *id, int seq, const char *skip, co
         "bitrate=\"300\">%s</MediaFile></MediaFiles></Linear></Creative>"
         "<Creative><CompanionAds/></Creative></Creatives></InLine></Ad>",
         id, seqattr, id, b, id, b, id, id, id, skip ? skip : "", b, id, b, id, b, id, b, id, b, id,
-        b, id, media, media);
+        b, id, b, id, b, id, media, media);
 }
 
 static void serve_vast(fixture *f, const char *path, const char *ads)
@@ -448,6 +450,34 @@ static void test_skip(void **state)
     run_free(&r);
 }
 
+static void test_ad_pause(void **state)
+{
+    fixture *f = *state;
+    size_t mark = journal_len(f);
+    run r;
+    run_start(&r, f, "{\"plugins\":{\"ima\":{\"adTagUrl\":\"{b}/ads/pre.xml\"}}}");
+    assert_true(run_until_event(&r, "adfirstquartile", KP_SEC(30)) != SIZE_MAX);
+    kp_player_pause(r.player);
+    kp_sched_run_until(r.sched, kp_sched_now(r.sched) + KP_SEC(3));
+    assert_int_equal(count(&r, "admidpoint"), 0);
+    assert_int_equal(count(&r, "adpaused"), 1);
+    assert_true(kp_player_paused(r.player)); /* the content did not move */
+    kp_player_play(r.player);
+    assert_true(run_until_event(&r, "playbackended", KP_SEC(60)) != SIZE_MAX);
+    char *t = types(&r);
+    assert_contains(t, "adfirstquartile adpaused adresumed admidpoint");
+    assert_int_equal(count(&r, "adresumed"), 1);
+    assert_int_equal(count(&r, "firstplay"), 1);
+    int64_t t0 = kp_recorder_get(r.rec, find_from(&r, "adstarted", 0))->t_ms;
+    int64_t t1 = kp_recorder_get(r.rec, find_from(&r, "adcompleted", 0))->t_ms;
+    assert_true(t1 - t0 >= 7000 && t1 - t0 < 7200); /* 4 s of ad + 3 s paused */
+    char *bc = beacons(f, &mark);
+    assert_contains(bc, "pre/firstQuartile pre/pause pre/resume pre/midpoint");
+    free(bc);
+    free(t);
+    run_free(&r);
+}
+
 static void test_pod(void **state)
 {
     fixture *f = *state;
@@ -576,13 +606,10 @@ static void test_no_ads_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_preroll),
-        cmocka_unit_test(test_breaks_mid_post),
-        cmocka_unit_test(test_skip),
-        cmocka_unit_test(test_pod),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_wrapper_chain),
-        cmocka_unit_test(test_seek_over_midrolls),
+        cmocka_unit_test(test_preroll),       cmocka_unit_test(test_breaks_mid_post),
+        cmocka_unit_test(test_skip),          cmocka_unit_test(test_ad_pause),
+        cmocka_unit_test(test_pod),           cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_wrapper_chain), cmocka_unit_test(test_seek_over_midrolls),
         cmocka_unit_test(test_no_ads_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -380,7 +380,7 @@ static void test_not_supported_yet(void **state)
         "leave it out)",
         "scenarios/bad/not_supported.yaml:8:13: player.platform: expected one of chrome, firefox, "
         "edge, safari, ios, android or smarttv, got 'netscape'",
-        "scenarios/bad/not_supported.yaml:10:5: steps[0]: step 'skip_ad' is not supported yet",
+        "scenarios/bad/not_supported.yaml:10:5: steps[0]: step 'change_media' is not supported yet",
         "scenarios/bad/not_supported.yaml:11:5: steps[1]: step 'select_audio' is not supported "
         "yet",
         NULL);

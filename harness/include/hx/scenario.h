@@ -65,7 +65,8 @@ typedef enum hx_step_kind {
     HX_STEP_WAIT_FOR,
     HX_STEP_SET_MUTED,
     HX_STEP_SET_VOLUME,
-    HX_STEP_LOAD_PLAYLIST
+    HX_STEP_LOAD_PLAYLIST,
+    HX_STEP_SKIP_AD
 } hx_step_kind;
 
 typedef struct hx_step {
