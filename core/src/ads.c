@@ -9,7 +9,7 @@
  */
 #include "ads.h"
 
-#include "demux.h"
+#include "engine_progressive.h"
 #include "player_priv.h"
 #include "vast.h"
 
@@ -668,19 +668,19 @@ static void media_answer(void *ud, const kp_http_response *r)
         code = KP_VAST_FILE_NOT_FOUND;
         snprintf(msg, sizeof(msg), "the media file %s answered HTTP %d", r->url, r->status);
     } else {
-        kp_demux_info info;
+        /* the ad element reads the file's header as the content's NativeAdapter element
+         * does (its moov and sample index, with libavformat) */
+        size_t n_samples = 0;
+        kp_time end = 0;
         char derr[160];
-        if (kp_demux_segment((const uint8_t *)r->body.data, r->body.len, "mp4", &info, derr,
-                             sizeof(derr)) != KP_OK) {
+        if (kp_native_mp4_probe((const uint8_t *)r->body.data, r->body.len, &n_samples, &end,
+                                derr, sizeof(derr)) != KP_OK ||
+            n_samples == 0) {
             code = KP_VAST_MEDIA_DISPLAY;
-            snprintf(msg, sizeof(msg), "the media file %s cannot be played: %s", r->url, derr);
-        } else {
-            kp_time end = 0;
-            for (int i = 0; i < info.n_tracks; i++)
-                if (info.tracks[i].end_us > end)
-                    end = info.tracks[i].end_us;
-            if (end > 0)
-                dur = end; /* the element's duration: what the file holds */
+            snprintf(msg, sizeof(msg), "the media file %s cannot be played: %s", r->url,
+                     derr[0] ? derr : "no samples");
+        } else if (end > 0) {
+            dur = end; /* the element's duration: what the file holds */
         }
     }
     if (code) {
