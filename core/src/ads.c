@@ -673,8 +673,8 @@ static void media_answer(void *ud, const kp_http_response *r)
         size_t n_samples = 0;
         kp_time end = 0;
         char derr[160];
-        if (kp_native_mp4_probe((const uint8_t *)r->body.data, r->body.len, &n_samples, &end,
-                                derr, sizeof(derr)) != KP_OK ||
+        if (kp_native_mp4_probe((const uint8_t *)r->body.data, r->body.len, &n_samples, &end, derr,
+                                sizeof(derr)) != KP_OK ||
             n_samples == 0) {
             code = KP_VAST_MEDIA_DISPLAY;
             snprintf(msg, sizeof(msg), "the media file %s cannot be played: %s", r->url,
@@ -1002,6 +1002,13 @@ static void on_event(void *ud, const kp_event *ev)
         if (!a->n_cur && !a->ctask && !kp_player_paused(a->p))
             a->ctask = later(a, check_midroll);
         break;
+    case KP_EV_SEEKED: {
+        /* back before the last midroll played: the breaks passed over may play again */
+        kp_time now = KP_SEC(kp_player_current_time(a->p));
+        if (now < a->snapback)
+            a->snapback = now;
+        break;
+    }
     case KP_EV_ENDED:
         a->content_ended = true;
         if (!a->n_cur)

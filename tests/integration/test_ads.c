@@ -588,6 +588,24 @@ static void test_seek_over_midrolls(void **state)
     assert_string_equal(kp_json_str(payload_at(&r, i), "ad.id", ""), "skip");
     assert_int_equal(count(&r, "alladscompleted"), 1);
     run_free(&r);
+
+    /* seeking back before the break passed over plays it when the playhead reaches it */
+    run_start(&r, f,
+              "{\"advertising\":{\"adBreaks\":[{\"position\":3,\"ads\":[{\"url\":"
+              "[\"{b}/ads/pre.xml\"]}]},{\"position\":6,\"ads\":[{\"url\":[\"{b}/ads/skip.xml\"]}]}"
+              "]}}");
+    assert_true(run_until_event(&r, "firstplaying", KP_SEC(30)) != SIZE_MAX);
+    kp_player_seek(r.player, 8.0);
+    assert_true(run_until_event(&r, "adbreakend", KP_SEC(60)) != SIZE_MAX);
+    kp_player_seek(r.player, 1.0);
+    assert_true(run_until_event(&r, "playbackended", KP_SEC(90)) != SIZE_MAX);
+    assert_int_equal(count(&r, "adbreakstart"), 2);
+    i = find_from(&r, "adstarted", find_from(&r, "adstarted", 0) + 1);
+    assert_string_equal(kp_json_str(payload_at(&r, i), "ad.id", ""), "pre");
+    i = find_from(&r, "adbreakstart", find_from(&r, "adbreakstart", 0) + 1);
+    double pos = kp_json_num(payload_at(&r, i), "adBreak.position", 0);
+    assert_true(pos >= 3.0 && pos < 3.6);
+    run_free(&r);
 }
 
 static void test_no_ads_config(void **state)
