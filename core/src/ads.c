@@ -652,6 +652,13 @@ static void ad_started(void *ud)
                           ad_tick, a);
 }
 
+/* An ad's failure is IMA's AdErrorEvent (CRITICAL) when it was its own request's only ad;
+ * inside a pod, and under advertising.adBreaks (playAdNow), a logged RECOVERABLE one. */
+static bool single_ad(const kp_ads *a)
+{
+    return a->mode == MODE_TAG && a->n_pod == 1;
+}
+
 static void media_answer(void *ud, const kp_http_response *r)
 {
     kp_ads *a = ud;
@@ -687,7 +694,7 @@ static void media_answer(void *ud, const kp_http_response *r)
         fire_errors(a, it, code);
         /* the ad fails: an AdErrorEvent when it was the request's only ad, else a logged
          * error and the pod goes on */
-        ad_error(a, code, a->mode == MODE_TAG && a->n_pod == 1, msg);
+        ad_error(a, code, single_ad(a), msg);
         a->at++;
         play_next_ad(a);
         return;
@@ -740,14 +747,14 @@ static void play_next_ad(kp_ads *a)
         ad_item *it = &a->pod[a->at];
         if (!it->inl->linear) {
             fire_errors(a, it, KP_VAST_LINEARITY);
-            ad_error(a, KP_VAST_LINEARITY, false, "the ad has no linear creative");
+            ad_error(a, KP_VAST_LINEARITY, single_ad(a), "the ad has no linear creative");
             a->at++;
             continue;
         }
         a->media = pick_media(it->inl);
         if (!a->media) {
             fire_errors(a, it, KP_VAST_NO_SUPPORTED_MEDIA);
-            ad_error(a, KP_VAST_NO_SUPPORTED_MEDIA, false,
+            ad_error(a, KP_VAST_NO_SUPPORTED_MEDIA, single_ad(a),
                      "no progressive video/mp4 MediaFile the player supports");
             a->at++;
             continue;
