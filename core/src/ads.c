@@ -883,9 +883,14 @@ static void tag_answer(void *ud, const kp_http_response *r)
     a->tag_loaded = true;
     json_t *pos = json_array();
     for (size_t i = 0; i < a->n_breaks; i++) {
-        double v = a->breaks[i].position == -2 ? a->breaks[i].pct : secs(a->breaks[i].position);
-        if (a->breaks[i].position == -1)
-            v = -1;
+        const brk *b = &a->breaks[i];
+        if (b->position == -2) { /* n% before the duration is known: the AdsController's form */
+            char s[32];
+            snprintf(s, sizeof(s), "%g%%", b->pct);
+            json_array_append_new(pos, json_string(s));
+            continue;
+        }
+        double v = b->position == -1 ? -1 : secs(b->position);
         json_array_append_new(pos, fmod(v, 1.0) == 0 ? json_integer((json_int_t)v) : json_real(v));
     }
     if (json_array_size(pos) == 0)

@@ -177,6 +177,25 @@ static int setup(void **state)
         free(doc);
     }
     free(media404);
+    /* a VMAP: start (AdTagURI), 50% (inline VASTAdData), end (AdTagURI) */
+    ad = inline_ad(f, "vmid", 0, NULL, f->ad_mp4);
+    char *vmap = kp_asprintf(
+        "<vmap:VMAP xmlns:vmap=\"http://www.iab.net/videosuite/vmap\" version=\"1.0\">"
+        "<vmap:AdBreak timeOffset=\"start\" breakType=\"linear\" breakId=\"pre\">"
+        "<vmap:AdSource><vmap:AdTagURI templateType=\"vast4\">%s/ads/pre.xml</vmap:AdTagURI>"
+        "</vmap:AdSource><vmap:TrackingEvents><vmap:Tracking event=\"breakStart\">"
+        "%s/ads/t/vmap/breakStart</vmap:Tracking><vmap:Tracking event=\"breakEnd\">"
+        "%s/ads/t/vmap/breakEnd</vmap:Tracking></vmap:TrackingEvents></vmap:AdBreak>"
+        "<vmap:AdBreak timeOffset=\"50%%\" breakType=\"linear\" breakId=\"mid\">"
+        "<vmap:AdSource><vmap:VASTAdData><VAST version=\"4.2\">%s</VAST></vmap:VASTAdData>"
+        "</vmap:AdSource></vmap:AdBreak>"
+        "<vmap:AdBreak timeOffset=\"end\" breakType=\"linear\" breakId=\"post\">"
+        "<vmap:AdSource><vmap:AdTagURI>%s/ads/pre.xml</vmap:AdTagURI></vmap:AdSource>"
+        "</vmap:AdBreak></vmap:VMAP>",
+        b, b, b, ad, b);
+    serve(f, "/ads/vmap.xml", 200, vmap);
+    free(vmap);
+    free(ad);
     *state = f;
     return 0;
 }
@@ -608,6 +627,41 @@ static void test_seek_over_midrolls(void **state)
     run_free(&r);
 }
 
+static void test_vmap(void **state)
+{
+    fixture *f = *state;
+    size_t mark = journal_len(f);
+    run r;
+    run_start(&r, f, "{\"plugins\":{\"ima\":{\"adTagUrl\":\"{b}/ads/vmap.xml\"}}}");
+    assert_true(run_until_event(&r, "playbackended", KP_SEC(90)) != SIZE_MAX);
+    assert_int_equal(count(&r, "aderror"), 0);
+    assert_int_equal(count(&r, "adbreakstart"), 3);
+    assert_int_equal(count(&r, "adscompleted"), 1);
+    assert_int_equal(count(&r, "alladscompleted"), 1);
+    size_t i = find_from(&r, "admanifestloaded", 0);
+    char *pos = kp_json_dumps(json_object_get(payload_at(&r, i), "adBreaksPosition"));
+    assert_string_equal(pos, "[0,\"50%\",-1]");
+    free(pos);
+    const char *types_want[] = {"preroll", "midroll", "postroll"};
+    i = 0;
+    for (int k = 0; k < 3; k++) {
+        i = find_from(&r, "adbreakstart", i + 1);
+        assert_string_equal(kp_json_str(payload_at(&r, i), "adBreak.type", ""), types_want[k]);
+    }
+    i = find_from(&r, "adbreakstart", find_from(&r, "adbreakstart", 0) + 1);
+    double p = kp_json_num(payload_at(&r, i), "adBreak.position", 0);
+    assert_true(p >= 6.0 && p < 6.6); /* 50 % of 12 s */
+    char *t = types(&r);
+    assert_contains(t, "adcompleted adbreakend adscompleted alladscompleted playbackended");
+    free(t);
+    char *bc = beacons(f, &mark);
+    assert_contains(bc, "vmap/breakStart pre/impression");
+    assert_contains(bc, "pre/complete vmap/breakEnd");
+    assert_contains(bc, "vmid/start");
+    free(bc);
+    run_free(&r);
+}
+
 static void test_no_ads_config(void **state)
 {
     fixture *f = *state;
@@ -628,7 +682,7 @@ int main(void)
         cmocka_unit_test(test_skip),          cmocka_unit_test(test_ad_pause),
         cmocka_unit_test(test_pod),           cmocka_unit_test(test_errors),
         cmocka_unit_test(test_wrapper_chain), cmocka_unit_test(test_seek_over_midrolls),
-        cmocka_unit_test(test_no_ads_config),
+        cmocka_unit_test(test_vmap),          cmocka_unit_test(test_no_ads_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
