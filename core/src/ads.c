@@ -1065,8 +1065,8 @@ int kp__ads_skip(kp_ads *a)
 
 bool kp__ads_pause(kp_ads *a)
 {
-    if (a->self_call || !a->n_cur)
-        return false;
+    if (a->self_call || !a->n_cur || !a->break_started)
+        return false; /* no ad on screen yet: the call is the content's */
     if (a->playing && !a->ad_paused) {
         a->ad_paused = true;
         a->paused_ph = kp_sched_now(a->p->sched) - a->ad_start;
@@ -1080,8 +1080,8 @@ bool kp__ads_pause(kp_ads *a)
 
 bool kp__ads_resume(kp_ads *a)
 {
-    if (a->self_call || !a->n_cur)
-        return false;
+    if (a->self_call || !a->n_cur || !a->break_started)
+        return false; /* no ad on screen yet: the call is the content's */
     if (a->ad_paused) {
         a->ad_paused = false;
         a->ad_start = kp_sched_now(a->p->sched) - a->paused_ph;
