@@ -360,6 +360,13 @@ static int cmd_serve(int argc, char **argv, kp_log *log, mbe_media_cache *media)
         printf("  licenses     %s (ClearKey /clearkey/license, UDRM /cenc/widevine, "
                "/cenc/playready, /fps)\n",
                mdrm_server_url(servers.drm));
+    if (sc->backend.ads.n_vast || sc->backend.ads.n_vmap)
+        printf("  ads          %s/ads (%zu VAST at /ads/vast/<id>, %zu VMAP at /ads/vmap/<id>)\n",
+               url, sc->backend.ads.n_vast, sc->backend.ads.n_vmap);
+    for (size_t i = 0; i < sc->backend.ads.n_vast; i++)
+        printf("  vast         %s/ads/vast/%s\n", url, sc->backend.ads.vast[i].id);
+    for (size_t i = 0; i < sc->backend.ads.n_vmap; i++)
+        printf("  vmap         %s/ads/vmap/%s\n", url, sc->backend.ads.vmap[i].id);
     for (size_t i = 0; i < sc->backend.n_entries; i++)
         printf("  entry        %s (%s, %.1f s)\n", sc->backend.entries[i].id,
                sc->backend.entries[i].status, sc->backend.entries[i].duration);

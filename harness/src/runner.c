@@ -345,13 +345,84 @@ static char *session_ks(const hx_scenario *sc, const mbe_server *srv)
     return NULL;
 }
 
-static json_t *player_config(const hx_scenario *sc, const char *base_url)
+/* Replaces the placeholders in one text (a new string), or NULL when it has none. */
+static char *substitute_text(const char *text, const char *const (*subst)[2])
 {
+    if (!strstr(text, "{{"))
+        return NULL;
+    kp_buf b;
+    kp_buf_init(&b);
+    const char *p = text;
+    while (*p) {
+        const char *open = strstr(p, "{{");
+        if (!open) {
+            kp_buf_puts(&b, p);
+            break;
+        }
+        kp_buf_append(&b, p, (size_t)(open - p));
+        const char *value = NULL;
+        size_t len = 0;
+        for (size_t i = 0; subst[i][0] && !value; i++) {
+            len = strlen(subst[i][0]);
+            if (strncmp(open + 2, subst[i][0], len) == 0 && strncmp(open + 2 + len, "}}", 2) == 0)
+                value = subst[i][1];
+        }
+        if (value) {
+            kp_buf_puts(&b, value);
+            p = open + 2 + len + 2;
+        } else { /* not ours (the loader refuses unknown names): kept as written */
+            kp_buf_append(&b, open, 2);
+            p = open + 2;
+        }
+    }
+    char *out = kp_strndup(b.data ? b.data : "", b.len);
+    kp_buf_free(&b);
+    return out;
+}
+
+/* Replaces {{ads}}, {{analytics}}, {{api}} and {{drm}} in every text value of v. */
+static void substitute(json_t *v, const char *const (*subst)[2])
+{
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *item;
+        json_object_foreach(v, k, item)
+        {
+            substitute(item, subst);
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item)
+        {
+            substitute(item, subst);
+        }
+    } else if (json_is_string(v)) {
+        char *text = substitute_text(json_string_value(v), subst);
+        if (text)
+            json_string_set(v, text);
+        free(text);
+    }
+}
+
+json_t *hx_player_config(const hx_scenario *sc, const hx_servers *srv)
+{
+    const char *base_url = mbe_server_url(srv->api);
     json_t *cfg = json_deep_copy(sc->player.config);
     if (!json_is_object(cfg)) {
         json_decref(cfg);
         cfg = json_object();
     }
+    char *ads = kp_asprintf("%s/ads", base_url);
+    char *analytics = kp_asprintf("%s/analytics", base_url);
+    const char *const subst[][2] = {{"ads", ads ? ads : ""},
+                                    {"analytics", analytics ? analytics : ""},
+                                    {"api", base_url},
+                                    {"drm", srv->drm ? mdrm_server_url(srv->drm) : ""},
+                                    {NULL, NULL}};
+    substitute(cfg, subst);
+    free(ads);
+    free(analytics);
     char *service = kp_asprintf("%s/api_v3", base_url);
     json_t *over = json_pack("{s:{s:I, s:{s:s, s:s}}}", "provider", "partnerId",
                              (json_int_t)sc->backend.partner_id, "env", "serviceUrl", service,
@@ -407,6 +478,79 @@ static int drm_start(const hx_scenario *sc, kp_log *log, uint16_t port, mdrm_ser
     return rc;
 }
 
+/* backend.ads as the ad server's fixtures (pointing into sc; freed with ads_free). */
+typedef struct ads_fixtures {
+    mbe_ads ads;
+    mbe_ad *creatives;
+    mbe_vast *vast;
+    mbe_vmap *vmap;
+    mbe_vmap_break **breaks;
+} ads_fixtures;
+
+static void ads_free(ads_fixtures *f)
+{
+    for (size_t i = 0; f->breaks && i < f->ads.n_vmap; i++)
+        free(f->breaks[i]);
+    free(f->breaks);
+    free(f->creatives);
+    free(f->vast);
+    free(f->vmap);
+}
+
+static int ads_make(const hx_scenario *sc, ads_fixtures *f)
+{
+    memset(f, 0, sizeof(*f));
+    size_t na = sc->backend.ads.n_creatives, nv = sc->backend.ads.n_vast,
+           nm = sc->backend.ads.n_vmap;
+    f->creatives = calloc(na + 1, sizeof(*f->creatives));
+    f->vast = calloc(nv + 1, sizeof(*f->vast));
+    f->vmap = calloc(nm + 1, sizeof(*f->vmap));
+    f->breaks = calloc(nm + 1, sizeof(*f->breaks));
+    if (!f->creatives || !f->vast || !f->vmap || !f->breaks)
+        return KP_ENOMEM;
+    for (size_t i = 0; i < na; i++) {
+        const hx_ad *a = &sc->backend.ads.creatives[i];
+        f->creatives[i] = (mbe_ad){.id = a->id,
+                                   .title = a->title,
+                                   .duration = a->duration,
+                                   .skipoffset = a->skipoffset,
+                                   .skip_pct = a->skip_pct,
+                                   .creative = a->creative,
+                                   .media = a->media,
+                                   .click_through = a->click_through};
+    }
+    for (size_t i = 0; i < nv; i++) {
+        const hx_vast *v = &sc->backend.ads.vast[i];
+        f->vast[i] = (mbe_vast){.id = v->id,
+                                .version = v->version,
+                                .ads = (const char *const *)v->ads,
+                                .n_ads = v->n_ads,
+                                .wrapper = v->wrapper,
+                                .broken = v->broken};
+    }
+    for (size_t i = 0; i < nm; i++) {
+        const hx_vmap *m = &sc->backend.ads.vmap[i];
+        f->breaks[i] = calloc(m->n_breaks + 1, sizeof(mbe_vmap_break));
+        f->ads.n_vmap = i + 1;
+        if (!f->breaks[i])
+            return KP_ENOMEM;
+        for (size_t k = 0; k < m->n_breaks; k++)
+            f->breaks[i][k] = (mbe_vmap_break){.id = m->breaks[k].id,
+                                               .time_offset = m->breaks[k].offset,
+                                               .vast = m->breaks[k].vast,
+                                               .inline_vast = m->breaks[k].inline_vast};
+        f->vmap[i] = (mbe_vmap){
+            .id = m->id, .breaks = f->breaks[i], .n_breaks = m->n_breaks, .broken = m->broken};
+    }
+    f->ads = (mbe_ads){.ads = f->creatives,
+                       .n_ads = na,
+                       .vast = f->vast,
+                       .n_vast = nv,
+                       .vmap = f->vmap,
+                       .n_vmap = nm};
+    return KP_OK;
+}
+
 static int backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
                          const char *license_url, mbe_server **out)
 {
@@ -421,6 +565,10 @@ static int backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *
     mbe_caption **caps = calloc(n ? n : 1, sizeof(*caps));
     mbe_playlist *playlists = calloc(np ? np : 1, sizeof(*playlists));
     int rc = entries && formats && caps && playlists ? KP_OK : KP_ENOMEM;
+    ads_fixtures ads;
+    int ads_rc = ads_make(sc, &ads);
+    if (rc == KP_OK)
+        rc = ads_rc;
     for (size_t i = 0; rc == KP_OK && i < n; i++) {
         const hx_entry *e = &sc->backend.entries[i];
         for (size_t f = 0; f < e->n_formats; f++)
@@ -484,9 +632,11 @@ static int backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *
                           .log = log,
                           .port = port,
                           .license_url = license_url,
-                          .udrm_secret = udrm_secret};
+                          .udrm_secret = udrm_secret,
+                          .ads = &ads.ads};
         rc = mbe_server_start(&cfg, out);
     }
+    ads_free(&ads);
     for (size_t i = 0; caps && i < n; i++)
         free(caps[i]);
     free(caps);
@@ -546,7 +696,7 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
     kp_net_profile prof = {.bandwidth_bps = sc->player.bandwidth_bps,
                            .latency = sc->player.latency};
     c.net = c.sched ? kp_net_new(c.sched, &prof, opts->log) : NULL;
-    json_t *cfg = player_config(sc, mbe_server_url(c.srv.api));
+    json_t *cfg = hx_player_config(sc, &c.srv);
     char *ks = session_ks(sc, c.srv.api);
     if (ks)
         json_object_set_new(json_object_get(cfg, "provider"), "ks", json_string(ks));

@@ -141,7 +141,7 @@ static const char *const BLOCK_CODES[] = {"COUNTRY_RESTRICTED",
 static const char *const PLATFORMS[] = {"chrome", "firefox", "edge",    "safari",
                                         "ios",    "android", "smarttv", NULL};
 static const char *const PRELOADS[] = {"none", "auto", NULL};
-static const char *const SERVERS[] = {"api", "cdn", "drm", NULL};
+static const char *const SERVERS[] = {"api", "cdn", "drm", "ads", NULL};
 
 typedef struct step_spec {
     const char *name;
@@ -1399,6 +1399,448 @@ static void check_entries(ctx *c, const hx_ynode *m, hx_scenario *s)
     pop(c, mk);
 }
 
+/* ---- backend.ads (kpsim): the mock ad server's fixtures ------------------------------ */
+
+static const char *const ADS_KEYS[] = {"creatives", "vast", "vmap", NULL};
+static const char *const CREATIVE_KEYS[] = {"id",   "duration", "title",         "skipoffset",
+                                            "type", "media",    "click_through", NULL};
+static const char *const VAST_KEYS[] = {"id", "version", "ads", "wrapper", "broken", NULL};
+static const char *const VMAP_KEYS[] = {"id", "breaks", "broken", NULL};
+static const char *const BREAK_KEYS[] = {"id", "offset", "vast", "inline", NULL};
+/* index = the mbe_ad / mbe_vast value */
+static const char *const CREATIVE_TYPES[] = {"linear", "nonlinear", "vpaid", NULL};
+static const char *const AD_MEDIA[] = {"served", "missing", "none", NULL};
+static const char *const VAST_BROKEN[] = {"malformed", "truncated", "not_vast", "empty_body", NULL};
+static const char *const VMAP_BROKEN[] = {"malformed", "truncated", "not_vmap", "empty_body", NULL};
+static const char *const VAST_VERSIONS[] = {"2.0", "3.0", "4.0", "4.1", "4.2", NULL};
+#define MAX_AD_DURATION 3600.0
+
+static size_t index_of(const char *s, const char *const *list)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return i;
+    return 0;
+}
+
+/* An ad fixture id: text made of URL-safe characters (it is a path segment). */
+static bool want_fixture_id(ctx *c, const hx_ynode *v)
+{
+    if (!want_str(c, v, true))
+        return false;
+    for (size_t i = 0; i < v->len; i++) {
+        char ch = v->text[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '~' || ch == '-')) {
+            failp(c, v->loc,
+                  "'%s': an id may only hold letters, digits and . _ ~ - (it is part "
+                  "of URLs)",
+                  v->text);
+            return false;
+        }
+    }
+    if (strcmp(v->text, "-") == 0 || strcmp(v->text, ".") == 0 || strcmp(v->text, "..") == 0) {
+        failp(c, v->loc, "'%s' cannot be an id", v->text);
+        return false;
+    }
+    return true;
+}
+
+/* Reads the `id` of fixture i of a list, reporting a duplicate of an earlier one. */
+static char *fixture_id(ctx *c, const hx_ynode *m, const char *what, char *const *ids,
+                        size_t stride, size_t i)
+{
+    size_t mk;
+    const hx_ynode *v = require(c, m, "id") ? enter(c, m, "id", &mk) : NULL;
+    if (!v)
+        return NULL;
+    char *id = NULL;
+    if (want_fixture_id(c, v)) {
+        for (size_t k = 0; k < i; k++) {
+            const char *other = *(char *const *)((const char *)ids + k * stride);
+            if (other && strcmp(other, v->text) == 0) {
+                failp(c, v->loc, "duplicate %s id '%s'", what, v->text);
+                break;
+            }
+        }
+        id = dup_str(c, v->text);
+    }
+    pop(c, mk);
+    return id;
+}
+
+/* "HH:MM:SS" or "HH:MM:SS.mmm" (minutes and seconds below 60); seconds in *out. */
+static bool parse_clock(const char *s, double *out)
+{
+    int h, m, sec, n = 0;
+    if (sscanf(s, "%2d:%2d:%2d%n", &h, &m, &sec, &n) != 3 || n != 8 || m > 59 || sec > 59 ||
+        h < 0 || m < 0 || sec < 0 || s[2] != ':' || s[5] != ':')
+        return false;
+    double frac = 0;
+    if (s[8] == '.') {
+        size_t k = 9;
+        double scale = 0.1;
+        for (; s[k] >= '0' && s[k] <= '9' && k < 12; k++, scale /= 10)
+            frac += (s[k] - '0') * scale;
+        if (k == 9 || s[k])
+            return false;
+    } else if (s[8]) {
+        return false;
+    }
+    *out = h * 3600.0 + m * 60.0 + sec + frac;
+    return true;
+}
+
+/* "25%" (0..100); the number in *out. */
+static bool parse_percent(const char *s, double *out)
+{
+    char *end = NULL;
+    if (!(*s >= '0' && *s <= '9'))
+        return false;
+    double v = strtod(s, &end);
+    if (!end || strcmp(end, "%") != 0 || !(v >= 0 && v <= 100))
+        return false;
+    *out = v;
+    return true;
+}
+
+static void check_skipoffset(ctx *c, const hx_ynode *m, hx_ad *ad)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "skipoffset", &mk);
+    if (!v)
+        return;
+    double t = -1, pct = -1;
+    if (v->type == HX_Y_NUM) {
+        if (want_num(c, v, "seconds", 0, false, MAX_AD_DURATION))
+            t = v->num;
+    } else if (v->type == HX_Y_STR && (parse_clock(v->text, &t) || parse_percent(v->text, &pct))) {
+        /* parsed */
+    } else if (v->type != HX_Y_BAD) {
+        failp(c, v->loc,
+              "expected seconds, 'HH:MM:SS[.mmm]' or a percentage such as '25%%', got %s",
+              describe(c, v));
+    }
+    if (t >= 0 && ad->duration > 0 && t >= ad->duration) {
+        failp(c, v->loc, "%g s is not before the end of the %g s ad", t, ad->duration);
+        t = -1;
+    }
+    ad->skipoffset = t;
+    ad->skip_pct = pct;
+    pop(c, mk);
+}
+
+static void check_creatives(ctx *c, const hx_ynode *a, hx_scenario *s)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, a, "creatives", &mk);
+    if (!v)
+        return;
+    if (want_seq(c, v) && v->n) {
+        hx_ad *out = calloc(v->n, sizeof(*out));
+        s->backend.ads.creatives = out;
+        if (!out)
+            c->oom = true;
+        for (size_t i = 0; out && i < v->n; i++) {
+            size_t mi = push_index(c, i);
+            const hx_ynode *m = v->items[i];
+            hx_ad *ad = &out[i];
+            s->backend.ads.n_creatives = i + 1;
+            ad->loc = m->loc;
+            ad->skipoffset = ad->skip_pct = -1;
+            if (want_map(c, m)) {
+                check_keys(c, m, CREATIVE_KEYS);
+                ad->id = fixture_id(c, m, "creative", &out[0].id, sizeof(*out), i);
+                if (require(c, m, "duration"))
+                    get_num(c, m, "duration", "seconds", 0, true, MAX_AD_DURATION, &ad->duration);
+                get_str(c, m, "title", false, &ad->title);
+                get_str(c, m, "click_through", true, &ad->click_through);
+                check_skipoffset(c, m, ad);
+                char *e = NULL;
+                get_enum(c, m, "type", CREATIVE_TYPES, NULL, &e);
+                ad->creative = e ? (int)index_of(e, CREATIVE_TYPES) : 0;
+                free(e);
+                e = NULL;
+                get_enum(c, m, "media", AD_MEDIA, NULL, &e);
+                ad->media = e ? (int)index_of(e, AD_MEDIA) : 0;
+                free(e);
+            }
+            pop(c, mi);
+        }
+    }
+    pop(c, mk);
+}
+
+static const hx_ad *find_creative(const hx_scenario *s, const char *id)
+{
+    for (size_t i = 0; i < s->backend.ads.n_creatives; i++)
+        if (s->backend.ads.creatives[i].id && strcmp(s->backend.ads.creatives[i].id, id) == 0)
+            return &s->backend.ads.creatives[i];
+    return NULL;
+}
+
+static const hx_vast *find_vast_doc(const hx_scenario *s, const char *id)
+{
+    for (size_t i = 0; i < s->backend.ads.n_vast; i++)
+        if (s->backend.ads.vast[i].id && strcmp(s->backend.ads.vast[i].id, id) == 0)
+            return &s->backend.ads.vast[i];
+    return NULL;
+}
+
+/* "no creative 'x' in backend.ads.creatives (did you mean 'y'?)" */
+static void unknown_ref(ctx *c, hx_loc loc, const char *what, const char *list, const char *id,
+                        const char *const *names)
+{
+    char hint[96];
+    failp(c, loc, "no %s '%s' in backend.ads.%s%s", what, id, list,
+          dym(hint, sizeof(hint), names ? suggest(id, names) : NULL));
+}
+
+/* The ids of a fixture list as a NULL-terminated array for suggest() (NULL ids skipped). */
+static const char **id_list(const char *const *first, size_t stride, size_t n)
+{
+    const char **out = calloc(n + 1, sizeof(*out));
+    size_t k = 0;
+    for (size_t i = 0; out && i < n; i++) {
+        const char *id = *(const char *const *)((const char *)first + i * stride);
+        if (id)
+            out[k++] = id;
+    }
+    return out;
+}
+
+static void check_vast_docs(ctx *c, const hx_ynode *a, hx_scenario *s, bool creatives_ok)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, a, "vast", &mk);
+    if (!v)
+        return;
+    if (want_seq(c, v) && v->n) {
+        hx_vast *out = calloc(v->n, sizeof(*out));
+        s->backend.ads.vast = out;
+        if (!out)
+            c->oom = true;
+        const char **names = s->backend.ads.creatives
+                                 ? id_list((const char *const *)&s->backend.ads.creatives[0].id,
+                                           sizeof(hx_ad), s->backend.ads.n_creatives)
+                                 : NULL;
+        for (size_t i = 0; out && i < v->n; i++) {
+            size_t mi = push_index(c, i);
+            const hx_ynode *m = v->items[i];
+            hx_vast *d = &out[i];
+            s->backend.ads.n_vast = i + 1;
+            d->loc = m->loc;
+            if (want_map(c, m)) {
+                check_keys(c, m, VAST_KEYS);
+                d->id = fixture_id(c, m, "vast", &out[0].id, sizeof(*out), i);
+                size_t mv;
+                const hx_ynode *ver = enter(c, m, "version", &mv);
+                if (ver) {
+                    /* 4.2 written plainly is a number: its text is what counts */
+                    char buf[8] = "";
+                    if ((ver->type == HX_Y_NUM || ver->type == HX_Y_STR) && ver->len < 4)
+                        snprintf(buf, sizeof(buf), "%s%s", ver->text,
+                                 strchr(ver->text, '.') ? "" : ".0");
+                    if (in_list(buf, VAST_VERSIONS))
+                        d->version = dup_str(c, buf);
+                    else if (ver->type != HX_Y_BAD)
+                        failp(c, ver->loc,
+                              "expected a VAST version (2.0, 3.0, 4.0, 4.1 or 4.2), "
+                              "got %s",
+                              describe(c, ver));
+                    pop(c, mv);
+                } else {
+                    d->version = dup_str(c, "4.2");
+                }
+                get_str(c, m, "wrapper", true, &d->wrapper);
+                size_t ma;
+                const hx_ynode *list = enter(c, m, "ads", &ma);
+                if (list && d->wrapper)
+                    failp(c, list->loc,
+                          "a wrapper has no ads of its own: give ads or wrapper, "
+                          "not both");
+                if (list && want_seq(c, list) && list->n) {
+                    d->ads = calloc(list->n, sizeof(char *));
+                    if (!d->ads)
+                        c->oom = true;
+                    for (size_t k = 0; d->ads && k < list->n; k++) {
+                        size_t mi2 = push_index(c, k);
+                        const hx_ynode *it = list->items[k];
+                        if (want_str(c, it, true)) {
+                            const hx_ad *ad = find_creative(s, it->text);
+                            if (!ad && creatives_ok)
+                                unknown_ref(c, it->loc, "creative", "creatives", it->text, names);
+                            if (ad && d->version && strcmp(d->version, "2.0") == 0 &&
+                                (ad->skipoffset >= 0 || ad->skip_pct >= 0))
+                                failp(c, it->loc,
+                                      "creative '%s' is skippable, which VAST 2.0 "
+                                      "cannot say (skipoffset is VAST 3.0+)",
+                                      it->text);
+                            d->ads[k] = dup_str(c, it->text);
+                        }
+                        d->n_ads = k + 1;
+                        pop(c, mi2);
+                    }
+                    if (list->n > 1 && d->version && strcmp(d->version, "2.0") == 0)
+                        failp(c, list->loc, "a pod (several ads) needs VAST 3.0 or later");
+                }
+                if (list)
+                    pop(c, ma);
+                char *e = NULL;
+                get_enum(c, m, "broken", VAST_BROKEN, NULL, &e);
+                d->broken = e ? (int)index_of(e, VAST_BROKEN) + 1 : 0;
+                free(e);
+            }
+            pop(c, mi);
+        }
+        free(names);
+        /* wrappers point at documents of the list (themselves too: a loop) */
+        const char **docs =
+            id_list((const char *const *)&out[0].id, sizeof(*out), s->backend.ads.n_vast);
+        for (size_t i = 0; out && i < s->backend.ads.n_vast; i++) {
+            if (!out[i].wrapper || find_vast_doc(s, out[i].wrapper))
+                continue;
+            size_t mi = push_index(c, i), mw = push_key(c, "wrapper");
+            unknown_ref(c, hx_ymap_get(v->items[i], "wrapper")->loc, "vast document", "vast",
+                        out[i].wrapper, docs);
+            pop(c, mw);
+            pop(c, mi);
+        }
+        free(docs);
+    }
+    pop(c, mk);
+}
+
+/* A VMAP timeOffset: start, end, seconds, HH:MM:SS[.mmm], n% or #n. Returns it as the VMAP
+ * writes it (malloc'd) or NULL when reported. */
+static char *want_offset(ctx *c, const hx_ynode *v)
+{
+    double t;
+    if (v->type == HX_Y_NUM && v->num >= 0 && v->num <= MAX_ENTRY_DURATION) {
+        long long ms = llround(v->num * 1000);
+        return kp_asprintf("%02lld:%02lld:%02lld.%03lld", ms / 3600000, ms / 60000 % 60,
+                           ms / 1000 % 60, ms % 1000);
+    }
+    if (v->type == HX_Y_STR) {
+        const char *s = v->text;
+        bool position = s[0] == '#' && s[1] >= '1' && s[1] <= '9' &&
+                        strspn(s + 1, "0123456789") == strlen(s + 1);
+        if (strcmp(s, "start") == 0 || strcmp(s, "end") == 0 || parse_clock(s, &t) ||
+            parse_percent(s, &t) || position)
+            return dup_str(c, s);
+    }
+    if (v->type != HX_Y_BAD)
+        failp(c, v->loc,
+              "expected start, end, seconds, 'HH:MM:SS[.mmm]', a percentage such as "
+              "'50%%' or a position such as '#2', got %s",
+              describe(c, v));
+    return NULL;
+}
+
+static void check_vmap_docs(ctx *c, const hx_ynode *a, hx_scenario *s, bool vast_ok)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, a, "vmap", &mk);
+    if (!v)
+        return;
+    if (want_seq(c, v) && v->n) {
+        hx_vmap *out = calloc(v->n, sizeof(*out));
+        s->backend.ads.vmap = out;
+        if (!out)
+            c->oom = true;
+        const char **docs = s->backend.ads.vast
+                                ? id_list((const char *const *)&s->backend.ads.vast[0].id,
+                                          sizeof(hx_vast), s->backend.ads.n_vast)
+                                : NULL;
+        for (size_t i = 0; out && i < v->n; i++) {
+            size_t mi = push_index(c, i);
+            const hx_ynode *m = v->items[i];
+            hx_vmap *d = &out[i];
+            s->backend.ads.n_vmap = i + 1;
+            d->loc = m->loc;
+            if (want_map(c, m)) {
+                check_keys(c, m, VMAP_KEYS);
+                d->id = fixture_id(c, m, "vmap", &out[0].id, sizeof(*out), i);
+                char *e = NULL;
+                get_enum(c, m, "broken", VMAP_BROKEN, NULL, &e);
+                d->broken = e ? (int)index_of(e, VMAP_BROKEN) + 1 : 0;
+                free(e);
+                size_t mb;
+                const hx_ynode *bl = require(c, m, "breaks") ? enter(c, m, "breaks", &mb) : NULL;
+                if (bl && want_seq(c, bl) && bl->n) {
+                    d->breaks = calloc(bl->n, sizeof(*d->breaks));
+                    if (!d->breaks)
+                        c->oom = true;
+                    for (size_t k = 0; d->breaks && k < bl->n; k++) {
+                        size_t mk2 = push_index(c, k);
+                        const hx_ynode *bm = bl->items[k];
+                        hx_vmap_break *b = &d->breaks[k];
+                        d->n_breaks = k + 1;
+                        b->loc = bm->loc;
+                        if (want_map(c, bm)) {
+                            check_keys(c, bm, BREAK_KEYS);
+                            if (hx_ymap_get(bm, "id"))
+                                b->id = fixture_id(c, bm, "break", &d->breaks[0].id, sizeof(*b), k);
+                            else
+                                b->id = kp_asprintf("break-%zu", k + 1);
+                            size_t mo;
+                            const hx_ynode *o =
+                                require(c, bm, "offset") ? enter(c, bm, "offset", &mo) : NULL;
+                            if (o) {
+                                b->offset = want_offset(c, o);
+                                pop(c, mo);
+                            }
+                            get_bool(c, bm, "inline", &b->inline_vast);
+                            size_t mv;
+                            const hx_ynode *vv =
+                                require(c, bm, "vast") ? enter(c, bm, "vast", &mv) : NULL;
+                            if (vv && want_str(c, vv, true)) {
+                                b->vast = dup_str(c, vv->text);
+                                const hx_vast *target = find_vast_doc(s, vv->text);
+                                if (!target && vast_ok)
+                                    unknown_ref(c, vv->loc, "vast document", "vast", vv->text,
+                                                docs);
+                                if (target && b->inline_vast && target->broken)
+                                    failp(c, vv->loc,
+                                          "'%s' is a broken document: it cannot be "
+                                          "inline (VASTAdData); use an AdTagURI (inline: false)",
+                                          vv->text);
+                            }
+                            if (vv)
+                                pop(c, mv);
+                        }
+                        pop(c, mk2);
+                    }
+                } else if (bl && bl->type == HX_Y_SEQ) {
+                    failp(c, bl->loc, "a VMAP needs at least one break");
+                }
+                if (bl)
+                    pop(c, mb);
+            }
+            pop(c, mi);
+        }
+        free(docs);
+    }
+    pop(c, mk);
+}
+
+static void check_ads(ctx *c, const hx_ynode *b, hx_scenario *s)
+{
+    size_t mk;
+    const hx_ynode *a = enter(c, b, "ads", &mk);
+    if (!a)
+        return;
+    if (want_map(c, a)) {
+        check_keys(c, a, ADS_KEYS);
+        size_t before = c->n_errors;
+        check_creatives(c, a, s);
+        bool creatives_ok = c->n_errors == before;
+        check_vast_docs(c, a, s, creatives_ok);
+        check_vmap_docs(c, a, s, c->n_errors == before);
+    }
+    pop(c, mk);
+}
+
 static void check_backend(ctx *c, const hx_ynode *top, hx_scenario *s)
 {
     s->backend.kind = dup_str(c, "ovp");
@@ -1424,7 +1866,7 @@ static void check_backend(ctx *c, const hx_ynode *top, hx_scenario *s)
                 s->backend.bare_item_errors = form && strcmp(form, "bare") == 0;
                 pop(c, me);
             }
-            check_empty_only(c, b, "ads", false, "ads are");
+            check_ads(c, b, s);
             check_empty_only(c, b, "faults", true, "faults are");
         } else {
             c->entries_checked = false;
@@ -1551,6 +1993,67 @@ static void check_provider(ctx *c, const hx_ynode *cfg)
     pop(c, mk);
 }
 
+/* Placeholders in player.config text, replaced by the runner with the mock servers' URLs
+ * (docs/scenarios.md): {{ads}}, {{analytics}}, {{api}}, {{drm}}. */
+static const char *const PLACEHOLDERS[] = {"ads", "analytics", "api", "drm", NULL};
+
+static bool has_license_server(const hx_scenario *s)
+{
+    for (size_t i = 0; i < s->backend.n_entries; i++)
+        if (s->backend.entries[i].drm_systems)
+            return true;
+    return false;
+}
+
+static void check_placeholders(ctx *c, const hx_ynode *n, const hx_scenario *s)
+{
+    if (n->type == HX_Y_MAP) {
+        for (size_t i = 0; i < n->n; i++) {
+            size_t mk = push_key(c, n->pairs[i].key->text);
+            check_placeholders(c, n->pairs[i].val, s);
+            pop(c, mk);
+        }
+        return;
+    }
+    if (n->type == HX_Y_SEQ) {
+        for (size_t i = 0; i < n->n; i++) {
+            size_t mi = push_index(c, i);
+            check_placeholders(c, n->items[i], s);
+            pop(c, mi);
+        }
+        return;
+    }
+    if (n->type != HX_Y_STR)
+        return;
+    for (const char *p = strstr(n->text, "{{"); p; p = strstr(p + 2, "{{")) {
+        const char *end = strstr(p + 2, "}}");
+        if (!end) {
+            failp(c, n->loc,
+                  "'{{' without a closing '}}' (placeholders: {{ads}}, "
+                  "{{analytics}}, {{api}}, {{drm}})");
+            return;
+        }
+        char name[32];
+        size_t len = (size_t)(end - p - 2);
+        snprintf(name, sizeof(name), "%.*s", (int)(len < sizeof(name) ? len : sizeof(name) - 1),
+                 p + 2);
+        if (len >= sizeof(name) || !in_list(name, PLACEHOLDERS)) {
+            const char *near = suggest(name, PLACEHOLDERS);
+            char hint[64] = "";
+            if (near)
+                snprintf(hint, sizeof(hint), " (did you mean '{{%s}}'?)", near);
+            failp(c, n->loc,
+                  "unknown placeholder '{{%s}}'%s (known: {{ads}}, {{analytics}}, {{api}}, "
+                  "{{drm}})",
+                  name, hint);
+        } else if (strcmp(name, "drm") == 0 && !has_license_server(s))
+            failp(c, n->loc,
+                  "{{drm}}: there is no license server (no entry in backend.entries "
+                  "has drm)");
+        p = end;
+    }
+}
+
 static void check_config(ctx *c, const hx_ynode *player, hx_scenario *s)
 {
     size_t mk;
@@ -1569,6 +2072,7 @@ static void check_config(ctx *c, const hx_ynode *player, hx_scenario *s)
         }
         check_playback(c, m);
         check_provider(c, m);
+        check_placeholders(c, m, s);
         json_t *j = to_json(c, m);
         if (j) {
             json_decref(s->player.config);
@@ -2140,6 +2644,34 @@ static void check_error(ctx *c, const hx_ynode *ex, hx_scenario *s)
     pop(c, mk);
 }
 
+/* The keys of an ads request record (mbe/mbe.h) that a match may name. */
+static const char *const ADS_MATCH_KEYS[] = {
+    "kind",      "event",           "ad",         "vast",   "vmap",
+    "break",     "errorcode",       "wrapper",    "status", "method",
+    "path",      "query",           "range",      "bytes",  "cachebusting",
+    "timestamp", "contentplayhead", "adplayhead", NULL};
+static const char *const ADS_KINDS[] = {"vast",  "vmap",  "media",   "impression", "tracking",
+                                        "error", "click", "unknown", NULL};
+
+/* expect.requests[i].match of server ads: known keys, and a kind the ad server journals. */
+static void check_ads_match(ctx *c, const hx_ynode *m)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "match", &mk);
+    if (!v)
+        return;
+    if (v->type == HX_Y_MAP) {
+        check_keys(c, v, ADS_MATCH_KEYS);
+        size_t mkind;
+        const hx_ynode *kind = enter(c, v, "kind", &mkind);
+        if (kind) {
+            want_enum(c, kind, ADS_KINDS, NULL);
+            pop(c, mkind);
+        }
+    }
+    pop(c, mk);
+}
+
 static void check_requests(ctx *c, const hx_ynode *ex, hx_scenario *s)
 {
     size_t mk;
@@ -2163,6 +2695,8 @@ static void check_requests(ctx *c, const hx_ynode *ex, hx_scenario *s)
                 if (require(c, m, "server"))
                     get_enum(c, m, "server", SERVERS, NULL, &r->server);
                 get_json_map(c, m, "match", &r->match);
+                if (r->server && strcmp(r->server, "ads") == 0)
+                    check_ads_match(c, m);
                 if (!r->match && !(r->match = json_object()))
                     c->oom = true;
                 get_int(c, m, "count", 0, &r->count);
@@ -2301,6 +2835,30 @@ void hx_scenario_free(hx_scenario *s)
         free(s->backend.sessions[i].privileges);
     }
     free(s->backend.sessions);
+    for (size_t i = 0; i < s->backend.ads.n_creatives; i++) {
+        free(s->backend.ads.creatives[i].id);
+        free(s->backend.ads.creatives[i].title);
+        free(s->backend.ads.creatives[i].click_through);
+    }
+    free(s->backend.ads.creatives);
+    for (size_t i = 0; i < s->backend.ads.n_vast; i++) {
+        free(s->backend.ads.vast[i].id);
+        free(s->backend.ads.vast[i].version);
+        free(s->backend.ads.vast[i].wrapper);
+        free_strv(s->backend.ads.vast[i].ads, s->backend.ads.vast[i].n_ads);
+    }
+    free(s->backend.ads.vast);
+    for (size_t i = 0; i < s->backend.ads.n_vmap; i++) {
+        hx_vmap *m = &s->backend.ads.vmap[i];
+        for (size_t k = 0; k < m->n_breaks; k++) {
+            free(m->breaks[k].id);
+            free(m->breaks[k].offset);
+            free(m->breaks[k].vast);
+        }
+        free(m->breaks);
+        free(m->id);
+    }
+    free(s->backend.ads.vmap);
     free(s->player.platform);
     free(s->player.session);
     json_decref(s->player.config);

@@ -810,7 +810,7 @@ static int parse_range(const char *h, size_t len, size_t *a, size_t *b)
     return 1;
 }
 
-static void apply_range(mbe_reply *r, json_t *rec)
+void mbe_reply_range(mbe_reply *r, json_t *rec)
 {
     json_object_set_new(rec, "range", json_string(r->range));
     size_t a = 0, b = 0, len = r->len;
@@ -863,7 +863,7 @@ void mbe_cdn_get(mbe_server *s, const char *path, mbe_reply *r, json_t *rec)
         not_found(r, "unknown path");
     }
     if (r->range && r->status == 200 && r->accept_ranges && r->persistent)
-        apply_range(r, rec);
+        mbe_reply_range(r, rec);
     if (!json_object_get(rec, "kind"))
         json_object_set_new(rec, "kind", json_string("unknown"));
     free_parts(parts, n);

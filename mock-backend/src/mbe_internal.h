@@ -76,6 +76,7 @@ struct mbe_server {
     size_t n_playlists;
     mbe_media_cache *media;
     bool own_media;
+    struct mbe_ads_state *ads; /* ads.c: the ad server's documents (immutable), or NULL */
 
     pthread_mutex_t lock; /* guards everything below */
     /* journal.c: one compact JSON record per line, in chunks */
@@ -120,6 +121,15 @@ typedef struct mbe_reply {
     char content_range[64]; /* out: the Content-Range value, or "" */
 } mbe_reply;
 void mbe_cdn_get(mbe_server *s, const char *path, mbe_reply *r, json_t *record);
+/* cdn.c: applies r->range to a persistent 200 body (206 with Content-Range, or 416), noting
+ * the range in the record. */
+void mbe_reply_range(mbe_reply *r, json_t *record);
+
+/* ads.c: the mock ad server. mbe_ads_init builds every document (after the URL is known);
+ * mbe_ads_get answers a GET or HEAD under /ads/ and fills the record's ad fields. */
+int mbe_ads_init(mbe_server *s, const mbe_ads *ads);
+void mbe_ads_free(mbe_server *s);
+void mbe_ads_get(mbe_server *s, const char *path, mbe_reply *r, json_t *record);
 
 /* entries.c: the parts of an entry beyond its media (captions, metadata, bumper) and the
  * playlists; copied from the configuration, freed with the server. */

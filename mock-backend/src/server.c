@@ -522,7 +522,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     json_t *query = json_object();
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, query);
     json_t *rec = json_pack("{s:s, s:s, s:o}", "method", method, "path", url, "query", query);
-    json_object_set_new(rec, "server", json_string(kp_str_starts(url, "/api_v3/") ? "api" : "cdn"));
+    json_object_set_new(rec, "server",
+                        json_string(kp_str_starts(url, "/api_v3/") ? "api"
+                                    : kp_str_starts(url, "/ads/")  ? "ads"
+                                                                   : "cdn"));
     enum MHD_Result over;
     if (apply_override(s, c, method, url, rc, rec, &over))
         return over;
@@ -548,6 +551,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     mbe_reply r = {0};
     if (get && kp_str_starts(url, "/api_v3/")) {
         mbe_api_get(s, url, &r, rec);
+    } else if (get && kp_str_starts(url, "/ads/")) {
+        r.range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+        mbe_ads_get(s, url, &r, rec);
     } else if (!get) {
         r.status = 405;
         r.content_type = "text/plain";
@@ -762,6 +768,12 @@ int mbe_server_start(const mbe_config *cfg, mbe_server **out)
             rc = KP_ESERVER;
         } else {
             snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%u", s->port);
+            /* the ad documents hold absolute URLs: written once the port is known */
+            rc = mbe_ads_init(s, cfg->ads);
+        }
+        if (fd >= 0 && rc != KP_OK) {
+            close(fd);
+        } else if (fd >= 0) {
             s->daemon = MHD_start_daemon(
                 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, s,
                 MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
@@ -792,6 +804,7 @@ void mbe_server_stop(mbe_server *s)
         MHD_stop_daemon(s->daemon);
     free_entries(s);
     mbe_playlists_free(s);
+    mbe_ads_free(s);
     if (s->own_media)
         mbe_media_cache_free(s->media);
     clear_overrides(s);

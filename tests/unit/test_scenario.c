@@ -376,8 +376,8 @@ static void test_not_supported_yet(void **state)
         "not_supported.yaml",
         "scenarios/bad/not_supported.yaml:5:13: backend.entries[0].type 'live' is not supported "
         "yet",
-        "scenarios/bad/not_supported.yaml:6:8: backend.ads: ads are not supported yet (use {} or "
-        "leave it out)",
+        "scenarios/bad/not_supported.yaml:6:15: backend.ads.vast: expected a list, got "
+        "'preroll.xml'",
         "scenarios/bad/not_supported.yaml:8:13: player.platform: expected one of chrome, firefox, "
         "edge, safari, ios, android or smarttv, got 'netscape'",
         "scenarios/bad/not_supported.yaml:10:5: steps[0]: step 'change_media' is not supported yet",
@@ -427,7 +427,7 @@ static void test_several_errors_all_reported(void **state)
         "scenarios/bad/several_errors.yaml:19:10: expect.error: expected null (no error allowed) "
         "or a mapping such as {code: 7002}, got 7002",
         "scenarios/bad/several_errors.yaml:21:16: expect.requests[0].server: expected one of api, "
-        "cdn or drm, got 'dmr' (did you mean 'drm'?)",
+        "cdn, drm or ads, got 'dmr' (did you mean 'drm'?)",
         "scenarios/bad/several_errors.yaml:21:28: expect.requests[0].count: must not be negative, "
         "got -1",
         NULL);
@@ -911,6 +911,146 @@ static void test_load_buffer(void **state)
     assert_int_equal(d.n, 0);
 }
 
+/* backend.ads: every fixture kind with its values, as the runner passes them on */
+static void test_ads_fixtures(void **state)
+{
+    hx_scenario *s = load_good("scenarios/good/ads.yaml");
+    assert_int_equal(s->backend.ads.n_creatives, 7);
+    const hx_ad *a = &s->backend.ads.creatives[0];
+    assert_string_equal(a->id, "spot15");
+    assert_string_equal(a->title, "Spot & 15");
+    assert_true(a->duration == 15 && a->skipoffset == 5 && a->skip_pct < 0);
+    a = &s->backend.ads.creatives[1];
+    assert_true(a->skipoffset < 0 && a->skip_pct == 25);
+    a = &s->backend.ads.creatives[2];
+    assert_true(a->duration == 5.5 && a->skipoffset == 2.5);
+    assert_string_equal(a->click_through, "https://example.com/x?a=1&b=2");
+    assert_int_equal(s->backend.ads.creatives[3].media, 1);    /* missing */
+    assert_int_equal(s->backend.ads.creatives[4].media, 2);    /* none */
+    assert_int_equal(s->backend.ads.creatives[5].creative, 2); /* vpaid */
+    assert_int_equal(s->backend.ads.creatives[6].creative, 1); /* nonlinear */
+    assert_int_equal(s->backend.ads.n_vast, 11);
+    static const char *const versions[] = {"4.2", "2.0", "3.0", "4.0", "4.2", "3.0",
+                                           "4.2", "4.2", "4.2", "4.2", "4.2"};
+    for (size_t i = 0; i < 11; i++)
+        assert_string_equal(s->backend.ads.vast[i].version, versions[i]);
+    assert_int_equal(s->backend.ads.vast[2].n_ads, 3);
+    assert_string_equal(s->backend.ads.vast[2].ads[2], "spot5");
+    assert_int_equal(s->backend.ads.vast[3].n_ads, 0);
+    assert_null(s->backend.ads.vast[3].wrapper);
+    assert_string_equal(s->backend.ads.vast[4].wrapper, "wrap2");
+    assert_string_equal(s->backend.ads.vast[6].wrapper, "loop");
+    static const int broken[] = {1, 2, 3, 4};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(s->backend.ads.vast[7 + i].broken, broken[i]);
+    assert_int_equal(s->backend.ads.n_vmap, 2);
+    const hx_vmap *m = &s->backend.ads.vmap[0];
+    assert_int_equal(m->n_breaks, 6);
+    static const char *const offsets[] = {"start",        "00:00:10.000", "50%",
+                                          "00:00:20.250", "#2",           "end"};
+    static const char *const ids[] = {"break-1", "mid", "break-3", "break-4", "break-5", "break-6"};
+    for (size_t i = 0; i < 6; i++) {
+        assert_string_equal(m->breaks[i].offset, offsets[i]);
+        assert_string_equal(m->breaks[i].id, ids[i]);
+        assert_int_equal(m->breaks[i].inline_vast, i == 1);
+    }
+    assert_string_equal(m->breaks[2].vast, "wrap1");
+    assert_int_equal(s->backend.ads.vmap[1].broken, 3); /* not_vmap */
+    assert_int_equal(s->expect.n_requests, 3);
+    assert_string_equal(s->expect.requests[0].server, "ads");
+    assert_json(s->expect.requests[1].match, "{\"kind\": \"error\", \"errorcode\": 405}");
+    /* placeholders stay in the loaded config: the runner replaces them */
+    assert_string_equal(kp_json_str(s->player.config, "plugins.ima.adTagUrl", ""),
+                        "{{ads}}/vmap/all");
+    hx_scenario_free(s);
+}
+
+/* backend.ads: a located message for every bad value, reference and placeholder */
+static void test_ads_bad(void **state)
+{
+    expect_file(
+        "ads_bad_values.yaml",
+        "scenarios/bad/ads_bad_values.yaml:5:14: backend.ads.creatives[0].id: 'a b': an id may "
+        "only hold letters, digits and . _ ~ - (it is part of URLs)",
+        "scenarios/bad/ads_bad_values.yaml:6:30: backend.ads.creatives[1].duration: must be "
+        "greater than 0 and at most 3600, got 0",
+        "scenarios/bad/ads_bad_values.yaml:7:14: backend.ads.creatives[2].id: duplicate creative "
+        "id 'spot'",
+        "scenarios/bad/ads_bad_values.yaml:7:45: backend.ads.creatives[2].skipoffset: 7 s is not "
+        "before the end of the 5 s ad",
+        "scenarios/bad/ads_bad_values.yaml:7:54: backend.ads.creatives[2].type: expected one of "
+        "linear, nonlinear or vpaid, got 'linnear' (did you mean 'linear'?)",
+        "scenarios/bad/ads_bad_values.yaml:7:70: backend.ads.creatives[2].media: expected one of "
+        "served, missing or none, got 'lost'",
+        "scenarios/bad/ads_bad_values.yaml:8:43: backend.ads.creatives[3].skipoffset: expected "
+        "seconds, 'HH:MM:SS[.mmm]' or a percentage such as '25%', got '1:2:3'",
+        "scenarios/bad/ads_bad_values.yaml:9:9: missing required key 'id' in "
+        "backend.ads.creatives[4]",
+        "scenarios/bad/ads_bad_values.yaml:9:23: unknown key 'colour' in backend.ads.creatives[4]",
+        "scenarios/bad/ads_bad_values.yaml:11:26: backend.ads.vast[0].version: expected a VAST "
+        "version (2.0, 3.0, 4.0, 4.1 or 4.2), got 5.0",
+        "scenarios/bad/ads_bad_values.yaml:12:26: backend.ads.vast[1].wrapper: no vast document "
+        "'nowhere' in backend.ads.vast",
+        "scenarios/bad/ads_bad_values.yaml:12:40: backend.ads.vast[1].ads: a wrapper has no ads of "
+        "its own: give ads or wrapper, not both",
+        "scenarios/bad/ads_bad_values.yaml:13:40: backend.ads.vast[2].ads: a pod (several ads) "
+        "needs VAST 3.0 or later",
+        "scenarios/bad/ads_bad_values.yaml:14:25: backend.ads.vast[3].broken: expected one of "
+        "malformed, truncated, not_vast or empty_body, got 'sideways'",
+        "scenarios/bad/ads_bad_values.yaml:18:22: backend.ads.vmap[0].breaks[0].offset: expected "
+        "start, end, seconds, 'HH:MM:SS[.mmm]', a percentage such as '50%' or a position such as "
+        "'#2', got 'soon'",
+        "scenarios/bad/ads_bad_values.yaml:20:13: missing required key 'offset' in "
+        "backend.ads.vmap[0].breaks[2]",
+        "scenarios/bad/ads_bad_values.yaml:20:31: backend.ads.vmap[0].breaks[2].inline: expected "
+        "true or false, got 'yes'",
+        "scenarios/bad/ads_bad_values.yaml:21:25: backend.ads.vmap[1].breaks: a VMAP needs at "
+        "least one break",
+        "scenarios/bad/ads_bad_values.yaml:22:5: unknown key 'vpaid' in backend.ads", NULL);
+    expect_file(
+        "ads_bad_refs.yaml",
+        "scenarios/bad/ads_bad_refs.yaml:7:29: backend.ads.vast[0].ads[1]: no creative 'spott' in "
+        "backend.ads.creatives (did you mean 'spot'?)",
+        "scenarios/bad/ads_bad_refs.yaml:8:39: backend.ads.vast[1].ads[0]: creative 'spot' is "
+        "skippable, which VAST 2.0 cannot say (skipoffset is VAST 3.0+)",
+        "scenarios/bad/ads_bad_refs.yaml:9:26: backend.ads.vast[2].wrapper: no vast document 'vv' "
+        "in backend.ads.vast",
+        "scenarios/bad/ads_bad_refs.yaml:15:33: backend.ads.vmap[0].breaks[1].vast: 'cut' is a "
+        "broken document: it cannot be inline (VASTAdData); use an AdTagURI (inline: false)",
+        "scenarios/bad/ads_bad_refs.yaml:17:18: backend.ads.vmap[0].breaks[3].id: duplicate break "
+        "id 'a'",
+        "scenarios/bad/ads_bad_refs.yaml:21:23: player.config.plugins.ima.adTagUrl: unknown "
+        "placeholder '{{adz}}' (did you mean '{{ads}}'?) (known: {{ads}}, {{analytics}}, {{api}}, "
+        "{{drm}})",
+        "scenarios/bad/ads_bad_refs.yaml:21:44: player.config.plugins.ima.x: {{drm}}: there is no "
+        "license server (no entry in backend.entries has drm)",
+        "scenarios/bad/ads_bad_refs.yaml:21:59: player.config.plugins.ima.y[0]: '{{' without a "
+        "closing '}}' (placeholders: {{ads}}, {{analytics}}, {{api}}, {{drm}})",
+        "scenarios/bad/ads_bad_refs.yaml:24:35: expect.requests[0].match.kind: expected one of "
+        "vast, vmap, media, impression, tracking, error, click or unknown, got 'beacon'",
+        "scenarios/bad/ads_bad_refs.yaml:24:43: unknown key 'evnt' in expect.requests[0].match "
+        "(did you mean 'event'?)",
+        "scenarios/bad/ads_bad_refs.yaml:25:16: expect.requests[1].server: expected one of api, "
+        "cdn, drm or ads, got 'adz' (did you mean 'ads'?)",
+        NULL);
+    expect_text("name: x\n"
+                "backend: {ads: {vast: [{id: a}, {id: a}], vmap: [{id: m, breaks: [{offset: "
+                "101%, vast: a}]}]}}\n"
+                "player: {config: {plugins: {ima: {adTagUrl: \"{{ads}}{{api}}{{}}\"}}}}\n"
+                "steps: [play]\n",
+                "inline.yaml:2:38: backend.ads.vast[1].id: duplicate vast id 'a'",
+                "inline.yaml:2:76: backend.ads.vmap[0].breaks[0].offset: expected start, end, "
+                "seconds, 'HH:MM:SS[.mmm]', a percentage such as '50%' or a position such as "
+                "'#2', got '101%'",
+                "inline.yaml:3:45: player.config.plugins.ima.adTagUrl: unknown placeholder "
+                "'{{}}' (known: {{ads}}, {{analytics}}, {{api}}, {{drm}})",
+                NULL);
+    /* ads: {} is still fine, and so is a scenario without ads */
+    hx_scenario *s = load_good_text("name: x\nbackend: {ads: {}}\nsteps: [play]\n");
+    assert_int_equal(s->backend.ads.n_vast, 0);
+    hx_scenario_free(s);
+}
+
 /* Every good fixture loads; every bad fixture is rejected with at least one message, each
  * naming the file and a location. */
 static void test_fixture_directories(void **state)
@@ -1376,6 +1516,8 @@ int main(void)
         cmocka_unit_test(test_scalar_typing),
         cmocka_unit_test(test_load_buffer),
         cmocka_unit_test(test_fixture_directories),
+        cmocka_unit_test(test_ads_fixtures),
+        cmocka_unit_test(test_ads_bad),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_parse_bandwidth),
     };

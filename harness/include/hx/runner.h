@@ -86,6 +86,13 @@ int hx_servers_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log,
                      uint16_t drm_port, hx_servers *out);
 void hx_servers_stop(hx_servers *s);
 
+/* The player's configuration for a scenario run against srv (a new object): player.config
+ * with the placeholders in its text values replaced ({{ads}} = "<back-end>/ads",
+ * {{analytics}} = "<back-end>/analytics", {{api}} = the back-end's base URL, {{drm}} = the
+ * license server's, "" without one) and provider.partnerId / provider.env set to the
+ * back-end. NULL when out of memory. */
+json_t *hx_player_config(const hx_scenario *sc, const hx_servers *srv);
+
 /* Loads and runs one file; a scenario that does not load gives an HX_INVALID result. */
 int hx_run_file(const char *path, const hx_run_opts *opts, hx_result *out);
 

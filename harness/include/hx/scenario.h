@@ -163,9 +163,49 @@ typedef struct hx_session {
     hx_loc loc;
 } hx_session;
 
+/* backend.ads (kpsim): the mock ad server's fixtures (docs/scenarios.md). The enum values
+ * are mbe/mbe.h's: creative MBE_AD_*, media MBE_AD_MEDIA_*, broken MBE_VAST_*. */
+typedef struct hx_ad {
+    char *id;
+    char *title;         /* NULL: the id */
+    char *click_through; /* NULL: the mock's landing page */
+    double duration;     /* seconds */
+    double skipoffset;   /* seconds; < 0: not skippable (or skip_pct) */
+    double skip_pct;     /* 0..100; < 0: not a percentage */
+    int creative;        /* 0 linear, 1 nonlinear, 2 vpaid */
+    int media;           /* 0 served, 1 missing (404), 2 none (no MediaFiles) */
+    hx_loc loc;
+} hx_ad;
+
+typedef struct hx_vast {
+    char *id;
+    char *version; /* "2.0" ... "4.2" */
+    char **ads;    /* creative ids; none and no wrapper: an empty VAST */
+    size_t n_ads;
+    char *wrapper; /* a vast id, or NULL */
+    int broken;    /* 0 good, 1 malformed, 2 truncated, 3 not_vast, 4 empty_body */
+    hx_loc loc;
+} hx_vast;
+
+typedef struct hx_vmap_break {
+    char *id;     /* breakId (default "break-<n>") */
+    char *offset; /* timeOffset as the VMAP writes it */
+    char *vast;
+    bool inline_vast;
+    hx_loc loc;
+} hx_vmap_break;
+
+typedef struct hx_vmap {
+    char *id;
+    hx_vmap_break *breaks;
+    size_t n_breaks;
+    int broken; /* as hx_vast's (3: not_vmap) */
+    hx_loc loc;
+} hx_vmap;
+
 /* One entry of expect.requests: what a mock server must have received. */
 typedef struct hx_request_expect {
-    char *server;    /* "api" | "cdn" | "drm" */
+    char *server;    /* "api" | "cdn" | "drm" | "ads" */
     json_t *match;   /* e.g. {"service":"baseEntry","action":"list"}; {} when not given */
     long long count; /* -1 when not given: at least one */
     hx_loc loc;
@@ -190,6 +230,14 @@ typedef struct hx_scenario {
         hx_session *sessions;
         size_t n_sessions;
         bool bare_item_errors; /* OTT: item_errors: bare */
+        struct {
+            hx_ad *creatives;
+            size_t n_creatives;
+            hx_vast *vast;
+            size_t n_vast;
+            hx_vmap *vmap;
+            size_t n_vmap;
+        } ads;
     } backend;
 
     struct {

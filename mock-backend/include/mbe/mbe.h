@@ -34,6 +34,8 @@
  *                                              the MPD with ContentProtection
  *   GET  /p/<pid>/sp/<pid>00/serveFlavor/.../a.mp4  progressive MP4 (Range requests: 206)
  *   GET  /p/<pid>/sp/<pid>00/thumbnail/...     JPEG thumbnails and sprite strips
+ *   GET  /ads/...                               the mock ad server (mbe_ads below): VAST and
+ *                                              VMAP documents, ad media, beacons
  * API errors are KalturaAPIException objects inside HTTP 200, as the real API answers.
  * Every request is journaled; the journal can be read while the server runs.
  *
@@ -108,6 +110,95 @@ typedef struct mbe_playlist {
     size_t n_entries;
 } mbe_playlist;
 
+/* ---- the mock ad server (ads.c) ----
+ * Fixtures, by id, from which the back-end builds its ad documents. URLs (B = the back-end's
+ * base URL; every one answers GET and HEAD, unknown ids 404):
+ *   B/ads/vast/<vast id>        a VAST document (application/xml)
+ *   B/ads/vmap/<vmap id>        a VMAP 1.0 document
+ *   B/ads/media/<ad id>.mp4     the ad's media: progressive MP4 (H.264 + AAC) of its duration,
+ *                               Range requests answered 206 as the CDN's progressive path
+ *   B/ads/track/<vast id>/<ad id>/<event>   beacons of an ad in a document ("-" for a
+ *                               wrapper's own): impression, error, click (ClickTracking), or a
+ *                               tracking event (start, firstQuartile, ..., skip, progress)
+ *   B/ads/vmaptrack/<vmap id>/<break id>/<event>   VMAP breakStart, breakEnd, error
+ *   B/ads/click/<ad id>         the ad's ClickThrough landing page (when none is given)
+ * Beacon URLs carry the VAST macros for the player to fill: every one ends with
+ * ?cb=[CACHEBUSTING]&ts=[TIMESTAMP]&cp=[CONTENTPLAYHEAD]&ap=[ADPLAYHEAD] (VMAP's without the
+ * ad playhead), error URLs add code=[ERRORCODE]. A beacon is answered 200 with a 1x1 GIF.
+ * Journal records of /ads/ have "server": "ads", "kind": vast | vmap | media | impression |
+ * tracking | error | click | unknown, the ids ("vast", "ad", "vmap", "break"), "event" (the
+ * beacon's event; clicks: "clicktracking" or "clickthrough"), and the values the player put
+ * in for the macros: "errorcode" (a number when it is one, else the text as received),
+ * "cachebusting", "timestamp", "contentplayhead", "adplayhead".
+ * Documents depend on the fixtures and the port only (no clock): the same fixtures give the
+ * same bytes. */
+
+/* mbe_ad.creative: what the ad's creative is */
+enum {
+    MBE_AD_LINEAR = 0, /* a linear video ad */
+    MBE_AD_NONLINEAR,  /* a NonLinear (overlay) creative only: no linear ad to play */
+    MBE_AD_VPAID       /* linear, its only MediaFile a VPAID application/javascript one */
+};
+/* mbe_ad.media: the linear ad's media files */
+enum {
+    MBE_AD_MEDIA_SERVED = 0, /* one progressive video/mp4, served by the mock */
+    MBE_AD_MEDIA_MISSING,    /* listed, but the URL answers 404 */
+    MBE_AD_MEDIA_NONE        /* no MediaFiles element at all */
+};
+
+typedef struct mbe_ad {
+    const char *id;    /* [A-Za-z0-9._~-]+ (it is a URL path segment) */
+    const char *title; /* AdTitle; NULL: the id */
+    double duration;   /* seconds, > 0 (the Duration element and the media's length) */
+    double skipoffset; /* seconds; < 0: not skippable (VAST 3.0+ only) */
+    double skip_pct;   /* skipoffset as n% of the duration when >= 0 (then skipoffset < 0) */
+    int creative;      /* MBE_AD_* */
+    int media;         /* MBE_AD_MEDIA_* */
+    const char *click_through; /* ClickThrough; NULL: B/ads/click/<id> */
+} mbe_ad;
+
+/* mbe_vast.broken: a deliberately bad document */
+enum {
+    MBE_VAST_GOOD = 0,
+    MBE_VAST_MALFORMED, /* not well-formed XML (an unescaped '&' and an unclosed tag) */
+    MBE_VAST_TRUNCATED, /* the good document cut in the middle */
+    MBE_VAST_NOT_VAST,  /* well-formed XML whose root is not VAST (an HTML error page) */
+    MBE_VAST_EMPTY_BODY /* 200 with no bytes */
+};
+
+typedef struct mbe_vast {
+    const char *id;
+    const char *version;    /* "2.0", "3.0", "4.0", "4.1" or "4.2" */
+    const char *const *ads; /* ad ids: one InLine Ad each; two or more: a pod (sequence
+                                   1..n, VAST 3.0+); none (and no wrapper): an empty VAST */
+    size_t n_ads;
+    const char *wrapper; /* a vast id: this document is one Wrapper ad pointing at it */
+    int broken;          /* MBE_VAST_* */
+} mbe_vast;
+
+typedef struct mbe_vmap_break {
+    const char *id;          /* breakId */
+    const char *time_offset; /* timeOffset as written: start, end, HH:MM:SS[.mmm], n% or #n */
+    const char *vast;        /* the vast id of its ads */
+    int inline_vast;         /* VASTAdData with the document inline instead of AdTagURI */
+} mbe_vmap_break;
+
+typedef struct mbe_vmap {
+    const char *id;
+    const mbe_vmap_break *breaks;
+    size_t n_breaks;
+    int broken; /* MBE_VAST_* (not_vast: a VAST document instead of a VMAP) */
+} mbe_vmap;
+
+typedef struct mbe_ads {
+    const mbe_ad *ads;
+    size_t n_ads;
+    const mbe_vast *vast;
+    size_t n_vast;
+    const mbe_vmap *vmap;
+    size_t n_vmap;
+} mbe_ads;
+
 enum { MBE_OVP = 0, MBE_OTT = 1 };
 
 typedef struct mbe_config {
@@ -132,6 +223,9 @@ typedef struct mbe_config {
     /* The UDRM signing secret of custom_data (DrmLicenseUtils::signDataWithKey); NULL:
      * derived from the partner id, as mock-drm derives it by default. */
     const char *udrm_secret;
+    /* The ad server's fixtures (copied at start); NULL: no ads (every /ads/ URL is a 404).
+     * Ids must be unique per kind and every reference must resolve (else KP_EINVAL). */
+    const mbe_ads *ads;
 } mbe_config;
 
 typedef struct mbe_server mbe_server;
