@@ -192,6 +192,7 @@ static hx_ynode *merge(hx_ynode *base, hx_ynode *over, bool join_lists)
             base->cap = base->n;
             op->key = op->val = NULL;
         }
+        base->loc = over->loc; /* "missing key" problems point at the including file */
         free_shell(over);
         return base;
     }
@@ -789,11 +790,16 @@ static int build(compose *cp, const char *name, hx_ynode *doc, hx_scenario ***ou
     for (size_t i = 0; where && !cp->oom && i < made; i++)
         for (size_t k = 0; k < i; k++)
             if (strcmp(list[i]->name, list[k]->name) == 0) {
-                report(cp, where->key->loc,
-                       "%s: variants '%s' and '%s' are both named '%s' (each variant needs its "
-                       "own name: use every axis in a ${...} name, or none)",
-                       has_m ? "matrix" : "variants", list[k]->variant, list[i]->variant,
-                       list[i]->name);
+                if (has_m)
+                    report(cp, where->key->loc,
+                           "matrix: variants '%s' and '%s' are both named '%s' (each variant "
+                           "needs its own name: use every axis in a ${...} name, or none)",
+                           list[k]->variant, list[i]->variant, list[i]->name);
+                else
+                    report(cp, where->key->loc,
+                           "variants: the variants %zu and %zu are both named '%s' (give each "
+                           "its own name)",
+                           k + 1, i + 1, list[i]->name);
                 break;
             }
     for (size_t i = 0; vars && i < nv; i++) {
