@@ -431,6 +431,7 @@ static void substitute(compose *cp, hx_ynode *n, const binding *b, size_t nb)
         if (!end) {
             report(cp, n->loc, "unterminated '${' in '%s' (write ${AXIS})", n->text);
             kp_buf_free(&out);
+            n->type = HX_Y_BAD; /* reported: the checks skip it */
             return;
         }
         size_t k = 0;
@@ -446,6 +447,7 @@ static void substitute(compose *cp, hx_ynode *n, const binding *b, size_t nb)
                    (int)(end - d - 2), d + 2, n->text, names.data ? names.data : "none");
             kp_buf_free(&names);
             kp_buf_free(&out);
+            n->type = HX_Y_BAD;
             return;
         }
         if (d == n->text && end[1] == '\0')
