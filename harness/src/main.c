@@ -1,16 +1,20 @@
 /* main.c: the kpsim command.
  *
- *   kpsim run [--report-dir DIR] [--log-level LEVEL] PATH...   run scenarios (files or folders)
+ *   kpsim run [--report-dir DIR] [--log-level LEVEL] [--filter GLOB] [--tag T]... [--skip-tag T]...
+ *             PATH...                                           run scenarios (files or folders)
+ *   kpsim validate PATH... / kpsim list [selection] PATH...     cmd_validate.h
  *   kpsim record [--log-level LEVEL] [--output FILE] PATH       run one scenario and write its
  *                                                               recorded trace as its expectation
  * Exit codes (SCENARIOS.md): 0 all passed, 1 some failed, 2 a scenario or the command line is
  * invalid.
  */
 #include "hx/cmd_provider.h"
+#include "hx/cmd_validate.h"
 #include "hx/record.h"
 #include "hx/report.h"
 #include "hx/runner.h"
 #include "hx/scenario.h"
+#include "hx/select.h"
 #include "kp/buf.h"
 #include "kp/err.h"
 #include "kp/ffmpeg.h"
@@ -34,7 +38,9 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: kpsim run [--report-dir DIR] [--log-level LEVEL] PATH...\n"
+    fprintf(f, "usage: kpsim run [--report-dir DIR] [--log-level LEVEL] [SELECT] PATH...\n"
+               "       kpsim validate PATH...\n"
+               "       kpsim list [SELECT] PATH...\n"
                "       kpsim record [--log-level LEVEL] [--output FILE] PATH\n"
                "       kpsim serve [--port N] [--drm-port N] [--journal FILE] [--log-level LEVEL] "
                "SCENARIO\n"
@@ -52,6 +58,11 @@ static void usage(FILE *f)
                "provider  asks a back-end (any, real or mock) for an entry, playlist or entry\n"
                "        list as the player's provider does; prints the media config or the\n"
                "        error object (kpsim provider --help: every option)\n"
+               "validate  loads every scenario (with includes and matrix variants) without\n"
+               "        running it; problems as file:line:column: message\n"
+               "list    prints the selected scenarios: name, file, tags (tab-separated)\n"
+               "SELECT  --filter GLOB (on the name), --tag T (any of), --skip-tag T (none of);\n"
+               "        each --tag/--skip-tag may be repeated\n"
                "LEVEL   error, warn (default), info, debug, trace\n"
                "exit    0 all passed, 1 some failed, 2 invalid scenario or command line\n");
 }
@@ -73,52 +84,6 @@ static int list_add(file_list *l, const char *path)
     }
     l->v[l->n] = kp_strdup(path);
     return l->v[l->n++] ? KP_OK : KP_ENOMEM;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Adds every *.yaml / *.yml below dir, in sorted order. */
-static int collect_dir(const char *dir, file_list *out)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return KP_EIO;
-    file_list local = {0};
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        size_t dl = strlen(dir);
-        while (dl > 1 && dir[dl - 1] == '/')
-            dl--; /* "scenarios/" + "x.yaml" is "scenarios/x.yaml" */
-        char *p = kp_asprintf("%.*s/%s", (int)dl, dir, de->d_name);
-        if (p)
-            list_add(&local, p);
-        free(p);
-    }
-    closedir(d);
-    qsort(local.v, local.n, sizeof(char *), cmp_str);
-    int rc = KP_OK;
-    for (size_t i = 0; i < local.n; i++) {
-        struct stat st;
-        if (stat(local.v[i], &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode))
-            rc = collect_dir(local.v[i], out);
-        else if (kp_str_ends(local.v[i], ".yaml") || kp_str_ends(local.v[i], ".yml"))
-            rc = list_add(out, local.v[i]);
-        free(local.v[i]);
-        local.v[i] = NULL;
-        if (rc != KP_OK)
-            break;
-    }
-    for (size_t i = 0; i < local.n; i++)
-        free(local.v[i]);
-    free(local.v);
-    return rc;
 }
 
 static void list_free(file_list *l)
@@ -179,46 +144,78 @@ static void check_unique(hx_result *rs, size_t n)
 static int cmd_run(int argc, char **argv, kp_log *log, mbe_media_cache *media)
 {
     const char *report_dir = "reports";
-    file_list files = {0};
+    file_list paths = {0};
+    hx_select sel = {0};
+    char err[512] = "";
     for (int i = 0; i < argc; i++) {
+        int sr = hx_select_arg(&sel, argc, argv, &i, err, sizeof(err));
+        if (sr < 0) {
+            fprintf(stderr, "kpsim run: %s\n", err);
+            hx_select_free(&sel);
+            list_free(&paths);
+            return EXIT_INVALID;
+        }
+        if (sr == 1)
+            continue;
         if (strcmp(argv[i], "--report-dir") == 0 && i + 1 < argc) {
             report_dir = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             fprintf(stderr, "kpsim run: unknown option '%s'\n", argv[i]);
             usage(stderr);
-            list_free(&files);
+            hx_select_free(&sel);
+            list_free(&paths);
             return EXIT_INVALID;
-        } else {
-            struct stat st;
-            if (stat(argv[i], &st) != 0) {
-                fprintf(stderr, "kpsim run: %s: no such file or directory\n", argv[i]);
-                list_free(&files);
-                return EXIT_INVALID;
-            }
-            int rc = S_ISDIR(st.st_mode) ? collect_dir(argv[i], &files) : list_add(&files, argv[i]);
-            if (rc != KP_OK) {
-                fprintf(stderr, "kpsim run: cannot read %s: %s\n", argv[i], kp_strerror(rc));
-                list_free(&files);
-                return EXIT_INVALID;
-            }
+        } else if (list_add(&paths, argv[i]) != KP_OK) {
+            hx_select_free(&sel);
+            list_free(&paths);
+            return EXIT_INVALID;
         }
+    }
+    /* files (folders: every *.yaml below, fixtures/ left out), then one case per selected
+     * scenario or matrix variant (select.h) */
+    file_list files = {0};
+    hx_case *cases = NULL;
+    size_t n_cases = 0, n_bad = 0;
+    int crc = hx_collect_files(paths.v, paths.n, &files.v, &files.n, err, sizeof(err));
+    list_free(&paths);
+    if (crc != KP_OK) {
+        fprintf(stderr, "kpsim run: %s\n", err);
+        hx_select_free(&sel);
+        return EXIT_INVALID;
     }
     if (files.n == 0) {
         fprintf(stderr, "kpsim run: no scenario files given (or none under the folders)\n");
         usage(stderr);
+        hx_select_free(&sel);
         list_free(&files);
         return EXIT_INVALID;
     }
-    hx_result *results = calloc(files.n, sizeof(*results));
+    if (hx_cases_load(files.v, files.n, &sel, &cases, &n_cases, &n_bad) != KP_OK) {
+        hx_select_free(&sel);
+        list_free(&files);
+        return EXIT_INVALID;
+    }
+    hx_select_free(&sel);
+    if (n_cases == 0) {
+        fprintf(stderr, "kpsim run: no scenario matches the selection (--filter/--tag/"
+                        "--skip-tag)\n");
+        list_free(&files);
+        return EXIT_INVALID;
+    }
+    hx_result *results = calloc(n_cases, sizeof(*results));
     if (!results) {
+        hx_cases_free(cases, n_cases);
         list_free(&files);
         return EXIT_INVALID;
     }
     hx_run_opts opts = {.media = media, .log = log, .check_expectations = true};
     double t0 = now_ms();
     size_t passed = 0, failed = 0, invalid = 0;
-    for (size_t i = 0; i < files.n; i++) {
-        hx_run_file(files.v[i], &opts, &results[i]);
+    for (size_t i = 0; i < n_cases; i++) {
+        if (cases[i].sc)
+            hx_run(cases[i].sc, &opts, &results[i]);
+        else
+            hx_run_file(cases[i].file, &opts, &results[i]); /* an invalid result */
         check_unique(results, i + 1);
         print_result(&results[i]);
         if (results[i].status == HX_PASSED)
@@ -229,15 +226,15 @@ static int cmd_run(int argc, char **argv, kp_log *log, mbe_media_cache *media)
             failed++;
     }
     double wall = now_ms() - t0;
-    char err[512] = "";
-    int wrc = hx_report_write(report_dir, results, files.n, wall, err, sizeof(err));
+    int wrc = hx_report_write(report_dir, results, n_cases, wall, err, sizeof(err));
     printf("\n%zu scenario%s: %zu passed, %zu failed, %zu invalid (%.0f ms); reports in %s/\n",
-           files.n, files.n == 1 ? "" : "s", passed, failed, invalid, wall, report_dir);
+           n_cases, n_cases == 1 ? "" : "s", passed, failed, invalid, wall, report_dir);
     if (wrc != KP_OK)
         fprintf(stderr, "kpsim run: %s: %s\n", err, kp_strerror(wrc));
-    for (size_t i = 0; i < files.n; i++)
+    for (size_t i = 0; i < n_cases; i++)
         hx_result_free(&results[i]);
     free(results);
+    hx_cases_free(cases, n_cases);
     list_free(&files);
     if (invalid)
         return EXIT_INVALID;
@@ -421,6 +418,11 @@ int main(int argc, char **argv)
         fputs(hx_cmd_provider_usage(), stdout);
         return EXIT_PASSED;
     }
+    /* commands that load scenarios without running them: no media cache, no log */
+    if (argc >= 2 && strcmp(argv[1], "validate") == 0)
+        return hx_cmd_validate(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "list") == 0)
+        return hx_cmd_list(argc - 2, argv + 2);
     if (argc < 2 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "record") != 0 &&
                      strcmp(argv[1], "serve") != 0 && strcmp(argv[1], "provider") != 0)) {
         usage(stderr);

@@ -46,8 +46,10 @@ typedef struct ctx {
 
 /* ---- lists of names ------------------------------------------------------------------- */
 
-static const char *const TOP_KEYS[] = {"name",   "description", "tags",   "timeout", "backend",
-                                       "player", "steps",       "expect", NULL};
+/* include, matrix and variants are resolved before the checks (scenario_compose.c) */
+static const char *const TOP_KEYS[] = {"name",    "description", "tags",     "timeout",
+                                       "backend", "player",      "steps",    "expect",
+                                       "include", "matrix",      "variants", NULL};
 static const char *const BACKEND_KEYS[] = {
     "kind", "partner_id", "entries", "ads", "faults", "playlists", "sessions", "item_errors", NULL};
 static const char *const ENTRY_KEYS[] = {
@@ -193,7 +195,7 @@ static void pop(ctx *c, size_t old)
     c->path[old] = '\0';
 }
 
-static void vfail(ctx *c, hx_loc loc, bool with_path, const char *fmt, va_list ap)
+static void vfail(ctx *c, hx_yloc loc, bool with_path, const char *fmt, va_list ap)
 {
     c->n_errors++;
     if (!c->diag)
@@ -203,16 +205,18 @@ static void vfail(ctx *c, hx_loc loc, bool with_path, const char *fmt, va_list a
         c->oom = true;
         return;
     }
+    /* a value from an included fixture is reported in that file */
+    const char *file = loc.file ? loc.file : c->file;
     if (with_path && c->plen)
-        hx_diag_addf(c->diag, c->file, loc, "%s: %s", c->path, msg);
+        hx_diag_addf(c->diag, file, hx_yloc_pub(loc), "%s: %s", c->path, msg);
     else
-        hx_diag_addf(c->diag, c->file, loc, "%s", msg);
+        hx_diag_addf(c->diag, file, hx_yloc_pub(loc), "%s", msg);
     free(msg);
 }
 
 /* A message as is. */
-static void fail(ctx *c, hx_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(ctx *c, hx_loc loc, const char *fmt, ...)
+static void fail(ctx *c, hx_yloc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(ctx *c, hx_yloc loc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -221,8 +225,8 @@ static void fail(ctx *c, hx_loc loc, const char *fmt, ...)
 }
 
 /* A message about the value at the current path: "path: message". */
-static void failp(ctx *c, hx_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void failp(ctx *c, hx_loc loc, const char *fmt, ...)
+static void failp(ctx *c, hx_yloc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void failp(ctx *c, hx_yloc loc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -957,7 +961,7 @@ static void check_protection(ctx *c, const hx_ynode *m, hx_entry *e)
 {
     size_t mk;
     const hx_ynode *v = enter(c, m, "drm", &mk);
-    hx_loc at = m->loc;
+    hx_yloc at = m->loc;
     const char *at_key = NULL; /* where a wrong combination is reported */
     if (v && want_seq(c, v)) {
         at = v->loc;
@@ -1192,7 +1196,7 @@ static bool check_entry(ctx *c, const hx_ynode *m, hx_entry *e, const hx_entry *
 {
     if (!want_map(c, m))
         return false;
-    e->loc = m->loc;
+    e->loc = hx_yloc_pub(m->loc);
     check_keys(c, m, ENTRY_KEYS);
     bool id_ok = false;
     if (require(c, m, "id")) {
@@ -1290,7 +1294,7 @@ static void check_playlists(ctx *c, const hx_ynode *b, hx_scenario *s)
             const hx_ynode *pl = v->items[i];
             hx_playlist *out = &s->backend.playlists[i];
             s->backend.n_playlists = i + 1;
-            out->loc = pl->loc;
+            out->loc = hx_yloc_pub(pl->loc);
             if (want_map(c, pl)) {
                 check_keys(c, pl, PLAYLIST_KEYS);
                 if (require(c, pl, "id"))
@@ -1336,7 +1340,7 @@ static void check_sessions(ctx *c, const hx_ynode *b, hx_scenario *s)
             const hx_ynode *se = v->items[i];
             hx_session *out = &s->backend.sessions[i];
             s->backend.n_sessions = i + 1;
-            out->loc = se->loc;
+            out->loc = hx_yloc_pub(se->loc);
             if (want_map(c, se)) {
                 check_keys(c, se, SESSION_KEYS);
                 if (require(c, se, "name"))
@@ -2186,7 +2190,7 @@ static void check_any_order(ctx *c, const hx_ynode *v, hx_match *out)
         const hx_ynode *it = v->items[i];
         hx_match *g = &out->group[i];
         g->kind = HX_MATCH_EVENT;
-        g->loc = it->loc;
+        g->loc = hx_yloc_pub(it->loc);
         size_t mi = push_index(c, i);
         if (it->type == HX_Y_STR && strcmp(it->text, "...") == 0) {
             failp(c, it->loc, "'...' cannot be used inside any_order");
@@ -2208,7 +2212,7 @@ static void check_any_order(ctx *c, const hx_ynode *v, hx_match *out)
 
 static void check_seq(ctx *c, const hx_ynode *v, hx_seq *out)
 {
-    out->loc = v->loc;
+    out->loc = hx_yloc_pub(v->loc);
     if (!want_seq(c, v) || v->n == 0)
         return;
     out->items = calloc(v->n, sizeof(hx_match));
@@ -2221,7 +2225,7 @@ static void check_seq(ctx *c, const hx_ynode *v, hx_seq *out)
         const hx_ynode *it = v->items[i];
         hx_match *m = &out->items[i];
         m->kind = HX_MATCH_EVENT;
-        m->loc = it->loc;
+        m->loc = hx_yloc_pub(it->loc);
         size_t mi = push_index(c, i);
         if (it->type == HX_Y_STR && strcmp(it->text, "...") == 0) {
             m->kind = HX_MATCH_ELLIPSIS;
@@ -2505,7 +2509,7 @@ static void check_action(ctx *c, const step_spec *sp, const hx_ynode *v, hx_step
 
 static void check_step(ctx *c, const hx_ynode *n, hx_step *st)
 {
-    st->loc = n->loc;
+    st->loc = hx_yloc_pub(n->loc);
     char hint[96];
     if (n->type == HX_Y_STR) {
         const step_spec *sp = find_step(n->text);
@@ -2688,7 +2692,7 @@ static void check_requests(ctx *c, const hx_ynode *ex, hx_scenario *s)
             hx_request_expect *r = &s->expect.requests[i];
             const hx_ynode *m = v->items[i];
             r->count = -1;
-            r->loc = m->loc;
+            r->loc = hx_yloc_pub(m->loc);
             size_t mi = push_index(c, i);
             if (want_map(c, m)) {
                 check_keys(c, m, REQUEST_KEYS);
@@ -2713,7 +2717,7 @@ static void check_expect(ctx *c, const hx_ynode *top, hx_scenario *s)
     const hx_ynode *m = enter(c, top, "expect", &mk);
     if (!m)
         return;
-    s->expect.loc = m->loc;
+    s->expect.loc = hx_yloc_pub(m->loc);
     if (want_map(c, m)) {
         check_keys(c, m, EXPECT_KEYS);
         check_events(c, m, s);
@@ -2766,12 +2770,18 @@ static void check_top(ctx *c, const hx_ynode *top, hx_scenario *s)
     check_steps(c, top, s);
     check_expect(c, top, s);
 
+    /* only the scenario file's own keys (not an included fixture's): record rewrites it */
     for (size_t i = 0; i < top->n; i++) {
-        if (strcmp(top->pairs[i].key->text, "expect") != 0)
+        const hx_ynode *k = top->pairs[i].key;
+        if (k->loc.file || strcmp(k->text, "expect") != 0)
             continue;
-        s->layout.expect_line = top->pairs[i].key->loc.line;
-        if (i + 1 < top->n)
-            s->layout.after_expect_line = top->pairs[i + 1].key->loc.line;
+        s->layout.expect_line = k->loc.line;
+        for (size_t j = 0; j < top->n; j++) {
+            const hx_ynode *o = top->pairs[j].key;
+            if (!o->loc.file && o->loc.line > k->loc.line &&
+                (!s->layout.after_expect_line || o->loc.line < s->layout.after_expect_line))
+                s->layout.after_expect_line = o->loc.line;
+        }
     }
 }
 
@@ -2798,6 +2808,8 @@ void hx_scenario_free(hx_scenario *s)
         return;
     free(s->file);
     free(s->name);
+    free(s->variant);
+    free_strv(s->includes, s->n_includes);
     free(s->description);
     free_strv(s->tags, s->n_tags);
     free(s->backend.kind);
@@ -2920,37 +2932,27 @@ static void sort_diag(hx_diag *d, size_t from)
     free(v);
 }
 
-int hx_scenario_load_buffer(const char *name, const char *data, size_t len, hx_scenario **out,
-                            hx_diag *diag)
+int hx_scenario_check_tree(const char *name, const hx_ynode *root, size_t n_prior_errors,
+                           hx_diag *diag, hx_scenario **out)
 {
     *out = NULL;
-    if (!name)
-        name = "<input>";
     size_t base = diag ? diag->n : 0;
-    hx_ynode *root = NULL;
-    size_t n_yaml_errors = 0;
-    int rc = hx_yaml_parse(name, data ? data : "", data ? len : 0, &root, diag, &n_yaml_errors);
-    if (rc < 0)
-        return rc;
-
     ctx *c = calloc(1, sizeof(*c));
     hx_scenario *s = calloc(1, sizeof(*s));
     if (!c || !s) {
         free(c);
         free(s);
-        hx_ynode_free(root);
         return KP_ENOMEM;
     }
     c->file = name;
     c->diag = diag;
-    c->n_errors = n_yaml_errors;
+    c->n_errors = n_prior_errors;
     c->s = s;
     s->file = dup_str(c, name);
     check_top(c, root, s);
-    hx_ynode_free(root);
     sort_diag(diag, base);
 
-    rc = c->oom ? KP_ENOMEM : c->n_errors ? KP_EPARSE : KP_OK;
+    int rc = c->oom ? KP_ENOMEM : c->n_errors ? KP_EPARSE : KP_OK;
     free(c);
     if (rc < 0) {
         hx_scenario_free(s);
@@ -2958,21 +2960,4 @@ int hx_scenario_load_buffer(const char *name, const char *data, size_t len, hx_s
     }
     *out = s;
     return KP_OK;
-}
-
-int hx_scenario_load(const char *path, hx_scenario **out, hx_diag *diag)
-{
-    *out = NULL;
-    kp_buf b;
-    kp_buf_init(&b);
-    int rc = kp_read_file(path, &b);
-    if (rc < 0) {
-        hx_loc none = {0, 0};
-        hx_diag_addf(diag, path, none, "cannot read the file: %s", kp_strerror(rc));
-        kp_buf_free(&b);
-        return rc;
-    }
-    rc = hx_scenario_load_buffer(path, b.data, b.len, out, diag);
-    kp_buf_free(&b);
-    return rc;
 }

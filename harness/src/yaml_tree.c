@@ -218,7 +218,8 @@ static int complete_pair(builder *b, frame *f)
     f->val = NULL;
     if (k->type == HX_Y_MAP || k->type == HX_Y_SEQ || k->type == HX_Y_BAD) {
         if (k->type != HX_Y_BAD)
-            report(b, k->loc, "a mapping key must be plain text, not %s", kind_name(k));
+            report(b, hx_yloc_pub(k->loc), "a mapping key must be plain text, not %s",
+                   kind_name(k));
         hx_ynode_free(k);
         hx_ynode_free(v);
         return KP_OK;
@@ -227,8 +228,8 @@ static int complete_pair(builder *b, frame *f)
     for (size_t i = 0; i < m->n; i++) {
         const hx_ynode *o = m->pairs[i].key;
         if (o->len == k->len && memcmp(o->text, k->text, k->len) == 0) {
-            report(b, k->loc, "duplicate key '%s' (first given at line %d, column %d)", k->text,
-                   o->loc.line, o->loc.col);
+            report(b, hx_yloc_pub(k->loc), "duplicate key '%s' (first given at line %d, column %d)",
+                   k->text, o->loc.line, o->loc.col);
             hx_ynode_free(k);
             hx_ynode_free(v);
             return KP_OK;
@@ -288,7 +289,8 @@ static hx_ynode *node_new(hx_ytype type, yaml_mark_t m)
     hx_ynode *n = calloc(1, sizeof(*n));
     if (n) {
         n->type = type;
-        n->loc = mark_loc(m);
+        hx_loc l = mark_loc(m);
+        n->loc = (hx_yloc){l.line, l.col, NULL};
     }
     return n;
 }
@@ -310,7 +312,7 @@ static int on_scalar(builder *b, const yaml_event_t *e)
     n->quoted = e->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
     bool tagged = e->data.scalar.tag &&
                   !(n->quoted ? e->data.scalar.quoted_implicit : e->data.scalar.plain_implicit);
-    report_props(b, n->loc, e->data.scalar.anchor, e->data.scalar.tag,
+    report_props(b, hx_yloc_pub(n->loc), e->data.scalar.anchor, e->data.scalar.tag,
                  n->quoted ? e->data.scalar.quoted_implicit : e->data.scalar.plain_implicit);
     if (tagged)
         n->type = HX_Y_BAD;
@@ -350,7 +352,8 @@ static int on_alias(builder *b, const yaml_event_t *e)
     hx_ynode *n = node_new(HX_Y_BAD, e->start_mark);
     if (!n)
         return KP_ENOMEM;
-    report(b, n->loc, "YAML aliases (*%s) are not supported: write the value out in full",
+    report(b, hx_yloc_pub(n->loc),
+           "YAML aliases (*%s) are not supported: write the value out in full",
            (const char *)e->data.alias.anchor);
     return attach(b, n, true);
 }

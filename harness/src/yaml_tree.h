@@ -31,6 +31,20 @@ typedef enum hx_ytype {
     HX_Y_BAD /* already reported (e.g. an alias); check nothing about it */
 } hx_ytype;
 
+/* A node's location: hx_loc plus the file when the node comes from an included fixture
+ * (NULL: the scenario file itself). */
+typedef struct hx_yloc {
+    int line;
+    int col;
+    const char *file;
+} hx_yloc;
+
+static inline hx_loc hx_yloc_pub(hx_yloc l)
+{
+    hx_loc p = {l.line, l.col};
+    return p;
+}
+
 typedef struct hx_ynode hx_ynode;
 
 typedef struct hx_ypair {
@@ -40,7 +54,7 @@ typedef struct hx_ypair {
 
 struct hx_ynode {
     hx_ytype type;
-    hx_loc loc;
+    hx_yloc loc;
     /* scalars (every type but MAP, SEQ and BAD): the text as written, unescaped */
     char *text; /* NUL-terminated; may contain NUL bytes when len says so */
     size_t len;
@@ -73,5 +87,11 @@ void hx_ynode_free(hx_ynode *n);
 const hx_ynode *hx_ymap_get(const hx_ynode *m, const char *key);
 /* The key node for `key` in a mapping node, or NULL. */
 const hx_ynode *hx_ymap_key(const hx_ynode *m, const char *key);
+
+/* scenario.c: checks a (composed) tree as a scenario; n_prior_errors counts problems already
+ * reported (the scenario is then invalid whatever the tree says). Returns 0 with *out,
+ * KP_EPARSE or KP_ENOMEM. Values whose loc.file is set are reported in that file. */
+int hx_scenario_check_tree(const char *name, const hx_ynode *root, size_t n_prior_errors,
+                           hx_diag *diag, hx_scenario **out);
 
 #endif

@@ -213,7 +213,10 @@ typedef struct hx_request_expect {
 
 typedef struct hx_scenario {
     char *file;
-    char *name;
+    char *name;      /* for a matrix variant: the variant's own, unique name */
+    char *variant;   /* the variant's label ("chrome-hls"), NULL when the file has no matrix */
+    char **includes; /* the fixture files it includes, directly or not, as paths */
+    size_t n_includes;
     char *description;
     char **tags;
     size_t n_tags;
@@ -271,8 +274,22 @@ typedef struct hx_scenario {
     } layout;
 } hx_scenario;
 
-/* Loads and validates one file. Returns 0 and sets *out, or KP_EPARSE with every problem
- * in diag (and *out NULL), or another KP_E* code (file unreadable: also reported in diag). */
+/* Loads and validates one file with its `include:` fixtures (paths relative to the including
+ * file) and expands its `matrix:` or `variants:` (docs/scenarios.md): *out gets *n >= 1
+ * scenarios, one per variant, each with a unique name (a file without a matrix gives one).
+ * Returns 0, or KP_EPARSE with every problem in diag (located: include cycles, missing
+ * include files, unknown ${axis}, duplicate variant names ...) and *out NULL, or another
+ * KP_E* code (file unreadable: also reported in diag). Free with hx_scenarios_free. */
+int hx_scenario_load_variants(const char *path, hx_scenario ***out, size_t *n, hx_diag *diag);
+/* The same from memory: `name` is the file name in diagnostics; data need not be
+ * NUL-terminated; `include:` is refused (nothing is read from disk). diag may be NULL. */
+int hx_scenario_load_variants_buffer(const char *name, const char *data, size_t len,
+                                     hx_scenario ***out, size_t *n, hx_diag *diag);
+void hx_scenarios_free(hx_scenario **v, size_t n);
+
+/* Loads a file that gives exactly one scenario (hx_scenario_load_variants; a file with
+ * several variants is reported as KP_EPARSE). Returns 0 and sets *out, or KP_EPARSE with every
+ * problem in diag (and *out NULL), or another KP_E* code (file unreadable: also in diag). */
 int hx_scenario_load(const char *path, hx_scenario **out, hx_diag *diag);
 /* The same from memory (the fuzzing entry point): `name` is used as the file name in
  * diagnostics and in s->file; data need not be NUL-terminated. diag may be NULL. Returns 0,
