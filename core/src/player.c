@@ -18,6 +18,7 @@
 #include "kp/codec.h"
 #include "kp/err.h"
 #include "kp/jsonu.h"
+#include "kp/kava.h"
 #include "kp/perror.h"
 #include "kp/provider.h"
 
@@ -514,6 +515,32 @@ uint64_t kp__player_post(kp_player *p, const char *url, const json_t *body, kp_h
 
 /* ---- lifecycle ---- */
 
+/* The plugins a configuration can enable: `plugins.<name>` (an object, without
+ * `disable: true`) creates plugin <name> when the player is made, in this table's order, as
+ * KalturaPlayer's plugin manager does. Each gets its `plugins.<name>` object as config and
+ * the whole player configuration as arg (what KalturaPlayer's config templates fill in:
+ * partnerId, ks, referrer ...). */
+static const struct {
+    const char *name;
+    const kp_plugin_desc *desc;
+} config_plugins[] = {
+    {"kava", &kp_kava_plugin},
+};
+
+static void add_config_plugins(kp_player *p)
+{
+    for (size_t i = 0; i < sizeof(config_plugins) / sizeof(config_plugins[0]); i++) {
+        const json_t *cfg =
+            json_object_get(json_object_get(p->config, "plugins"), config_plugins[i].name);
+        if (!json_is_object(cfg) || kp_json_bool(cfg, "disable", false))
+            continue;
+        int rc = kp_player_add_plugin(p, config_plugins[i].desc, cfg, p->config, NULL);
+        if (rc != KP_OK)
+            KP_LOG_E(p->log, "player", "plugin %s could not be created: %s", config_plugins[i].name,
+                     kp_strerror(rc));
+    }
+}
+
 kp_player *kp_player_new(kp_sched *sched, kp_net *net, const json_t *config, kp_log *log)
 {
     kp_player *p = calloc(1, sizeof(*p));
@@ -550,6 +577,7 @@ kp_player *kp_player_new(kp_sched *sched, kp_net *net, const json_t *config, kp_
     p->state = p->prev_state = KP_STATE_IDLE;
     p->platform = kp_platform_find(KP_PLATFORM_DEFAULT);
     p->key_system = -1;
+    add_config_plugins(p);
     return p;
 }
 

@@ -189,6 +189,11 @@ typedef struct hx_scenario {
         hx_session *sessions;
         size_t n_sessions;
         bool bare_item_errors; /* OTT: item_errors: bare */
+        struct {
+            bool down;     /* the sink closes connections without an answer */
+            int status;    /* 0, or the HTTP status the sink answers beacons with */
+            bool no_views; /* view_events: false → viewEventsEnabled:false */
+        } analytics;       /* backend.analytics */
     } backend;
 
     struct {
