@@ -389,7 +389,7 @@ static void on_answer(void *ud, const kp_http_response *resp)
         kp__player_emit(k->p, KP_EV_KAVA_REQUEST_SUCCEEDED,
                         json_pack("{s:o, s:O}", "response", response, "model", r->model));
     } else {
-        KP_LOG_W(k->p->log, "kava", "beacon %lld failed: %s (HTTP %d)",
+        KP_LOG_I(k->p->log, "kava", "beacon %lld failed: %s (HTTP %d)",
                  kp_json_int(r->model, "eventType", 0),
                  resp->error ? kp_strerror(resp->error) : "bad answer", resp->status);
         kp__player_emit(k->p, KP_EV_KAVA_REQUEST_FAILED,
@@ -824,11 +824,8 @@ static void on_error(kava *k, const kp_event *ev)
     k->error_position = k->is_first_play      ? KP_KAVA_PRE_PLAY
                         : k->is_first_playing ? KP_KAVA_PRE_PLAYING
                                               : KP_KAVA_MID_STREAM;
-    /* a load that failed before sourceselected has no entry yet: the media info's */
-    if (!k->entry_id && !k->entry_cfg)
-        k->entry_id = kp_strdup(kp_json_str(k->p->media_info, "entryId", NULL));
-    if (!k->session_id[0] && k->entry_id)
-        kp_kava_session_id(k->partner_id, k->entry_id, k->session_id);
+    /* a load that failed before its media resolved has no entryId yet (KalturaPlayer fills
+     * the plugin's entryId from the media config): _validate drops that beacon */
     send_beacon(k, KP_KAVA_ERROR);
     model_reset(k);
 }

@@ -450,18 +450,16 @@ static enum MHD_Result handle_analytics(mbe_server *s, struct MHD_Connection *c,
         json_decref(error);
         params = json_object();
     }
+    mbe_reply r = {0};
+    mbe_analytics_answer(s, url, params, &r, rec);
+    json_decref(params);
     if (s->analytics_down) {
-        json_object_set_new(rec, "server", json_string("analytics"));
-        json_object_set_new(rec, "kind", json_string("beacon"));
-        json_object_set_new(rec, "params", params);
+        free(r.body);
         json_object_set_new(rec, "status", json_integer(0));
         json_object_set_new(rec, "down", json_true());
         mbe_journal_add(s, rec, NULL);
         return MHD_NO;
     }
-    mbe_reply r = {0};
-    mbe_analytics_answer(s, url, params, &r, rec);
-    json_decref(params);
     json_object_set_new(rec, "status", json_integer(r.status));
     json_object_set_new(rec, "bytes", json_integer((json_int_t)r.len));
     unsigned long long seq = mbe_journal_add(s, rec, NULL);
