@@ -1,4 +1,4 @@
-/* KAVA end to end: the reference player with plugins.kava plays a real entry (real HLS bytes
+/* test_kava_e2e.c: KAVA end to end: the reference player with plugins.kava plays a real entry (real HLS bytes
  * from the mock back-end, real sockets on 127.0.0.1) and its beacons reach the back-end's
  * analytics sink. The sink's journal must hold the exact beacon sequence with eventIndex
  * 1..n; a sink that is down (or answers 503) makes every beacon fail with
