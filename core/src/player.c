@@ -19,6 +19,7 @@
 #include "kp/codec.h"
 #include "kp/err.h"
 #include "kp/jsonu.h"
+#include "kp/kava.h"
 #include "kp/perror.h"
 #include "kp/provider.h"
 
@@ -549,13 +550,42 @@ uint64_t kp__player_post(kp_player *p, const char *url, const json_t *body, kp_h
 
 /* ---- lifecycle ---- */
 
-/* player.config.plugins.<name> -> the plugin; a row per config-driven plugin */
+/* The plugins a configuration can enable, created when the player is made, in this table's
+ * order, as KalturaPlayer's plugin manager does (before the page's own instruments). A plugin
+ * is on when `enabled` says so, or (no `enabled`) when `plugins.<name>` is an object without
+ * `disable: true`. Each gets its `plugins.<name>` object as config and the whole player
+ * configuration as arg (what KalturaPlayer's config templates fill in: partnerId, ks ...). */
 static const struct {
+    const char *name;
     const kp_plugin_desc *desc;
     bool (*enabled)(const json_t *config);
 } config_plugins[] = {
-    {&kp_ads_plugin, kp_ads_enabled},
+    {"ima", &kp_ads_plugin, kp_ads_enabled},
+    {"kava", &kp_kava_plugin, NULL},
 };
+
+static int add_config_plugins(kp_player *p)
+{
+    const json_t *plugins = json_object_get(p->config, "plugins");
+    for (size_t i = 0; i < sizeof(config_plugins) / sizeof(config_plugins[0]); i++) {
+        const json_t *cfg = json_object_get(plugins, config_plugins[i].name);
+        bool on = config_plugins[i].enabled
+                      ? config_plugins[i].enabled(p->config)
+                      : json_is_object(cfg) && !kp_json_bool(cfg, "disable", false);
+        if (!on)
+            continue;
+        void *st = NULL;
+        int rc = kp_player_add_plugin(p, config_plugins[i].desc, cfg, p->config, &st);
+        if (rc != KP_OK) {
+            KP_LOG_E(p->log, "player", "plugin %s could not be created: %s", config_plugins[i].name,
+                     kp_strerror(rc));
+            return rc;
+        }
+        if (config_plugins[i].desc == &kp_ads_plugin)
+            p->ads = st;
+    }
+    return KP_OK;
+}
 
 kp_player *kp_player_new(kp_sched *sched, kp_net *net, const json_t *config, kp_log *log)
 {
@@ -593,21 +623,9 @@ kp_player *kp_player_new(kp_sched *sched, kp_net *net, const json_t *config, kp_
     p->state = p->prev_state = KP_STATE_IDLE;
     p->platform = kp_platform_find(KP_PLATFORM_DEFAULT);
     p->key_system = -1;
-    /* plugins the configuration enables (KalturaPlayer's plugin manager), before the page's
-     * own instruments */
-    for (size_t i = 0; i < sizeof(config_plugins) / sizeof(config_plugins[0]); i++) {
-        if (!config_plugins[i].enabled(p->config))
-            continue;
-        char path[64];
-        snprintf(path, sizeof(path), "plugins.%s", config_plugins[i].desc->name);
-        void *st = NULL;
-        if (kp_player_add_plugin(p, config_plugins[i].desc, kp_json_path(p->config, path), NULL,
-                                 &st) != KP_OK) {
-            kp_player_free(p);
-            return NULL;
-        }
-        if (config_plugins[i].desc == &kp_ads_plugin)
-            p->ads = st;
+    if (add_config_plugins(p) != KP_OK) {
+        kp_player_free(p);
+        return NULL;
     }
     return p;
 }

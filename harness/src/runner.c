@@ -430,6 +430,13 @@ json_t *hx_player_config(const hx_scenario *sc, const hx_servers *srv)
     kp_json_merge(cfg, over);
     json_decref(over);
     free(service);
+    /* KAVA beacons go to the back-end's analytics sink unless the scenario says otherwise */
+    json_t *kava = json_object_get(json_object_get(cfg, "plugins"), "kava");
+    if (json_is_object(kava) && !json_object_get(kava, "serviceUrl")) {
+        char *sink = kp_asprintf("%s/analytics/api_v3/index.php", base_url);
+        json_object_set_new(kava, "serviceUrl", json_string(sink ? sink : ""));
+        free(sink);
+    }
     return cfg;
 }
 
@@ -628,6 +635,9 @@ static int backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *
                           .playlists = playlists,
                           .n_playlists = np,
                           .ott_bare_item_errors = sc->backend.bare_item_errors,
+                          .analytics_down = sc->backend.analytics.down,
+                          .analytics_status = sc->backend.analytics.status,
+                          .analytics_no_views = sc->backend.analytics.no_views,
                           .media = media,
                           .log = log,
                           .port = port,

@@ -50,8 +50,10 @@ typedef struct ctx {
 static const char *const TOP_KEYS[] = {"name",    "description", "tags",     "timeout",
                                        "backend", "player",      "steps",    "expect",
                                        "include", "matrix",      "variants", NULL};
-static const char *const BACKEND_KEYS[] = {
-    "kind", "partner_id", "entries", "ads", "faults", "playlists", "sessions", "item_errors", NULL};
+static const char *const BACKEND_KEYS[] = {"kind",      "partner_id", "entries",  "ads",
+                                           "faults",    "playlists",  "sessions", "item_errors",
+                                           "analytics", NULL};
+static const char *const ANALYTICS_KEYS[] = {"down", "status", "view_events", NULL};
 static const char *const ENTRY_KEYS[] = {
     "id",       "name",   "type",   "duration",     "formats",  "renditions", "drm",
     "captions", "status", "access", "reference_id", "metadata", "bumper",     "encryption",
@@ -143,7 +145,7 @@ static const char *const BLOCK_CODES[] = {"COUNTRY_RESTRICTED",
 static const char *const PLATFORMS[] = {"chrome", "firefox", "edge",    "safari",
                                         "ios",    "android", "smarttv", NULL};
 static const char *const PRELOADS[] = {"none", "auto", NULL};
-static const char *const SERVERS[] = {"api", "cdn", "drm", "ads", NULL};
+static const char *const SERVERS[] = {"api", "cdn", "drm", "ads", "analytics", NULL};
 
 typedef struct step_spec {
     const char *name;
@@ -1845,6 +1847,31 @@ static void check_ads(ctx *c, const hx_ynode *b, hx_scenario *s)
     pop(c, mk);
 }
 
+/* backend.analytics: how the analytics sink behaves (it always runs). */
+static void check_analytics(ctx *c, const hx_ynode *b, hx_scenario *s)
+{
+    size_t mk;
+    const hx_ynode *a = enter(c, b, "analytics", &mk);
+    if (!a)
+        return;
+    if (want_map(c, a)) {
+        check_keys(c, a, ANALYTICS_KEYS);
+        get_bool(c, a, "down", &s->backend.analytics.down);
+        long long status = 0;
+        get_int(c, a, "status", 0, &status);
+        if (status && (status < 100 || status > 599)) {
+            failp(c, hx_ymap_get(a, "status")->loc,
+                  "status must be an HTTP status (100 to 599), got %lld", status);
+            status = 0;
+        }
+        s->backend.analytics.status = (int)status;
+        bool views = true;
+        get_bool(c, a, "view_events", &views);
+        s->backend.analytics.no_views = !views;
+    }
+    pop(c, mk);
+}
+
 static void check_backend(ctx *c, const hx_ynode *top, hx_scenario *s)
 {
     s->backend.kind = dup_str(c, "ovp");
@@ -1871,6 +1898,7 @@ static void check_backend(ctx *c, const hx_ynode *top, hx_scenario *s)
                 pop(c, me);
             }
             check_ads(c, b, s);
+            check_analytics(c, b, s);
             check_empty_only(c, b, "faults", true, "faults are");
         } else {
             c->entries_checked = false;

@@ -184,6 +184,22 @@ static bool count_record(json_t *rec, void *ud)
             if (call_matches(call, c->match))
                 c->count++;
         }
+    } else if (strcmp(c->server, "analytics") == 0) {
+        const char *k;
+        json_t *v;
+        bool all = true;
+        json_object_foreach((json_t *)c->match, k, v)
+        {
+            json_t *have = json_object_get(rec, k);
+            if (!have)
+                have = kp_json_path(json_object_get(rec, "params"), k);
+            if (!kp_json_subset(v, have)) {
+                all = false;
+                break;
+            }
+        }
+        if (all)
+            c->count++;
     } else if (kp_json_subset(c->match, rec)) {
         c->count++;
     }

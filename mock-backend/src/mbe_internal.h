@@ -70,6 +70,9 @@ struct mbe_server {
     kp_log *log;
     int kind; /* MBE_OVP or MBE_OTT */
     bool ott_bare_item_errors;
+    int analytics_down;     /* the sink closes connections without an answer */
+    int analytics_status;   /* non-zero: the sink's HTTP status instead of 200 */
+    int analytics_no_views; /* the sink answers viewEventsEnabled:false */
     mbe_ientry *entries;
     size_t n_entries;
     mbe_iplaylist *playlists;
@@ -130,6 +133,12 @@ void mbe_reply_range(mbe_reply *r, json_t *record);
 int mbe_ads_init(mbe_server *s, const mbe_ads *ads);
 void mbe_ads_free(mbe_server *s);
 void mbe_ads_get(mbe_server *s, const char *path, mbe_reply *r, json_t *record);
+
+/* analytics.c: answers a beacon to the analytics sink (params: the query and body
+ * parameters, borrowed); fills the reply (body malloc'd) and the journal record's analytics
+ * fields (server, kind, eventType, eventName, params). */
+void mbe_analytics_answer(mbe_server *s, const char *url, json_t *params, mbe_reply *r,
+                          json_t *rec);
 
 /* entries.c: the parts of an entry beyond its media (captions, metadata, bumper) and the
  * playlists; copied from the configuration, freed with the server. */

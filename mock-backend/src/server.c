@@ -438,6 +438,37 @@ static bool apply_override(mbe_server *s, struct MHD_Connection *c, const char *
     return true;
 }
 
+/* The analytics sink: a beacon's parameters from the query and a JSON or form body. A sink
+ * that is down closes the connection without an answer (the player sees a network error). */
+static enum MHD_Result handle_analytics(mbe_server *s, struct MHD_Connection *c, const char *url,
+                                        req_ctx *rc, json_t *rec)
+{
+    json_t *error = NULL, *body_text = NULL;
+    json_t *params = api_params(s, c, rc, &error, &body_text);
+    json_decref(body_text);
+    if (!params) {
+        json_decref(error);
+        params = json_object();
+    }
+    mbe_reply r = {0};
+    mbe_analytics_answer(s, url, params, &r, rec);
+    json_decref(params);
+    if (s->analytics_down) {
+        free(r.body);
+        json_object_set_new(rec, "status", json_integer(0));
+        json_object_set_new(rec, "down", json_true());
+        mbe_journal_add(s, rec, NULL);
+        return MHD_NO;
+    }
+    json_object_set_new(rec, "status", json_integer(r.status));
+    json_object_set_new(rec, "bytes", json_integer((json_int_t)r.len));
+    unsigned long long seq = mbe_journal_add(s, rec, NULL);
+    enum MHD_Result res =
+        queue(c, s, r.status, r.content_type, r.body ? r.body : "", r.len, false, seq, &r);
+    free(r.body);
+    return res;
+}
+
 static void override_free(mbe_override_rec *o)
 {
     free(o->method);
@@ -523,9 +554,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, query);
     json_t *rec = json_pack("{s:s, s:s, s:o}", "method", method, "path", url, "query", query);
     json_object_set_new(rec, "server",
-                        json_string(kp_str_starts(url, "/api_v3/") ? "api"
-                                    : kp_str_starts(url, "/ads/")  ? "ads"
-                                                                   : "cdn"));
+                        json_string(kp_str_starts(url, "/api_v3/")      ? "api"
+                                    : kp_str_starts(url, "/ads/")       ? "ads"
+                                    : kp_str_starts(url, "/analytics/") ? "analytics"
+                                                                        : "cdn"));
     enum MHD_Result over;
     if (apply_override(s, c, method, url, rc, rec, &over))
         return over;
@@ -535,6 +567,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return queue(c, s, 204, NULL, "", 0, true, seq, NULL);
     }
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (kp_str_starts(url, "/analytics/"))
+        return handle_analytics(s, c, url, rc, rec);
     if (kp_str_starts(url, "/api_v3/") && !mbe_api_is_resource(s, url, get)) {
         if (rc->too_large || (strcmp(method, "POST") != 0 && !get)) {
             const char *msg =
@@ -730,6 +764,9 @@ int mbe_server_start(const mbe_config *cfg, mbe_server **out)
     pthread_mutex_init(&s->lock, NULL);
     s->kind = cfg->kind;
     s->ott_bare_item_errors = cfg->ott_bare_item_errors != 0;
+    s->analytics_down = cfg->analytics_down;
+    s->analytics_status = cfg->analytics_status;
+    s->analytics_no_views = cfg->analytics_no_views;
     s->partner_id = cfg->partner_id;
     s->epoch = cfg->epoch ? cfg->epoch : 1767225600;
     s->log = cfg->log;

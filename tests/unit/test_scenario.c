@@ -427,7 +427,7 @@ static void test_several_errors_all_reported(void **state)
         "scenarios/bad/several_errors.yaml:19:10: expect.error: expected null (no error allowed) "
         "or a mapping such as {code: 7002}, got 7002",
         "scenarios/bad/several_errors.yaml:21:16: expect.requests[0].server: expected one of api, "
-        "cdn, drm or ads, got 'dmr' (did you mean 'drm'?)",
+        "cdn, drm, ads or analytics, got 'dmr' (did you mean 'drm'?)",
         "scenarios/bad/several_errors.yaml:21:28: expect.requests[0].count: must not be negative, "
         "got -1",
         NULL);
@@ -1472,6 +1472,33 @@ static void test_backend_extensions_bad(void **state)
                 NULL);
 }
 
+/* backend.analytics: the sink's behaviour, with located errors. */
+static void test_backend_analytics(void **state)
+{
+    (void)state;
+    hx_scenario *s =
+        load_good_text("name: a\nbackend:\n  analytics: {down: true, status: 503, view_events: "
+                       "false}\nsteps: [play]\nexpect:\n  requests:\n    - {server: "
+                       "analytics, match: {eventName: VIEW}, count: 2}\n");
+    assert_true(s->backend.analytics.down);
+    assert_int_equal(s->backend.analytics.status, 503);
+    assert_true(s->backend.analytics.no_views);
+    assert_string_equal(s->expect.requests[0].server, "analytics");
+    assert_json(s->expect.requests[0].match, "{\"eventName\": \"VIEW\"}");
+    hx_scenario_free(s);
+    s = load_good_text("name: a\nsteps: [play]\n");
+    assert_false(s->backend.analytics.down);
+    assert_int_equal(s->backend.analytics.status, 0);
+    assert_false(s->backend.analytics.no_views);
+    hx_scenario_free(s);
+    expect_text(
+        "name: a\nbackend:\n  analytics: {status: 42, dwon: true}\nsteps: [play]\n",
+        "inline.yaml:3:23: backend.analytics: status must be an HTTP status (100 to 599), got 42",
+        "inline.yaml:3:27: unknown key 'dwon' in backend.analytics (did you mean 'down'?)", NULL);
+    expect_text("name: a\nbackend:\n  analytics: true\nsteps: [play]\n",
+                "inline.yaml:3:14: backend.analytics: expected a mapping, got true", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1520,6 +1547,7 @@ int main(void)
         cmocka_unit_test(test_ads_bad),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_parse_bandwidth),
+        cmocka_unit_test(test_backend_analytics),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -98,7 +98,10 @@
     XX(PLAYLIST_ITEM_CHANGED, "kaltura-player-playlistitemchanged") \
     XX(PLAYLIST_ENDED, "kaltura-player-playlistended")              \
     XX(VISIBILITY_CHANGE, "visibilitychange")                       \
-    XX(UI_PRESET_CHANGE, "playkit-ui-uipresetchange")
+    XX(UI_PRESET_CHANGE, "playkit-ui-uipresetchange")               \
+    /* plugin events */                                             \
+    XX(KAVA_REQUEST_SUCCEEDED, "kava_request_succeeded")            \
+    XX(KAVA_REQUEST_FAILED, "kava_request_failed")
 
 typedef enum kp_event_type {
 #define XX(id, name) KP_EV_##id,

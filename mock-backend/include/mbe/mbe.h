@@ -36,6 +36,10 @@
  *   GET  /p/<pid>/sp/<pid>00/thumbnail/...     JPEG thumbnails and sprite strips
  *   GET  /ads/...                               the mock ad server (mbe_ads below): VAST and
  *                                              VMAP documents, ad media, beacons
+ *   POST|GET /analytics/<any path>?service=analytics&action=trackEvent&eventType=...
+ *                                              the analytics sink (KAVA beacons: query, JSON
+ *                                              or form parameters): {"time": <epoch>,
+ *                                              "viewEventsEnabled": true}
  * API errors are KalturaAPIException objects inside HTTP 200, as the real API answers.
  * Every request is journaled; the journal can be read while the server runs.
  *
@@ -226,6 +230,13 @@ typedef struct mbe_config {
     /* The ad server's fixtures (copied at start); NULL: no ads (every /ads/ URL is a 404).
      * Ids must be unique per kind and every reference must resolve (else KP_EINVAL). */
     const mbe_ads *ads;
+    /* The analytics sink (/analytics/...): analytics_down closes every beacon's connection
+     * without an answer (as a sink that is down looks to a player); analytics_status answers
+     * beacons with that HTTP status and an HTML error page instead of 200; analytics_no_views
+     * answers viewEventsEnabled:false. All 0: beacons are answered as the real server does. */
+    int analytics_down;
+    int analytics_status;
+    int analytics_no_views;
 } mbe_config;
 
 typedef struct mbe_server mbe_server;
@@ -275,11 +286,14 @@ int mbe_server_override(mbe_server *s, const mbe_override *o);
  *   {"seq":N, "server":"api"|"cdn", "method":..., "path":..., "query":{...},
  *    "status":N, "bytes":N, "body":<parsed JSON or string, API only>,
  *    "calls":[{"service":...,"action":...,"params":{...}}] (API only),
- *    "kind":"master"|"playlist"|"segment"|... (CDN only), "entryId", "flavorId", "segment"} */
+ *    "kind":"master"|"playlist"|"segment"|... (CDN only), "entryId", "flavorId", "segment";
+ *    analytics: "server":"analytics", "kind":"beacon", "eventType":N, "eventName":"VIEW",
+ *    "params":{every query and body parameter, numbers as numbers}} */
 json_t *mbe_server_journal(mbe_server *s);
 /* How many API calls (server "api": each sub-request counts) or CDN requests (server "cdn")
  * match: every key of `match` must equal the call's service/action/params (API) or the
- * journal record (CDN). */
+ * journal record (CDN). For beacons (server "analytics") a key matches the record's field
+ * (eventType, eventName, status ...) or else the beacon parameter of that name. */
 size_t mbe_server_count(mbe_server *s, const char *server, const json_t *match);
 
 #endif
