@@ -1552,7 +1552,7 @@ static void check_creatives(ctx *c, const hx_ynode *a, hx_scenario *s)
             const hx_ynode *m = v->items[i];
             hx_ad *ad = &out[i];
             s->backend.ads.n_creatives = i + 1;
-            ad->loc = m->loc;
+            ad->loc = hx_yloc_pub(m->loc);
             ad->skipoffset = ad->skip_pct = -1;
             if (want_map(c, m)) {
                 check_keys(c, m, CREATIVE_KEYS);
@@ -1594,7 +1594,7 @@ static const hx_vast *find_vast_doc(const hx_scenario *s, const char *id)
 }
 
 /* "no creative 'x' in backend.ads.creatives (did you mean 'y'?)" */
-static void unknown_ref(ctx *c, hx_loc loc, const char *what, const char *list, const char *id,
+static void unknown_ref(ctx *c, hx_yloc loc, const char *what, const char *list, const char *id,
                         const char *const *names)
 {
     char hint[96];
@@ -1635,7 +1635,7 @@ static void check_vast_docs(ctx *c, const hx_ynode *a, hx_scenario *s, bool crea
             const hx_ynode *m = v->items[i];
             hx_vast *d = &out[i];
             s->backend.ads.n_vast = i + 1;
-            d->loc = m->loc;
+            d->loc = hx_yloc_pub(m->loc);
             if (want_map(c, m)) {
                 check_keys(c, m, VAST_KEYS);
                 d->id = fixture_id(c, m, "vast", &out[0].id, sizeof(*out), i);
@@ -1763,7 +1763,7 @@ static void check_vmap_docs(ctx *c, const hx_ynode *a, hx_scenario *s, bool vast
             const hx_ynode *m = v->items[i];
             hx_vmap *d = &out[i];
             s->backend.ads.n_vmap = i + 1;
-            d->loc = m->loc;
+            d->loc = hx_yloc_pub(m->loc);
             if (want_map(c, m)) {
                 check_keys(c, m, VMAP_KEYS);
                 d->id = fixture_id(c, m, "vmap", &out[0].id, sizeof(*out), i);
@@ -1782,7 +1782,7 @@ static void check_vmap_docs(ctx *c, const hx_ynode *a, hx_scenario *s, bool vast
                         const hx_ynode *bm = bl->items[k];
                         hx_vmap_break *b = &d->breaks[k];
                         d->n_breaks = k + 1;
-                        b->loc = bm->loc;
+                        b->loc = hx_yloc_pub(bm->loc);
                         if (want_map(c, bm)) {
                             check_keys(c, bm, BREAK_KEYS);
                             if (hx_ymap_get(bm, "id"))

@@ -1031,7 +1031,7 @@ static void test_ads_bad(void **state)
         "scenarios/bad/ads_bad_refs.yaml:24:43: unknown key 'evnt' in expect.requests[0].match "
         "(did you mean 'event'?)",
         "scenarios/bad/ads_bad_refs.yaml:25:16: expect.requests[1].server: expected one of api, "
-        "cdn, drm or ads, got 'adz' (did you mean 'ads'?)",
+        "cdn, drm, ads or analytics, got 'adz' (did you mean 'ads'?)",
         NULL);
     expect_text("name: x\n"
                 "backend: {ads: {vast: [{id: a}, {id: a}], vmap: [{id: m, breaks: [{offset: "

@@ -241,43 +241,43 @@ typedef struct hx_scenario {
             hx_vmap *vmap;
             size_t n_vmap;
         } ads;
-        bool down;     /* the sink closes connections without an answer */
-        int status;    /* 0, or the HTTP status the sink answers beacons with */
-        bool no_views; /* view_events: false → viewEventsEnabled:false */
-    } analytics;       /* backend.analytics */
-} backend;
+        struct {
+            bool down;     /* the sink closes connections without an answer */
+            int status;    /* 0, or the HTTP status the sink answers beacons with */
+            bool no_views; /* view_events: false → viewEventsEnabled:false */
+        } analytics;       /* backend.analytics */
+    } backend;
 
-struct {
-    char *platform;          /* "chrome" */
-    long long bandwidth_bps; /* default 8 Mbit/s */
-    kp_time latency;         /* default 20 ms */
-    json_t *config;          /* Kaltura Player config (always an object) */
-    char *session;           /* the backend.sessions name whose KS the player uses */
-} player;
+    struct {
+        char *platform;          /* "chrome" */
+        long long bandwidth_bps; /* default 8 Mbit/s */
+        kp_time latency;         /* default 20 ms */
+        json_t *config;          /* Kaltura Player config (always an object) */
+        char *session;           /* the backend.sessions name whose KS the player uses */
+    } player;
 
-hx_step *steps;
-size_t n_steps;
+    hx_step *steps;
+    size_t n_steps;
 
-struct {
-    char **ignore; /* added to the default ignore list */
-    size_t n_ignore;
-    bool has_sequence;
-    hx_seq sequence;
-    bool has_error; /* expect.error given */
-    json_t *error;  /* NULL when expect.error is null: no error event allowed */
-    hx_request_expect *requests;
-    size_t n_requests;
-    hx_loc loc;
-} expect;
+    struct {
+        char **ignore; /* added to the default ignore list */
+        size_t n_ignore;
+        bool has_sequence;
+        hx_seq sequence;
+        bool has_error; /* expect.error given */
+        json_t *error;  /* NULL when expect.error is null: no error event allowed */
+        hx_request_expect *requests;
+        size_t n_requests;
+        hx_loc loc;
+    } expect;
 
-/* Where the top-level `expect:` block sits in the file, so that it can be rewritten in
+    /* Where the top-level `expect:` block sits in the file, so that it can be rewritten in
      * place (kpsim record). Lines are 1-based. */
-struct {
-    int expect_line;       /* line of the top-level `expect:` key; 0 when absent */
-    int after_expect_line; /* line of the top-level key after it; 0 when expect is last */
-} layout;
-}
-hx_scenario;
+    struct {
+        int expect_line;       /* line of the top-level `expect:` key; 0 when absent */
+        int after_expect_line; /* line of the top-level key after it; 0 when expect is last */
+    } layout;
+} hx_scenario;
 
 /* Loads and validates one file with its `include:` fixtures (paths relative to the including
  * file) and expands its `matrix:` or `variants:` (docs/scenarios.md): *out gets *n >= 1
