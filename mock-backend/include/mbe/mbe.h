@@ -132,6 +132,22 @@ typedef struct mbe_config {
     /* The UDRM signing secret of custom_data (DrmLicenseUtils::signDataWithKey); NULL:
      * derived from the partner id, as mock-drm derives it by default. */
     const char *udrm_secret;
+    /* Fault rules (kp/fault.h; borrowed, may be NULL): the rules of servers api, cdn, ads and
+     * analytics apply to this server's requests (ads: paths under /ads/, analytics: under
+     * /analytics/). A faulted request is journaled with "fault": <rule id> and "fault_reply":
+     * <kind>. fault_real_time 0 (kpsim run): delays, dribbles and timeouts are announced to the
+     * player's network in KP_FAULT_HDR_* headers and answered at once (virtual time);
+     * 1 (kpsim serve): the server really waits. */
+    struct kp_fault_set *faults;
+    int fault_real_time;
+    /* 1: serve the admin path of the fault rules (needs `faults`), on this loopback port:
+     *   GET /__admin/faults            the rules, with their counters (JSON array)
+     *   POST /__admin/faults           adds the rule in the JSON body (the scenario's keys);
+     *                                  201 {"id": N}, or 400 {"error": message, "where": key}
+     *   DELETE /__admin/faults/<id>    removes one rule (204; 404 when there is none)
+     *   DELETE /__admin/faults         removes every rule (204)
+     * Admin requests are not journaled and never faulted. */
+    int fault_admin;
 } mbe_config;
 
 typedef struct mbe_server mbe_server;
