@@ -189,6 +189,10 @@ typedef struct hx_scenario {
         hx_session *sessions;
         size_t n_sessions;
         bool bare_item_errors; /* OTT: item_errors: bare */
+        /* backend.faults: the fault rules (kp/fault.h), each a JSON object as written and
+         * already checked by kp_fault_rule_parse; fault_locs[i] is where rule i starts */
+        json_t *faults; /* an array, NULL when there are none */
+        hx_loc *fault_locs;
     } backend;
 
     struct {
