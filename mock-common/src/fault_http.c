@@ -181,10 +181,13 @@ enum MHD_Result mockc_fault_answer(struct MHD_Connection *c, const kp_fault_acti
     case KP_FAULT_RESET: {
         int fd = conn_fd(c);
         if (fd >= 0) {
-            /* an abortive close: the peer gets a RST, not a FIN */
+            /* an abortive close: the peer gets a RST, not a FIN. Disconnecting the socket
+             * (connect to AF_UNSPEC) resets the connection at once on Linux; the descriptor
+             * stays libmicrohttpd's to close. */
             struct linger lg = {.l_onoff = 1, .l_linger = 0};
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-            shutdown(fd, SHUT_RD);
+            struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+            connect(fd, &unspec, sizeof(unspec));
         }
         return MHD_NO;
     }
