@@ -142,7 +142,7 @@ static const char *const BLOCK_CODES[] = {"COUNTRY_RESTRICTED",
 static const char *const PLATFORMS[] = {"chrome", "firefox", "edge",    "safari",
                                         "ios",    "android", "smarttv", NULL};
 static const char *const PRELOADS[] = {"none", "auto", NULL};
-static const char *const SERVERS[] = {"api", "cdn", "drm", NULL};
+static const char *const SERVERS[] = {"api", "cdn", "drm", "ads", "analytics", NULL};
 
 typedef struct step_spec {
     const char *name;
