@@ -672,17 +672,15 @@ static enum MHD_Result admin_reply(struct MHD_Connection *c, int status, json_t 
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    size_t len = text ? strlen(text) : 0;
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, text ? text : (void *)"", MHD_RESPMEM_MUST_FREE);
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+             : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(text);
         return MHD_NO;
     }
     if (text)
         MHD_add_response_header(resp, "Content-Type", "application/json");
-    else
-        free(text);
     MHD_add_response_header(resp, "X-Me", "kpsim-mock-backend");
     enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
