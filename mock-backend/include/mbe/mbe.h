@@ -194,10 +194,11 @@ typedef struct mbe_override {
 int mbe_server_override(mbe_server *s, const mbe_override *o);
 
 /* The journal: a new JSON array, one object per request in arrival order:
- *   {"seq":N, "server":"api"|"cdn", "method":..., "path":..., "query":{...},
+ *   {"seq":N, "server":"api"|"cdn"|"ads"|"analytics", "method":..., "path":..., "query":{...},
  *    "status":N, "bytes":N, "body":<parsed JSON or string, API only>,
  *    "calls":[{"service":...,"action":...,"params":{...}}] (API only),
- *    "kind":"master"|"playlist"|"segment"|... (CDN only), "entryId", "flavorId", "segment"} */
+ *    "kind":"master"|"playlist"|"segment"|... (CDN only), "entryId", "flavorId", "segment",
+ *    "fault":<rule id>, "fault_reply":<kind> (a faulted request only)} */
 json_t *mbe_server_journal(mbe_server *s);
 /* How many API calls (server "api": each sub-request counts) or CDN requests (server "cdn")
  * match: every key of `match` must equal the call's service/action/params (API) or the
