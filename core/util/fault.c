@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const KIND_NAMES[KP_FAULT_N_KINDS] = {
+static const char *const KIND_NAMES[KP_FAULT_N_KINDS + 1] = {
     "status",    "api_error",         "delay",   "reset",  "empty", "truncate",
     "malformed", "random_then_close", "dribble", "timeout"};
 
