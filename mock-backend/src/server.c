@@ -504,7 +504,7 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
     int fired = fault_decide(s, rec, &fa);
     if (fired && fa.kind == KP_FAULT_API_ERROR)
         answer = api_error_answer(answer, multi, json_object_get(rec, "calls"), &fa);
-    if (s->kind == MBE_OTT && (multi || json_object_size(json_object_get(rec, "calls"))))
+    if (s->kind == MBE_OTT && (multi || json_array_size(json_object_get(rec, "calls"))))
         answer = ott_envelope(s, answer, multi);
     kp_buf out;
     kp_buf_init(&out);

@@ -390,8 +390,7 @@ static void test_not_supported_yet(void **state)
                 "  entries:\n"
                 "    - {id: a}\n"
                 "steps: [change_media, set_network, select_text]\n",
-                "inline.yaml:3:11: backend.faults: faults are not supported yet (use [] or leave "
-                "it out)",
+                "inline.yaml:3:12: backend.faults[0]: missing required key 'reply' in a fault rule",
                 "inline.yaml:6:9: steps[0]: step 'change_media' is not supported yet",
                 "inline.yaml:6:23: steps[1]: step 'set_network' is not supported yet",
                 "inline.yaml:6:36: steps[2]: step 'select_text' is not supported yet", NULL);
@@ -427,7 +426,7 @@ static void test_several_errors_all_reported(void **state)
         "scenarios/bad/several_errors.yaml:19:10: expect.error: expected null (no error allowed) "
         "or a mapping such as {code: 7002}, got 7002",
         "scenarios/bad/several_errors.yaml:21:16: expect.requests[0].server: expected one of api, "
-        "cdn or drm, got 'dmr' (did you mean 'drm'?)",
+        "cdn, drm, ads or analytics, got 'dmr' (did you mean 'drm'?)",
         "scenarios/bad/several_errors.yaml:21:28: expect.requests[0].count: must not be negative, "
         "got -1",
         NULL);
