@@ -259,11 +259,64 @@ static void test_virtual_timing(void **state)
     hx_scenario_free(sc);
 }
 
+/* api_error: a KalturaAPIException in HTTP 200; in a multirequest only the sub-call the rule
+ * names; on an OTT back-end inside Phoenix's envelope. */
+static void test_api_error(void **state)
+{
+    (void)state;
+    static const char *const kinds[] = {"ovp", "ott"};
+    for (int k = 0; k < 2; k++) {
+        bool ott = k == 1;
+        char *text = kp_asprintf(
+            "name: api error\nbackend:\n  kind: %s\n  faults:\n"
+            "    - {server: api, match: {service: %s, action: %s}, reply: {api_error: {code: "
+            "INVALID_KS, message: 'Invalid KS'}}}\nsteps:\n  - wait: 1s\n",
+            kinds[k], ott ? "ottuser" : "session", ott ? "anonymousLogin" : "startWidgetSession");
+        hx_scenario *sc = load(text);
+        free(text);
+        hx_servers srv;
+        assert_int_equal(hx_servers_start(sc, media, NULL, 0, 0, &srv), KP_OK);
+        const char *base = mbe_server_url(srv.api);
+        char *single =
+            kp_asprintf("%s/api_v3/service/%s/action/%s", base, ott ? "ottuser" : "session",
+                        ott ? "anonymousLogin" : "startWidgetSession");
+        char *multi = kp_asprintf("%s/api_v3/service/multirequest", base);
+        json_t *j = admin("POST", single,
+                          ott ? "{\"partnerId\":1234567}" : "{\"widgetId\":\"_1234567\"}", 200);
+        const char *code = kp_json_str(j, ott ? "result.error.code" : "code", "");
+        assert_string_equal(code, "INVALID_KS");
+        json_decref(j);
+        const char *body =
+            ott ? "{\"1\":{\"service\":\"ottuser\",\"action\":\"anonymousLogin\",\"partnerId\":"
+                  "1234567},\"2\":{\"service\":\"ottuser\",\"action\":\"anonymousLogin\","
+                  "\"partnerId\":1234567}}"
+                : "{\"1\":{\"service\":\"session\",\"action\":\"startWidgetSession\",\"widgetId\":"
+                  "\"_1234567\"},\"2\":{\"service\":\"baseEntry\",\"action\":\"list\",\"ks\":"
+                  "\"{1:result:ks}\"}}";
+        j = admin("POST", multi, body, 200);
+        if (ott) {
+            assert_string_equal(kp_json_str(j, "result.0.error.code", ""), "INVALID_KS");
+            assert_string_equal(kp_json_str(j, "result.1.error.code", ""), "INVALID_KS");
+        } else {
+            /* only the named sub-call is replaced */
+            assert_string_equal(kp_json_str(j, "0.code", ""), "INVALID_KS");
+            assert_string_equal(kp_json_str(j, "0.objectType", ""), "KalturaAPIException");
+            assert_null(kp_json_path(j, "1.code"));
+        }
+        json_decref(j);
+        free(single);
+        free(multi);
+        hx_servers_stop(&srv);
+        hx_scenario_free(sc);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_serve_admin),
         cmocka_unit_test(test_virtual_timing),
+        cmocka_unit_test(test_api_error),
     };
     media = mbe_media_cache_new(NULL, NULL);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
