@@ -2,6 +2,7 @@
 #include "kp/net.h"
 
 #include "kp/err.h"
+#include "kp/fault.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -147,6 +148,13 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* The value of a "name: value" line when its name is `name` (case-insensitive), else NULL. */
+static const char *header_value(const char *line, const char *name)
+{
+    size_t n = strlen(name);
+    return strncasecmp(line, name, n) == 0 && line[n] == ':' ? line + n + 2 : NULL;
+}
+
 const char *kp_http_header(const kp_http_response *resp, const char *name)
 {
     size_t n = strlen(name);
@@ -156,6 +164,44 @@ const char *kp_http_header(const kp_http_response *resp, const char *name)
             return h + n + 2;
     }
     return NULL;
+}
+
+/* The virtual timing a mock server's fault rule asks for (kp/fault.h KP_FAULT_HDR_*): taken
+ * from the answer's headers and removed from them, so the player never sees them. */
+typedef struct fault_timing {
+    kp_time delay; /* before the first byte */
+    long long dribble_bytes;
+    kp_time dribble_every; /* between chunks of dribble_bytes */
+    bool never;            /* the answer never arrives */
+} fault_timing;
+
+static void take_fault_headers(kp_http_response *r, fault_timing *ft)
+{
+    memset(ft, 0, sizeof(*ft));
+    size_t o = 0;
+    for (size_t i = 0; i < r->n_headers; i++) {
+        char *h = r->headers[i];
+        const char *v = NULL;
+        if ((v = header_value(h, KP_FAULT_HDR_DELAY))) {
+            long long us = strtoll(v, NULL, 10);
+            ft->delay = us > 0 ? us : 0;
+        } else if ((v = header_value(h, KP_FAULT_HDR_DRIBBLE))) {
+            char *end = NULL;
+            long long b = strtoll(v, &end, 10);
+            long long us = end && *end == '/' ? strtoll(end + 1, NULL, 10) : 0;
+            if (b > 0 && us > 0) {
+                ft->dribble_bytes = b;
+                ft->dribble_every = us;
+            }
+        } else if ((v = header_value(h, KP_FAULT_HDR_TIMEOUT))) {
+            ft->never = strcmp(v, "1") == 0;
+        } else {
+            r->headers[o++] = h;
+            continue;
+        }
+        free(h);
+    }
+    r->n_headers = o;
 }
 
 static void deliver_data(void *ud);
@@ -264,18 +310,44 @@ uint64_t kp_net_fetch(kp_net *net, const kp_http_request *req, kp_http_fn cb, vo
     p->resp.url = kp_strdup(req->url);
     kp_buf_init(&p->resp.body);
     perform(net, req, &p->resp);
+    fault_timing ft;
+    take_fault_headers(&p->resp, &ft);
 
     kp_time now = kp_sched_now(net->sched);
-    kp_time first_byte = now + net->profile.latency * (1 + p->resp.redirects);
+    kp_time first_byte = now + net->profile.latency * (1 + p->resp.redirects) + ft.delay;
     kp_time done = first_byte, link_before = net->link_free;
-    if (p->resp.error == KP_OK) {
+    if (p->resp.error == KP_OK && !ft.never) {
         kp_time start = first_byte > net->link_free ? first_byte : net->link_free;
         long double bits = (long double)p->resp.body.len * 8.0L;
-        done = start + (kp_time)(bits * 1000000.0L / (long double)net->profile.bandwidth_bps);
+        kp_time transfer = (kp_time)(bits * 1000000.0L / (long double)net->profile.bandwidth_bps);
+        if (ft.dribble_bytes) {
+            /* the first chunk at once, each further one `every` later */
+            long long chunks =
+                ((long long)p->resp.body.len + ft.dribble_bytes - 1) / ft.dribble_bytes;
+            kp_time trickle = chunks > 1 ? (chunks - 1) * ft.dribble_every : 0;
+            if (trickle > transfer)
+                transfer = trickle;
+        }
+        done = start + transfer;
         net->link_free = done;
         first_byte = start;
     }
-    if (req->timeout > 0 && done - now > req->timeout) {
+    if (ft.never && req->timeout <= 0) {
+        /* a server that never answers, and no timer: the answer never arrives (nothing is
+         * scheduled; cancelling or freeing the net drops it) */
+        p->resp.error = KP_ETIMEDOUT;
+        p->resp.status = 0;
+        p->resp.body.len = 0;
+        p->resp.started = now;
+        p->resp.first_byte = p->resp.finished = now;
+        net->stats.requests++;
+        p->next = net->pending;
+        net->pending = p;
+        KP_LOG_T(net->log, "net", "%s %s -> never answered (fault)",
+                 req->method ? req->method : "GET", req->url);
+        return p->id;
+    }
+    if (req->timeout > 0 && (ft.never || done - now > req->timeout)) {
         /* the answer is abandoned when the timer fires; the link is free from then on */
         done = now + req->timeout;
         if (net->link_free > done)

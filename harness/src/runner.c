@@ -7,6 +7,8 @@
 #include "kp/buf.h"
 #include "kp/drm.h"
 #include "kp/err.h"
+#include "kp/event.h"
+#include "kp/fault.h"
 #include "kp/jsonu.h"
 #include "kp/net.h"
 #include "kp/player.h"
@@ -90,6 +92,14 @@ static double wall_ms_since(const struct timespec *t0)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)(now.tv_sec - t0->tv_sec) * 1000.0 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Every player event arms the fault rules waiting for it (`when`), before any listener after
+ * this one reacts: a request the event leads to already sees the armed rule. */
+static void on_player_event(void *ud, const kp_event *ev)
+{
+    run_ctx *c = ud;
+    kp_fault_set_event(c->srv.faults, kp_event_name(ev->type));
 }
 
 /* One scheduler task, unless the watchdog fired. */
@@ -441,7 +451,8 @@ json_t *hx_player_config(const hx_scenario *sc, const hx_servers *srv)
 }
 
 /* The license server of the protected entries: their keys and license policies. */
-static int drm_start(const hx_scenario *sc, kp_log *log, uint16_t port, mdrm_server **out)
+static int drm_start(const hx_scenario *sc, kp_log *log, uint16_t port, kp_fault_set *faults,
+                     bool serve, mdrm_server **out)
 {
     *out = NULL;
     size_t n = sc->backend.n_entries, k = 0;
@@ -478,7 +489,9 @@ static int drm_start(const hx_scenario *sc, kp_log *log, uint16_t port, mdrm_ser
                            .entries = entries,
                            .n_entries = k,
                            .port = port,
-                           .log = log};
+                           .log = log,
+                           .faults = faults,
+                           .fault_real_time = serve};
         rc = mdrm_server_start(&cfg, out);
     }
     free(entries);
@@ -559,7 +572,8 @@ static int ads_make(const hx_scenario *sc, ads_fixtures *f)
 }
 
 static int backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
-                         const char *license_url, mbe_server **out)
+                         const char *license_url, kp_fault_set *faults, bool serve,
+                         mbe_server **out)
 {
     /* license.bad_signature: the back-end signs with a secret the license server lacks */
     const char *udrm_secret = NULL;
@@ -643,7 +657,10 @@ static int backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *
                           .port = port,
                           .license_url = license_url,
                           .udrm_secret = udrm_secret,
-                          .ads = &ads.ads};
+                          .ads = &ads.ads,
+                          .faults = faults,
+                          .fault_real_time = serve,
+                          .fault_admin = serve};
         rc = mbe_server_start(&cfg, out);
     }
     ads_free(&ads);
@@ -656,14 +673,46 @@ static int backend_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *
     return rc;
 }
 
+/* The scenario's fault rules in a new set (they were checked when the scenario loaded). */
+static int faults_make(const hx_scenario *sc, kp_log *log, kp_fault_set **out)
+{
+    *out = kp_fault_set_new();
+    if (!*out)
+        return KP_ENOMEM;
+    size_t i;
+    json_t *j;
+    json_array_foreach(sc->backend.faults, i, j)
+    {
+        kp_fault_rule *rule = NULL;
+        char err[256], where[128];
+        int rc = kp_fault_rule_parse(j, NULL, &rule, err, sizeof(err), where, sizeof(where));
+        if (rc == KP_OK)
+            rc = kp_fault_set_add(*out, rule);
+        if (rc < 0) {
+            KP_LOG_E(log, "runner", "backend.faults[%zu]: %s", i,
+                     rc == KP_EPARSE ? err : kp_strerror(rc));
+            return rc;
+        }
+    }
+    return KP_OK;
+}
+
 int hx_servers_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
                      uint16_t drm_port, hx_servers *out)
 {
+    return hx_servers_start_mode(sc, media, log, port, drm_port, false, out);
+}
+
+int hx_servers_start_mode(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
+                          uint16_t drm_port, bool serve, hx_servers *out)
+{
     memset(out, 0, sizeof(*out));
-    int rc = drm_start(sc, log, drm_port, &out->drm);
+    int rc = faults_make(sc, log, &out->faults);
+    if (rc == KP_OK)
+        rc = drm_start(sc, log, drm_port, out->faults, serve, &out->drm);
     if (rc == KP_OK)
         rc = backend_start(sc, media, log, port, out->drm ? mdrm_server_url(out->drm) : NULL,
-                           &out->api);
+                           out->faults, serve, &out->api);
     if (rc != KP_OK)
         hx_servers_stop(out);
     return rc;
@@ -673,8 +722,10 @@ void hx_servers_stop(hx_servers *s)
 {
     mbe_server_stop(s->api);
     mdrm_server_stop(s->drm);
+    kp_fault_set_free(s->faults); /* after the servers: they consult it until they stop */
     s->api = NULL;
     s->drm = NULL;
+    s->faults = NULL;
 }
 
 static char *dir_name(const char *file)
@@ -713,6 +764,12 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
     free(ks);
     c.player = c.net ? kp_player_new(c.sched, c.net, cfg, opts->log) : NULL;
     json_decref(cfg);
+    if (c.player && json_array_size(sc->backend.faults) &&
+        !kp_bus_listen(kp_player_bus(c.player), -1, on_player_event, &c)) {
+        add_failure(res, sc->file, (hx_loc){1, 1}, NULL, "out of memory starting the player");
+        rc = KP_ENOMEM;
+        goto done;
+    }
     if (c.player && strcmp(sc->backend.kind, "ott") == 0)
         kp_player_set_provider(c.player, KP_PROVIDER_OTT);
     if (c.player && kp_player_set_platform(c.player, sc->player.platform) != KP_OK) {

@@ -14,6 +14,7 @@
 #include "kp/drm.h"
 #include "kp/err.h"
 #include "kp/event.h"
+#include "kp/fault.h"
 #include "yaml_tree.h"
 
 #include <math.h>
@@ -900,22 +901,6 @@ static void check_renditions(ctx *c, const hx_ynode *m, hx_entry *e)
         } else {
             free_strv(names, v->n);
         }
-    }
-    pop(c, mk);
-}
-
-/* Keys whose only accepted value today is an empty list or mapping. */
-static void check_empty_only(ctx *c, const hx_ynode *m, const char *key, bool list,
-                             const char *what)
-{
-    size_t mk;
-    const hx_ynode *v = enter(c, m, key, &mk);
-    if (!v)
-        return;
-    if (list ? want_seq(c, v) : want_map(c, v)) {
-        if (v->n)
-            failp(c, v->loc, "%s not supported yet (use %s or leave it out)", what,
-                  list ? "[]" : "{}");
     }
     pop(c, mk);
 }
@@ -1872,6 +1857,78 @@ static void check_analytics(ctx *c, const hx_ynode *b, hx_scenario *s)
     pop(c, mk);
 }
 
+/* ---- backend.faults ---- */
+
+static bool known_event(const char *name)
+{
+    return kp_event_lookup(name) >= 0;
+}
+
+/* The node a rule's key path ("reply.delay") names, or the deepest one that exists; the key
+ * rather than its value when the problem is the key itself (an unknown key). */
+static const hx_ynode *node_at(const hx_ynode *rule, const char *where, bool key_itself)
+{
+    const hx_ynode *n = rule;
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", where);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ".", &save); tok && n && n->type == HX_Y_MAP;
+         tok = strtok_r(NULL, ".", &save)) {
+        const hx_ynode *next = hx_ymap_get(n, tok);
+        if (!next)
+            break;
+        bool last = !save || !*save;
+        if (last && key_itself && hx_ymap_key(n, tok))
+            return hx_ymap_key(n, tok);
+        n = next;
+    }
+    return n;
+}
+
+static void check_faults(ctx *c, const hx_ynode *b, hx_scenario *s)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, b, "faults", &mk);
+    if (!v)
+        return;
+    if (want_seq(c, v) && v->n) {
+        s->backend.faults = json_array();
+        s->backend.fault_locs = calloc(v->n, sizeof(hx_loc));
+        if (!s->backend.faults || !s->backend.fault_locs)
+            c->oom = true;
+        for (size_t i = 0; !c->oom && i < v->n; i++) {
+            const hx_ynode *m = v->items[i];
+            size_t mi = push_index(c, i);
+            json_t *j = m->type == HX_Y_BAD ? NULL : to_json(c, m);
+            kp_fault_rule *rule = NULL;
+            char err[256], where[128];
+            int rc = j ? kp_fault_rule_parse(j, known_event, &rule, err, sizeof(err), where,
+                                             sizeof(where))
+                       : KP_EPARSE;
+            if (rc == KP_OK) {
+                s->backend.fault_locs[json_array_size(s->backend.faults)] = hx_yloc_pub(m->loc);
+                json_array_append(s->backend.faults, j);
+            } else if (rc == KP_ENOMEM) {
+                c->oom = true;
+            } else if (j) {
+                bool key_itself = strncmp(err, "unknown key", 11) == 0 ||
+                                  strncmp(err, "unknown match key", 17) == 0 ||
+                                  strncmp(err, "unknown reply kind", 18) == 0 ||
+                                  strncmp(err, "a reply has one kind", 20) == 0;
+                const hx_ynode *at = where[0] ? node_at(m, where, key_itself) : m;
+                if (where[0])
+                    fail(c, at->loc, "%s.%s: %s", c->path, where, err);
+                else
+                    failp(c, at->loc, "%s", err);
+            }
+            kp_fault_rule_free(rule);
+            json_decref(j);
+            pop(c, mi);
+        }
+    }
+    pop(c, mk);
+}
+
 static void check_backend(ctx *c, const hx_ynode *top, hx_scenario *s)
 {
     s->backend.kind = dup_str(c, "ovp");
@@ -1899,7 +1956,7 @@ static void check_backend(ctx *c, const hx_ynode *top, hx_scenario *s)
             }
             check_ads(c, b, s);
             check_analytics(c, b, s);
-            check_empty_only(c, b, "faults", true, "faults are");
+            check_faults(c, b, s);
         } else {
             c->entries_checked = false;
         }
@@ -2834,6 +2891,8 @@ void hx_scenario_free(hx_scenario *s)
 {
     if (!s)
         return;
+    json_decref(s->backend.faults);
+    free(s->backend.fault_locs);
     free(s->file);
     free(s->name);
     free(s->variant);

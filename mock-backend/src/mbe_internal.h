@@ -99,6 +99,10 @@ struct mbe_server {
         json_t *text;  /* a string: value as compact JSON */
     } parsed[16];
     unsigned parsed_next;
+    /* fault rules (borrowed) and their delivery */
+    struct kp_fault_set *faults;
+    bool fault_real_time, fault_admin;
+    atomic_bool stopping; /* set before the daemon stops: real-time waits give up */
 };
 
 /* api.c */

@@ -6,7 +6,9 @@
 #include "kp/codec.h"
 #include "kp/drmmsg.h"
 #include "kp/err.h"
+#include "kp/fault.h"
 #include "kp/jsonu.h"
+#include "mockc/fault_http.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -297,11 +299,177 @@ static void service_action(const char *url, const json_t *params, char **svc, ch
         *act = kp_strdup(kp_json_str(params, "action", NULL));
 }
 
+/* ---- fault rules ---- */
+
+/* The server name of a path, as the journal and fault rules say it. */
+static const char *server_of(const char *url)
+{
+    if (kp_str_starts(url, "/api_v3/"))
+        return "api";
+    if (kp_str_starts(url, "/ads/") || strcmp(url, "/ads") == 0)
+        return "ads";
+    if (kp_str_starts(url, "/analytics/") || strcmp(url, "/analytics") == 0)
+        return "analytics";
+    return "cdn";
+}
+
+/* Whether a fault rule fires for the request the record describes (its "calls" for the API;
+ * "segment", "rendition", "kind", "entryId" for the CDN). */
+static int fault_decide(mbe_server *s, const json_t *rec, kp_fault_action *fa)
+{
+    memset(fa, 0, sizeof(*fa));
+    if (!s->faults)
+        return 0;
+    const json_t *calls = json_object_get(rec, "calls");
+    size_t n = json_array_size(calls);
+    const char **svc = calloc(n ? n : 1, sizeof(char *));
+    const char **act = calloc(n ? n : 1, sizeof(char *));
+    if (!svc || !act) {
+        free(svc);
+        free(act);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        svc[i] = kp_json_str(json_array_get(calls, i), "service", NULL);
+        act[i] = kp_json_str(json_array_get(calls, i), "action", NULL);
+    }
+    const json_t *seg = json_object_get(rec, "segment");
+    kp_fault_req q = {.server = kp_json_str(rec, "server", NULL),
+                      .method = kp_json_str(rec, "method", NULL),
+                      .path = kp_json_str(rec, "path", NULL),
+                      .services = svc,
+                      .actions = act,
+                      .n_calls = n,
+                      .segment = json_is_integer(seg) ? (long long)json_integer_value(seg) : -1,
+                      .rendition = kp_json_str(rec, "rendition", NULL),
+                      .kind = kp_json_str(rec, "kind", NULL),
+                      .entry = kp_json_str(rec, "entryId", NULL)};
+    int fired = kp_fault_decide(s->faults, &q, fa);
+    free(svc);
+    free(act);
+    return fired;
+}
+
+typedef struct hdr_ctx {
+    unsigned long long seq;
+    const mbe_reply *r;
+} hdr_ctx;
+
+static void add_headers_cb(struct MHD_Response *resp, void *ud)
+{
+    const hdr_ctx *h = ud;
+    if (h->r && h->r->location)
+        MHD_add_response_header(resp, "Location", h->r->location);
+    if (h->r && h->r->accept_ranges)
+        MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    if (h->r && h->r->content_range[0])
+        MHD_add_response_header(resp, "Content-Range", h->r->content_range);
+    add_common_headers(resp, h->seq, NULL);
+}
+
+/* What a fault reply sends, for the journal: the status (0: none) and the body bytes. */
+static void fault_outcome(const kp_fault_action *fa, int status, const char *type, const char *path,
+                          size_t len, bool real_time, int *st, size_t *bytes)
+{
+    *st = status;
+    *bytes = len;
+    switch (fa->kind) {
+    case KP_FAULT_STATUS:
+        *st = fa->status;
+        *bytes =
+            fa->body ? fa->body_len : (size_t)snprintf(NULL, 0, "%d kpsim fault\n", fa->status);
+        break;
+    case KP_FAULT_RESET:
+    case KP_FAULT_EMPTY:
+    case KP_FAULT_RANDOM_THEN_CLOSE:
+        *st = 0;
+        *bytes = 0;
+        break;
+    case KP_FAULT_TIMEOUT:
+        *bytes = 0;
+        if (real_time)
+            *st = 0;
+        break;
+    case KP_FAULT_TRUNCATE:
+        *bytes = fa->bytes < len ? fa->bytes : len;
+        break;
+    case KP_FAULT_MALFORMED: {
+        kp_buf b;
+        kp_buf_init(&b);
+        kp_fault_malformed_body(type, path, len, fa->seed, &b);
+        *bytes = b.len;
+        *st = status >= 200 && status < 300 ? status : 200;
+        kp_buf_free(&b);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* Journals the request and sends the answer: as is, or as the fault says when fa is set. */
+static enum MHD_Result finish(mbe_server *s, struct MHD_Connection *c, json_t *rec,
+                              kp_fault_action *fa, int status, const char *type, const char *body,
+                              size_t len, bool persistent, const mbe_reply *r,
+                              const char *body_json)
+{
+    if (!fa) {
+        json_object_set_new(rec, "status", json_integer(status));
+        json_object_set_new(rec, "bytes", json_integer((json_int_t)len));
+        unsigned long long seq = mbe_journal_add(s, rec, body_json);
+        return queue(c, s, status, type, body, len, persistent, seq, r);
+    }
+    char *path = kp_strdup(kp_json_str(rec, "path", ""));
+    int st;
+    size_t bytes;
+    fault_outcome(fa, status, type, path, len, s->fault_real_time, &st, &bytes);
+    json_object_set_new(rec, "status", json_integer(st));
+    json_object_set_new(rec, "bytes", json_integer((json_int_t)bytes));
+    json_object_set_new(rec, "fault", json_integer(fa->rule));
+    json_object_set_new(rec, "fault_reply", json_string(kp_fault_kind_name(fa->kind)));
+    KP_LOG_D(s->log, "mbe", "%s: fault rule %d (%s)", path ? path : "?", fa->rule,
+             kp_fault_kind_name(fa->kind));
+    hdr_ctx h = {.seq = mbe_journal_add(s, rec, body_json), .r = r};
+    mockc_answer o = {.status = status,
+                      .content_type = type,
+                      .body = body,
+                      .len = len,
+                      .path = path,
+                      .add_headers = add_headers_cb,
+                      .ud = &h};
+    mockc_sent sent;
+    enum MHD_Result res = mockc_fault_answer(c, fa, &o, s->fault_real_time, &s->stopping, &sent);
+    free(path);
+    return res;
+}
+
+/* api_error: the exception replaces the answer of a single call, or, in a multirequest, the
+ * answers of the calls the rule's service/action select (all of them when it names none). */
+static json_t *api_error_answer(json_t *answer, bool multi, const json_t *calls,
+                                const kp_fault_action *fa)
+{
+    if (!multi || !json_is_array(answer)) {
+        json_decref(answer);
+        return mbe_exception(fa->code, NULL, "%s", fa->message);
+    }
+    for (size_t i = 0; i < json_array_size(answer); i++) {
+        const json_t *call = json_array_get(calls, i);
+        const char *svc = kp_json_str(call, "service", NULL),
+                   *act = kp_json_str(call, "action", NULL);
+        if ((fa->match_service && (!svc || strcmp(svc, fa->match_service) != 0)) ||
+            (fa->match_action && (!act || strcmp(act, fa->match_action) != 0)))
+            continue;
+        json_array_set_new(answer, i, mbe_exception(fa->code, NULL, "%s", fa->message));
+    }
+    return answer;
+}
+
 static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const char *url,
                                   req_ctx *rc, json_t *rec)
 {
     json_t *answer = NULL, *calls = NULL;
     json_t *body_text = NULL;
+    bool multi = false;
     json_t *params = api_params(s, c, rc, &answer, &body_text);
     if (!params) {
         json_object_set_new(rec, "body",
@@ -313,8 +481,7 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
         service_action(url, params, &svc, &act);
         if (svc && strcmp(svc, "multirequest") == 0) {
             answer = mbe_multirequest_run(params, api_call_cb, s, &calls);
-            if (s->kind == MBE_OTT)
-                answer = ott_envelope(s, answer, true);
+            multi = true;
         } else if (!svc || !*svc || !act || !*act) {
             KP_LOG_W(s->log, "mbe", "%s: no %s named: answered MISSING_MANDATORY_PARAMETER", url,
                      !svc || !*svc ? "service" : "action");
@@ -326,29 +493,31 @@ static enum MHD_Result handle_api(mbe_server *s, struct MHD_Connection *c, const
             json_object_del(params, "service");
             json_object_del(params, "action");
             answer = api_call_cb(s, svc, act, params);
-            if (s->kind == MBE_OTT)
-                answer = ott_envelope(s, answer, false);
             calls = json_pack("[{s:s, s:s, s:O}]", "service", svc, "action", act, "params", params);
         }
         free(svc);
         free(act);
         json_decref(params);
     }
+    json_object_set_new(rec, "calls", calls ? calls : json_array());
+    kp_fault_action fa;
+    int fired = fault_decide(s, rec, &fa);
+    if (fired && fa.kind == KP_FAULT_API_ERROR)
+        answer = api_error_answer(answer, multi, json_object_get(rec, "calls"), &fa);
+    if (s->kind == MBE_OTT && (multi || json_array_size(json_object_get(rec, "calls"))))
+        answer = ott_envelope(s, answer, multi);
     kp_buf out;
     kp_buf_init(&out);
     kp_buf_reserve(&out, 4096);
     char *text = kp_json_write(&out, answer, 0) == KP_OK ? kp_buf_steal(&out) : NULL;
     kp_buf_free(&out);
     json_decref(answer);
-    json_object_set_new(rec, "calls", calls ? calls : json_array());
-    json_object_set_new(rec, "status", json_integer(200));
     size_t len = text ? strlen(text) : 0;
-    json_object_set_new(rec, "bytes", json_integer((json_int_t)len));
-    unsigned long long seq =
-        mbe_journal_add(s, rec, body_text ? json_string_value(body_text) : NULL);
-    json_decref(body_text);
     enum MHD_Result r =
-        queue(c, s, 200, "application/json", text ? text : "", len, false, seq, NULL);
+        finish(s, c, rec, fired ? &fa : NULL, 200, "application/json", text ? text : "", len, false,
+               NULL, body_text ? json_string_value(body_text) : NULL);
+    json_decref(body_text);
+    kp_fault_action_clear(&fa);
     free(text);
     return r;
 }
@@ -528,6 +697,85 @@ static void clear_overrides(mbe_server *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* ---- the admin path of the fault rules (mbe.h) ---- */
+
+static enum MHD_Result admin_reply(struct MHD_Connection *c, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    struct MHD_Response *resp =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+             : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    if (text)
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "X-Me", "kpsim-mock-backend");
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static bool known_event_any(const char *name)
+{
+    return name && *name;
+}
+
+static enum MHD_Result handle_admin(mbe_server *s, struct MHD_Connection *c, const char *url,
+                                    const char *method, req_ctx *rc)
+{
+    const char *rest = url + strlen("/__admin/faults");
+    if (strcmp(method, "GET") == 0 && (!*rest || strcmp(rest, "/") == 0))
+        return admin_reply(c, 200, kp_fault_set_json(s->faults));
+    if (strcmp(method, "POST") == 0 && (!*rest || strcmp(rest, "/") == 0)) {
+        json_error_t jerr;
+        json_t *j = rc->body.len ? json_loadb(rc->body.data, rc->body.len, 0, &jerr) : NULL;
+        if (!j)
+            return admin_reply(c, 400,
+                               json_pack("{s:s, s:s}", "error",
+                                         rc->body.len ? jerr.text
+                                                      : "the body is empty: a rule "
+                                                        "as JSON is expected",
+                                         "where", ""));
+        kp_fault_rule *rule = NULL;
+        char err[256], where[96];
+        int prc =
+            kp_fault_rule_parse(j, known_event_any, &rule, err, sizeof(err), where, sizeof(where));
+        json_decref(j);
+        if (prc != KP_OK)
+            return admin_reply(c, 400,
+                               json_pack("{s:s, s:s}", "error",
+                                         prc == KP_EPARSE ? err : kp_strerror(prc), "where",
+                                         prc == KP_EPARSE ? where : ""));
+        if (strcmp(kp_fault_rule_server(rule), "drm") == 0)
+            KP_LOG_I(s->log, "mbe", "admin: a drm fault rule (applies on the license server)");
+        int id = kp_fault_set_add(s->faults, rule);
+        if (id < 0)
+            return admin_reply(c, 500, json_pack("{s:s}", "error", kp_strerror(id)));
+        KP_LOG_I(s->log, "mbe", "admin: fault rule %d added", id);
+        return admin_reply(c, 201, json_pack("{s:i}", "id", id));
+    }
+    if (strcmp(method, "DELETE") == 0) {
+        if (!*rest || strcmp(rest, "/") == 0) {
+            kp_fault_set_remove(s->faults, -1);
+            return admin_reply(c, 204, NULL);
+        }
+        char *end = NULL;
+        long id = rest[0] == '/' ? strtol(rest + 1, &end, 10) : -1;
+        if (!end || *end || end == rest + 1 || id < 0 || id > 1000000000)
+            return admin_reply(c, 404, json_pack("{s:s}", "error", "no such rule path"));
+        if (kp_fault_set_remove(s->faults, (int)id) != KP_OK)
+            return admin_reply(c, 404,
+                               json_pack("{s:s, s:i}", "error", "no such rule", "id", (int)id));
+        return admin_reply(c, 204, NULL);
+    }
+    return admin_reply(
+        c, 405,
+        json_pack("{s:s}", "error", "GET or POST /__admin/faults, DELETE /__admin/faults[/<id>]"));
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
@@ -550,21 +798,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_size = 0;
         return MHD_YES;
     }
+    if (s->fault_admin && s->faults && kp_str_starts(url, "/__admin/faults"))
+        return handle_admin(s, c, url, method, rc);
     json_t *query = json_object();
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, query);
     json_t *rec = json_pack("{s:s, s:s, s:o}", "method", method, "path", url, "query", query);
-    json_object_set_new(rec, "server",
-                        json_string(kp_str_starts(url, "/api_v3/")      ? "api"
-                                    : kp_str_starts(url, "/ads/")       ? "ads"
-                                    : kp_str_starts(url, "/analytics/") ? "analytics"
-                                                                        : "cdn"));
+    json_object_set_new(rec, "server", json_string(server_of(url)));
     enum MHD_Result over;
     if (apply_override(s, c, method, url, rc, rec, &over))
         return over;
+    kp_fault_action fa;
     if (strcmp(method, "OPTIONS") == 0) {
-        json_object_set_new(rec, "status", json_integer(204));
-        unsigned long long seq = mbe_journal_add(s, rec, NULL);
-        return queue(c, s, 204, NULL, "", 0, true, seq, NULL);
+        int fired = fault_decide(s, rec, &fa);
+        enum MHD_Result res =
+            finish(s, c, rec, fired ? &fa : NULL, 204, NULL, "", 0, true, NULL, NULL);
+        kp_fault_action_clear(&fa);
+        return res;
     }
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     if (kp_str_starts(url, "/analytics/"))
@@ -576,9 +825,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             int status = rc->too_large ? 413 : 405;
             KP_LOG_W(s->log, "mbe", "%s %s: %s (HTTP %d)", method, url,
                      rc->too_large ? "body over the limit" : "not a POST or GET", status);
-            json_object_set_new(rec, "status", json_integer(status));
-            unsigned long long seq = mbe_journal_add(s, rec, NULL);
-            return queue(c, s, status, "text/plain", msg, strlen(msg), true, seq, NULL);
+            int fired = fault_decide(s, rec, &fa);
+            enum MHD_Result res = finish(s, c, rec, fired ? &fa : NULL, status, "text/plain", msg,
+                                         strlen(msg), true, NULL, NULL);
+            kp_fault_action_clear(&fa);
+            return res;
         }
         return handle_api(s, c, url, rc, rec);
     }
@@ -597,11 +848,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         r.range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
         mbe_cdn_get(s, url, &r, rec);
     }
-    json_object_set_new(rec, "status", json_integer(r.status));
-    json_object_set_new(rec, "bytes", json_integer((json_int_t)r.len));
-    unsigned long long seq = mbe_journal_add(s, rec, NULL);
-    enum MHD_Result res =
-        queue(c, s, r.status, r.content_type, r.body ? r.body : "", r.len, r.persistent, seq, &r);
+    int fired = fault_decide(s, rec, &fa);
+    enum MHD_Result res = finish(s, c, rec, fired ? &fa : NULL, r.status, r.content_type,
+                                 r.body ? r.body : "", r.len, r.persistent, &r, NULL);
+    kp_fault_action_clear(&fa);
     if (!r.persistent)
         free(r.body);
     free(r.location);
@@ -776,6 +1026,10 @@ int mbe_server_start(const mbe_config *cfg, mbe_server **out)
     kp_udrm_default_secret(cfg->partner_id, udrm, sizeof(udrm));
     s->udrm_secret = kp_strdup(cfg->udrm_secret ? cfg->udrm_secret : udrm);
     s->license_url = kp_strdup(cfg->license_url);
+    s->faults = cfg->faults;
+    s->fault_real_time = cfg->fault_real_time != 0;
+    s->fault_admin = cfg->fault_admin != 0;
+    atomic_init(&s->stopping, false);
     s->media = cfg->media;
     if (!s->media) {
         s->media = mbe_media_cache_new(NULL, cfg->log);
@@ -837,6 +1091,7 @@ void mbe_server_stop(mbe_server *s)
 {
     if (!s)
         return;
+    atomic_store(&s->stopping, true);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     free_entries(s);

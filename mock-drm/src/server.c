@@ -6,13 +6,16 @@
 #include "kp/drm.h"
 #include "kp/drmmsg.h"
 #include "kp/err.h"
+#include "kp/fault.h"
 #include "kp/jsonu.h"
+#include "mockc/fault_http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +48,9 @@ struct mdrm_server {
     pthread_mutex_t lock; /* guards the policies, the counts and the journal */
     json_t *journal;
     unsigned long long seq;
+    struct kp_fault_set *faults; /* borrowed, may be NULL */
+    bool fault_real_time;
+    atomic_bool stopping;
 };
 
 typedef struct req_ctx {
@@ -335,6 +341,18 @@ static void journal_add(mdrm_server *s, json_t *rec)
     pthread_mutex_unlock(&s->lock);
 }
 
+static void add_headers(struct MHD_Response *resp, void *ud)
+{
+    const char *allow = ud;
+    if (allow)
+        MHD_add_response_header(resp, "Allow", allow);
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                            "content-type, soapaction, x-kaltura-initdata");
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    MHD_add_response_header(resp, "X-Me", "kpsim-mock-drm");
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *c, int status, const char *type,
                                   const void *data, size_t len, const char *allow)
 {
@@ -344,13 +362,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, int status, const ch
         return MHD_NO;
     if (type)
         MHD_add_response_header(resp, "Content-Type", type);
-    if (allow)
-        MHD_add_response_header(resp, "Allow", allow);
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
-    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-                            "content-type, soapaction, x-kaltura-initdata");
-    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-    MHD_add_response_header(resp, "X-Me", "kpsim-mock-drm");
+    add_headers(resp, (void *)allow);
     enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -436,9 +448,42 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         json_object_set_new(rec, "message", json_string(r.message));
     else if (r.outcome && strcmp(r.outcome, "granted") == 0)
         json_object_set_new(rec, "duration", json_integer(r.duration));
-    journal_add(s, rec);
-    enum MHD_Result res =
-        send_reply(c, r.status, r.type, r.body.data ? r.body.data : "", r.body.len, allow);
+    kp_fault_action fa = {0};
+    kp_fault_req fq = {.server = "drm",
+                       .method = method,
+                       .path = url,
+                       .segment = -1,
+                       .entry = r.entry ? r.entry->id : NULL,
+                       .scheme = kp_json_str(rec, "system", NULL)};
+    int fired = s->faults ? kp_fault_decide(s->faults, &fq, &fa) : 0;
+    enum MHD_Result res;
+    if (fired) {
+        json_object_set_new(rec, "fault", json_integer(fa.rule));
+        json_object_set_new(rec, "fault_reply", json_string(kp_fault_kind_name(fa.kind)));
+        KP_LOG_D(s->log, "mdrm", "%s: fault rule %d (%s)", url, fa.rule,
+                 kp_fault_kind_name(fa.kind));
+        json_t *fstatus = json_integer(fa.kind == KP_FAULT_STATUS ? fa.status
+                                       : fa.kind == KP_FAULT_RESET || fa.kind == KP_FAULT_EMPTY ||
+                                               fa.kind == KP_FAULT_RANDOM_THEN_CLOSE ||
+                                               (fa.kind == KP_FAULT_TIMEOUT && s->fault_real_time)
+                                           ? 0
+                                           : r.status);
+        json_object_set_new(rec, "status", fstatus);
+        journal_add(s, rec);
+        mockc_answer o = {.status = r.status,
+                          .content_type = r.type,
+                          .body = r.body.data ? r.body.data : "",
+                          .len = r.body.len,
+                          .path = url,
+                          .add_headers = add_headers,
+                          .ud = (void *)allow};
+        mockc_sent sent;
+        res = mockc_fault_answer(c, &fa, &o, s->fault_real_time, &s->stopping, &sent);
+        kp_fault_action_clear(&fa);
+    } else {
+        journal_add(s, rec);
+        res = send_reply(c, r.status, r.type, r.body.data ? r.body.data : "", r.body.len, allow);
+    }
     kp_buf_free(&r.body);
     (void)version;
     return res;
@@ -503,6 +548,9 @@ int mdrm_server_start(const mdrm_config *cfg, mdrm_server **out)
     s->log = cfg->log;
     s->clock = cfg->clock;
     s->clock_ud = cfg->clock_ud;
+    s->faults = cfg->faults;
+    s->fault_real_time = cfg->fault_real_time != 0;
+    atomic_init(&s->stopping, false);
     char secret[64];
     kp_udrm_default_secret(cfg->partner_id, secret, sizeof(secret));
     s->secret = kp_strdup(cfg->udrm_secret ? cfg->udrm_secret : secret);
@@ -568,8 +616,10 @@ void mdrm_server_stop(mdrm_server *s)
 {
     if (!s)
         return;
-    if (s->daemon)
+    if (s->daemon) {
+        atomic_store(&s->stopping, true);
         MHD_stop_daemon(s->daemon);
+    }
     for (size_t i = 0; i < s->n_keys; i++)
         free(s->keys[i].id);
     free(s->keys);

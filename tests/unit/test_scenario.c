@@ -390,8 +390,7 @@ static void test_not_supported_yet(void **state)
                 "  entries:\n"
                 "    - {id: a}\n"
                 "steps: [change_media, set_network, select_text]\n",
-                "inline.yaml:3:11: backend.faults: faults are not supported yet (use [] or leave "
-                "it out)",
+                "inline.yaml:3:12: backend.faults[0]: missing required key 'reply' in a fault rule",
                 "inline.yaml:6:9: steps[0]: step 'change_media' is not supported yet",
                 "inline.yaml:6:23: steps[1]: step 'set_network' is not supported yet",
                 "inline.yaml:6:36: steps[2]: step 'select_text' is not supported yet", NULL);

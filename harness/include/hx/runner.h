@@ -78,12 +78,19 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *out);
 typedef struct hx_servers {
     mbe_server *api;
     mdrm_server *drm; /* NULL when no entry has drm */
+    /* the fault rules of backend.faults, shared by both servers (never NULL once started:
+     * rules can be added while they run) */
+    struct kp_fault_set *faults;
 } hx_servers;
 
 /* Starts them on 127.0.0.1: the back-end on `port` (0: ephemeral), the license server on
  * `drm_port` (0: ephemeral). 0, or a negative KP_E* code with nothing left running. */
 int hx_servers_start(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
                      uint16_t drm_port, hx_servers *out);
+/* The same for `kpsim serve` when `serve` is true: faults really wait (a real browser is the
+ * client) and the back-end serves the fault rules' admin path (mbe.h, fault_admin). */
+int hx_servers_start_mode(const hx_scenario *sc, mbe_media_cache *media, kp_log *log, uint16_t port,
+                          uint16_t drm_port, bool serve, hx_servers *out);
 void hx_servers_stop(hx_servers *s);
 
 /* The player's configuration for a scenario run against srv (a new object): player.config

@@ -246,6 +246,10 @@ typedef struct hx_scenario {
             int status;    /* 0, or the HTTP status the sink answers beacons with */
             bool no_views; /* view_events: false → viewEventsEnabled:false */
         } analytics;       /* backend.analytics */
+        /* backend.faults: the fault rules (kp/fault.h), each a JSON object as written and
+         * already checked by kp_fault_rule_parse; fault_locs[i] is where rule i starts */
+        json_t *faults; /* an array, NULL when there are none */
+        hx_loc *fault_locs;
     } backend;
 
     struct {

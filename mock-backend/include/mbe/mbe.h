@@ -237,6 +237,22 @@ typedef struct mbe_config {
     int analytics_down;
     int analytics_status;
     int analytics_no_views;
+    /* Fault rules (kp/fault.h; borrowed, may be NULL): the rules of servers api, cdn, ads and
+     * analytics apply to this server's requests (ads: paths under /ads/, analytics: under
+     * /analytics/). A faulted request is journaled with "fault": <rule id> and "fault_reply":
+     * <kind>. fault_real_time 0 (kpsim run): delays, dribbles and timeouts are announced to the
+     * player's network in KP_FAULT_HDR_* headers and answered at once (virtual time);
+     * 1 (kpsim serve): the server really waits. */
+    struct kp_fault_set *faults;
+    int fault_real_time;
+    /* 1: serve the admin path of the fault rules (needs `faults`), on this loopback port:
+     *   GET /__admin/faults            the rules, with their counters (JSON array)
+     *   POST /__admin/faults           adds the rule in the JSON body (the scenario's keys);
+     *                                  201 {"id": N}, or 400 {"error": message, "where": key}
+     *   DELETE /__admin/faults/<id>    removes one rule (204; 404 when there is none)
+     *   DELETE /__admin/faults         removes every rule (204)
+     * Admin requests are not journaled and never faulted. */
+    int fault_admin;
 } mbe_config;
 
 typedef struct mbe_server mbe_server;
@@ -283,12 +299,13 @@ typedef struct mbe_override {
 int mbe_server_override(mbe_server *s, const mbe_override *o);
 
 /* The journal: a new JSON array, one object per request in arrival order:
- *   {"seq":N, "server":"api"|"cdn", "method":..., "path":..., "query":{...},
+ *   {"seq":N, "server":"api"|"cdn"|"ads"|"analytics", "method":..., "path":..., "query":{...},
  *    "status":N, "bytes":N, "body":<parsed JSON or string, API only>,
  *    "calls":[{"service":...,"action":...,"params":{...}}] (API only),
  *    "kind":"master"|"playlist"|"segment"|... (CDN only), "entryId", "flavorId", "segment";
  *    analytics: "server":"analytics", "kind":"beacon", "eventType":N, "eventName":"VIEW",
- *    "params":{every query and body parameter, numbers as numbers}} */
+ *    "params":{every query and body parameter, numbers as numbers};
+ *    "fault":<rule id>, "fault_reply":<kind> (a faulted request only)} */
 json_t *mbe_server_journal(mbe_server *s);
 /* How many API calls (server "api": each sub-request counts) or CDN requests (server "cdn")
  * match: every key of `match` must equal the call's service/action/params (API) or the

@@ -55,6 +55,12 @@ typedef struct mdrm_config {
      * Widevine's license_start_time. NULL: no clock (times are 0). Called from server threads. */
     long long (*clock)(void *ud);
     void *clock_ud;
+    /* Fault rules (kp/fault.h; borrowed, may be NULL): the rules of server "drm" apply to this
+     * server's requests (match keys path, method, scheme: the key system, entry). A faulted
+     * request is journaled with "fault": <rule id> and "fault_reply": <kind>; its license, if
+     * any, was still counted against the entry's limit. fault_real_time: as mbe_config's. */
+    struct kp_fault_set *faults;
+    int fault_real_time;
 } mdrm_config;
 
 typedef struct mdrm_server mdrm_server;
