@@ -212,6 +212,16 @@ static int act(run_ctx *c, const hx_step *st)
     case HX_STEP_SET_VOLUME:
         kp_player_set_volume(c->player, st->number);
         return 1;
+    case HX_STEP_SET_NETWORK: {
+        /* transfers already under way keep the profile they started with */
+        kp_net_profile prof = *kp_net_profile_get(c->net);
+        if (st->bandwidth_bps > 0)
+            prof.bandwidth_bps = st->bandwidth_bps;
+        if (st->latency >= 0)
+            prof.latency = st->latency;
+        kp_net_set_profile(c->net, &prof);
+        return 1;
+    }
     default:
         return 0;
     }
