@@ -193,8 +193,14 @@ static void fail(hls *h, int category, int code, json_t *data)
 
 static void fail_http(hls *h, const kp_http_response *r, const char *what)
 {
+    /* hls.js names a timed-out load <kind>LoadTimeOut instead of <kind>LoadError */
+    char name[64];
+    snprintf(name, sizeof(name), "%s", what);
+    char *tail = strstr(name, "LoadError");
+    if (r->error == KP_ETIMEDOUT && tail)
+        snprintf(tail, sizeof(name) - (size_t)(tail - name), "LoadTimeOut");
     json_t *data =
-        json_pack("{s:s, s:s, s:i}", "name", what, "url", r->url, "responseCode", r->status);
+        json_pack("{s:s, s:s, s:i}", "name", name, "url", r->url, "responseCode", r->status);
     if (r->error && r->error_text)
         json_object_set_new(data, "text", json_string(r->error_text));
     fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR, data);
@@ -848,8 +854,9 @@ static bool manifest_retry(hls *h, const kp_http_response *r)
     if (h->manifest_retried)
         return false;
     h->manifest_retried = true;
-    json_t *data = json_pack("{s:s, s:s, s:i}", "name", "manifestLoadError", "url", r->url,
-                             "responseCode", r->status);
+    json_t *data = json_pack("{s:s, s:s, s:i}", "name",
+                             r->error == KP_ETIMEDOUT ? "manifestLoadTimeOut" : "manifestLoadError",
+                             "url", r->url, "responseCode", r->status);
     if (r->error && r->error_text)
         json_object_set_new(data, "text", json_string(r->error_text));
     h->host.fail(h->host.ud, kp_perror_new(KP_SEVERITY_RECOVERABLE, KP_PCAT_NETWORK,

@@ -82,19 +82,11 @@ static const char *const NETWORK_KEYS[] = {"bandwidth", "latency", NULL};
 static const char *const CONFIG_KEYS[] = {"playback",    "provider", "plugins",   "abr",      "drm",
                                           "network",     "text",     "streaming", "log",      "ui",
                                           "advertising", "sources",  "session",   "playlist", NULL};
-static const char *const PLAYBACK_KEYS[] = {"autoplay",
-                                            "muted",
-                                            "volume",
-                                            "allowMutedAutoPlay",
-                                            "preload",
-                                            "loop",
-                                            "playsinline",
-                                            "streamPriority",
-                                            "preferNative",
-                                            "startTime",
-                                            "audioLanguage",
-                                            "textLanguage",
-                                            NULL};
+static const char *const PLAYBACK_KEYS[] = {
+    "autoplay",     "muted",     "volume",        "allowMutedAutoPlay",
+    "preload",      "loop",      "playsinline",   "streamPriority",
+    "preferNative", "startTime", "audioLanguage", "textLanguage",
+    "options",      NULL};
 static const char *const PROVIDER_KEYS[] = {"ks",  "widgetId",  "uiConfId",  "referrer",
                                             "env", "partnerId", "clientTag", NULL};
 static const char *const STREAM_PRIORITY_KEYS[] = {"engine", "format", NULL};
