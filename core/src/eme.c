@@ -1,5 +1,6 @@
 /* eme.c: key system choice, the license exchange and fragment decryption (eme.h). */
 #include "eme.h"
+#include "fetch.h"
 
 #include "cdm.h"
 #include "kp/buf.h"
@@ -30,6 +31,8 @@ struct kp_eme {
     kp_cdm *cdm;
     kp_cenc_ctx *cenc;
     uint64_t req;
+    kp_fetcher *fetch;
+    kp_retry_policy retry;
     kp_time req_started;
     kp_task_id expiry;
     bool licensed, failed;
@@ -51,7 +54,7 @@ static void fail(kp_eme *e, int category, int code, json_t *data)
     }
     e->failed = true;
     if (e->req)
-        kp_net_cancel(e->host.net, e->req);
+        kp_fetcher_cancel(e->fetch, e->req);
     e->req = 0;
     if (e->expiry)
         kp_sched_cancel(e->host.sched, e->expiry);
@@ -75,7 +78,10 @@ kp_eme *kp_eme_new(const kp_eme_host *host, const json_t *drm_data, unsigned sup
     e->host = *host;
     e->drm_data = json_is_array(drm_data) ? json_deep_copy(drm_data) : json_array();
     e->cenc = kp_cenc_ctx_new();
-    if (!e->drm_data || !e->cenc) {
+    kp_retry_shaka(&e->retry, host->retry_parameters);
+    e->host.retry_parameters = NULL;
+    e->fetch = kp_fetcher_new(host->net, host->sched, host->log);
+    if (!e->drm_data || !e->cenc || !e->fetch) {
         kp_eme_free(e);
         return NULL;
     }
@@ -90,9 +96,10 @@ void kp_eme_free(kp_eme *e)
     if (!e)
         return;
     if (e->req)
-        kp_net_cancel(e->host.net, e->req);
+        kp_fetcher_cancel(e->fetch, e->req);
     if (e->expiry)
         kp_sched_cancel(e->host.sched, e->expiry);
+    kp_fetcher_free(e->fetch);
     kp_cdm_free(e->cdm);
     kp_cenc_ctx_free(e->cenc);
     json_decref(e->drm_data);
@@ -208,8 +215,9 @@ static void on_license(void *ud, const kp_http_response *r)
     e->req = 0;
     if (r->error || r->status < 200 || r->status > 299) {
         json_t *data = json_pack("{s:s, s:s}", "url", e->license_url, "reason",
-                                 r->error ? (r->error_text ? r->error_text : "no answer")
-                                          : "the license server refused the request");
+                                 r->error == KP_ETIMEDOUT ? "the license request timed out"
+                                 : r->error ? (r->error_text ? r->error_text : "no answer")
+                                            : "the license server refused the request");
         if (!r->error)
             json_object_set_new(data, "responseCode", json_integer(r->status));
         fail(e, KP_PCAT_DRM, KP_PCODE_LICENSE_REQUEST_FAILED, data);
@@ -320,7 +328,10 @@ int kp_eme_encrypted(kp_eme *e, const kp_drm_system *offered, size_t n_offered,
     KP_LOG_D(e->host.log, MOD, "%s license request (%zu bytes) to %s",
              kp_drm_system_name((kp_drm_system)sys), rq.body.len, e->license_url);
     e->req_started = kp_sched_now(e->host.sched);
-    e->req = kp_net_fetch(e->host.net, &req, on_license, e);
+    kp_retry_policy once = e->retry;
+    once.on_error.max_retries = once.on_timeout.max_retries = 0;
+    e->req = kp_fetcher_fetch(e->fetch, &req, e->system == KP_DRM_FAIRPLAY ? &once : &e->retry,
+                              on_license, e);
     kp_cdm_request_free(&rq);
     if (!e->req) {
         fail(e, KP_PCAT_DRM, KP_PCODE_LICENSE_REQUEST_FAILED,

@@ -41,6 +41,9 @@ typedef struct kp_eme_host {
     void *ud;
     void (*emit)(void *ud, kp_event_type type, json_t *payload); /* payload stolen */
     void (*fail)(void *ud, json_t *error);                       /* a player error, stolen */
+    /* shaka's drm.retryParameters for license requests (borrowed during kp_eme_new; NULL:
+     * shaka's defaults). FairPlay (the native adapter's handler) never retries. */
+    const json_t *retry_parameters;
 } kp_eme_host;
 
 typedef struct kp_eme kp_eme;

@@ -37,7 +37,8 @@ typedef struct kp_engine_host {
     void (*emit)(void *ud, kp_event_type type, json_t *payload);
     /* load() resolved: the track list (stolen), as the Player's trackschanged payload wants. */
     void (*loaded)(void *ud, json_t *tracks);
-    /* A fatal engine error: a player error object (stolen). The engine stops loading. */
+    /* An engine error: a player error object (stolen). A CRITICAL one is fatal (the engine
+     * stops loading); a RECOVERABLE one is only reported (the engine goes on). */
     void (*fail)(void *ud, json_t *error);
     /* A media event the adapter raises itself (the NativeAdapter's synthetic playing and
      * waiting): the player treats it as the element's own. */

@@ -27,6 +27,7 @@
 #include "eme.h"
 #include "engine.h"
 #include "ewma.h"
+#include "fetch.h"
 #include "kp/cenc.h"
 #include "mpd.h"
 
@@ -105,6 +106,9 @@ typedef struct dash {
     long long bytes_sampled;
     bool startup_complete;
     kp_time last_choice;
+    /* shaka NetworkingEngine: retries per retryParameters (fetch.h) */
+    kp_fetcher *fetch;
+    kp_retry_policy pol_manifest, pol_segment;
 } dash;
 
 /* ---- bandwidth estimate (shaka EwmaBandwidthEstimator) ---- */
@@ -145,7 +149,7 @@ static void stop(dash *d)
                         &d->audio.req_index};
     for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
         if (*reqs[i])
-            kp_net_cancel(d->host.net, *reqs[i]);
+            kp_fetcher_cancel(d->fetch, *reqs[i]);
         *reqs[i] = 0;
     }
 }
@@ -160,11 +164,15 @@ static void fail(dash *d, int category, int code, json_t *data)
     d->host.fail(d->host.ud, kp_perror_new(KP_SEVERITY_CRITICAL, category, code, data));
 }
 
-/* shaka's NetworkingEngine: an HTTP status outside 2xx is BAD_HTTP_STATUS, no answer at all
+/* shaka's NetworkingEngine, once its retries are spent: an HTTP status outside 2xx is
+ * BAD_HTTP_STATUS, an attempt over retryParameters.timeout TIMEOUT, no answer at all
  * HTTP_ERROR (category NETWORK). */
 static void fail_http(dash *d, const kp_http_response *r, int request_type)
 {
-    if (r->error)
+    if (r->error == KP_ETIMEDOUT)
+        fail(d, KP_PCAT_NETWORK, KP_PCODE_TIMEOUT,
+             json_pack("{s:s, s:i}", "url", r->url, "requestType", request_type));
+    else if (r->error)
         fail(d, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
              json_pack("{s:s, s:s, s:i}", "url", r->url, "text",
                        r->error_text ? r->error_text : "no answer", "requestType", request_type));
@@ -453,11 +461,11 @@ static void abr_after_segment(dash *d)
              v->as->reps[next].id, bw_estimate(d));
     /* the next segments come from the new representation, after its init segment */
     if (v->req_seg) {
-        kp_net_cancel(d->host.net, v->req_seg);
+        kp_fetcher_cancel(d->fetch, v->req_seg);
         v->req_seg = 0;
     }
     if (v->req_init) {
-        kp_net_cancel(d->host.net, v->req_init);
+        kp_fetcher_cancel(d->fetch, v->req_init);
         v->req_init = 0;
     }
     v->holding = false;
@@ -707,7 +715,7 @@ static uint64_t fetch(dash *d, const kp_mpd_segment *sg, kp_http_fn cb, stream *
         headers[0] = range;
     }
     kp_http_request req = {.method = "GET", .url = sg->url, .headers = headers};
-    uint64_t id = kp_net_fetch(d->host.net, &req, cb, s);
+    uint64_t id = kp_fetcher_fetch(d->fetch, &req, &d->pol_segment, cb, s);
     if (!id)
         fail(d, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
              json_pack("{s:s, s:s}", "url", sg->url, "text", "the request could not be made"));
@@ -869,7 +877,7 @@ static void on_media_event(void *ud, kp_event_type type)
                 continue;
             /* shaka: a seek outside the buffer restarts the stream at the new position */
             if (s->req_seg) {
-                kp_net_cancel(d->host.net, s->req_seg);
+                kp_fetcher_cancel(d->fetch, s->req_seg);
                 s->req_seg = 0;
             }
             s->holding = false;
@@ -927,6 +935,16 @@ static void *dash_create(const kp_engine_host *host, const json_t *source, const
     kp_ewma_init(&d->slow, EWMA_SLOW_HALF_LIFE);
     stream_init(&d->video, d, KP_TRACK_VIDEO);
     stream_init(&d->audio, d, KP_TRACK_AUDIO);
+    /* playkit-js-dash passes playback.options.html5.dash to shaka as its config */
+    const json_t *sc = kp_json_path(config, "playback.options.html5.dash");
+    kp_retry_shaka(&d->pol_manifest, kp_json_path(sc, "manifest.retryParameters"));
+    kp_retry_shaka(&d->pol_segment, kp_json_path(sc, "streaming.retryParameters"));
+    d->fetch = kp_fetcher_new(host->net, host->sched, host->log);
+    if (!d->fetch) {
+        free(d->url);
+        free(d);
+        return NULL;
+    }
     return d;
 }
 
@@ -938,7 +956,7 @@ static void dash_load(void *engine)
     kp_media_set_adapter(d->host.media, on_media_event, d);
     kp_media_reload(d->host.media);
     kp_http_request req = {.method = "GET", .url = d->url};
-    d->req = kp_net_fetch(d->host.net, &req, on_manifest, d);
+    d->req = kp_fetcher_fetch(d->fetch, &req, &d->pol_manifest, on_manifest, d);
     if (!d->req)
         fail(d, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
              json_pack("{s:s, s:s}", "url", d->url, "text", "the request could not be made"));
@@ -949,7 +967,7 @@ static void stream_free(dash *d, stream *s)
     uint64_t reqs[3] = {s->req_init, s->req_seg, s->req_index};
     for (int i = 0; i < 3; i++)
         if (reqs[i])
-            kp_net_cancel(d->host.net, reqs[i]);
+            kp_fetcher_cancel(d->fetch, reqs[i]);
     kp_mpd_segments_free(&s->segs);
     kp_buf_free(&s->init);
     kp_buf_free(&s->held);
@@ -966,13 +984,14 @@ static void dash_destroy(void *engine)
     if (!d)
         return;
     if (d->req)
-        kp_net_cancel(d->host.net, d->req);
+        kp_fetcher_cancel(d->fetch, d->req);
     kp_media_set_adapter(d->host.media, NULL, NULL);
     stream_free(d, &d->video);
     stream_free(d, &d->audio);
     kp_mpd_free(d->mpd);
     free(d->pending);
     free(d->url);
+    kp_fetcher_free(d->fetch);
     free(d);
 }
 

@@ -39,6 +39,7 @@
 #include "demux.h"
 #include "engine.h"
 #include "ewma.h"
+#include "fetch.h"
 #include "m3u8.h"
 
 #include "kp/buf.h"
@@ -125,6 +126,10 @@ typedef struct hls {
     char *key_uri;  /* the key being loaded */
     bool main_done; /* the load level's last fragment is in */
     audio_stream audio;
+    /* hls.js loaders: retries and timeouts per load policy (fetch.h) */
+    kp_fetcher *fetch;
+    kp_retry_policy pol_manifest, pol_playlist, pol_frag, pol_key;
+    bool manifest_retried; /* the adapter's second manifest load was made */
 } hls;
 
 /* ---- bandwidth estimate (hls.js EwmaBandWidthEstimator) ---- */
@@ -177,10 +182,10 @@ static void fail(hls *h, int category, int code, json_t *data)
     }
     h->stage = ST_FAILED;
     if (h->req)
-        kp_net_cancel(h->host.net, h->req);
+        kp_fetcher_cancel(h->fetch, h->req);
     h->req = 0;
     if (h->audio.req)
-        kp_net_cancel(h->host.net, h->audio.req);
+        kp_fetcher_cancel(h->fetch, h->audio.req);
     h->audio.req = 0;
     h->audio.stage = ST_FAILED;
     h->host.fail(h->host.ud, kp_perror_new(KP_SEVERITY_CRITICAL, category, code, data));
@@ -188,8 +193,14 @@ static void fail(hls *h, int category, int code, json_t *data)
 
 static void fail_http(hls *h, const kp_http_response *r, const char *what)
 {
+    /* hls.js names a timed-out load <kind>LoadTimeOut instead of <kind>LoadError */
+    char name[64];
+    snprintf(name, sizeof(name), "%s", what);
+    char *tail = strstr(name, "LoadError");
+    if (r->error == KP_ETIMEDOUT && tail)
+        snprintf(tail, sizeof(name) - (size_t)(tail - name), "LoadTimeOut");
     json_t *data =
-        json_pack("{s:s, s:s, s:i}", "name", what, "url", r->url, "responseCode", r->status);
+        json_pack("{s:s, s:s, s:i}", "name", name, "url", r->url, "responseCode", r->status);
     if (r->error && r->error_text)
         json_object_set_new(data, "text", json_string(r->error_text));
     fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR, data);
@@ -503,7 +514,7 @@ static void load_next(hls *h)
     if (!l->details) {
         h->stage = ST_LEVEL;
         kp_http_request req = {.method = "GET", .url = l->v.uri};
-        h->req = kp_net_fetch(h->host.net, &req, on_level, h);
+        h->req = kp_fetcher_fetch(h->fetch, &req, &h->pol_playlist, on_level, h);
         if (!h->req)
             fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
                  json_pack("{s:s, s:s}", "name", "levelLoadError", "url", l->v.uri));
@@ -556,7 +567,7 @@ static void load_next(hls *h)
             h->key_uri = kp_strdup(k->uri);
             h->stage = ST_KEY;
             kp_http_request kreq = {.method = "GET", .url = k->uri};
-            h->req = h->key_uri ? kp_net_fetch(h->host.net, &kreq, on_key, h) : 0;
+            h->req = h->key_uri ? kp_fetcher_fetch(h->fetch, &kreq, &h->pol_key, on_key, h) : 0;
             if (!h->req)
                 fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
                      json_pack("{s:s, s:s}", "name", "keyLoadError", "url", k->uri));
@@ -569,7 +580,7 @@ static void load_next(hls *h)
     if (l->details->map_uri && !l->init_in) {
         h->stage = ST_INIT;
         kp_http_request ireq = {.method = "GET", .url = l->details->map_uri};
-        h->req = kp_net_fetch(h->host.net, &ireq, on_init, h);
+        h->req = kp_fetcher_fetch(h->fetch, &ireq, &h->pol_frag, on_init, h);
         if (!h->req)
             fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
                  json_pack("{s:s, s:s}", "name", "fragLoadError", "url", ireq.url));
@@ -577,7 +588,7 @@ static void load_next(hls *h)
     }
     h->stage = ST_FRAG;
     kp_http_request req = {.method = "GET", .url = l->details->segments[index].uri};
-    h->req = kp_net_fetch(h->host.net, &req, on_frag, h);
+    h->req = kp_fetcher_fetch(h->fetch, &req, &h->pol_frag, on_frag, h);
     if (!h->req)
         fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
              json_pack("{s:s, s:s}", "name", "fragLoadError", "url", req.url));
@@ -631,7 +642,10 @@ static void audio_fetch(hls *h, stage st, const char *url, kp_http_fn cb, const 
     audio_stream *a = &h->audio;
     a->stage = st;
     kp_http_request req = {.method = "GET", .url = url};
-    a->req = url ? kp_net_fetch(h->host.net, &req, cb, h) : 0;
+    const kp_retry_policy *pol = st == ST_LEVEL ? &h->pol_playlist
+                                 : st == ST_KEY ? &h->pol_key
+                                                : &h->pol_frag;
+    a->req = url ? kp_fetcher_fetch(h->fetch, &req, pol, cb, h) : 0;
     if (!a->req)
         fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
              json_pack("{s:s, s:s?}", "name", error_name, "url", url));
@@ -814,9 +828,61 @@ static int cmp_levels(const void *a, const void *b)
     return x->manifest_index - y->manifest_index;
 }
 
+static void on_master(void *ud, const kp_http_response *r);
+
+/* The adapter's second manifest load, after its redirect loader (hls-adapter.ts 1134-1180):
+ * the JSONP request answered, the original URL is loaded again. */
+static void on_jsonp(void *ud, const kp_http_response *r)
+{
+    hls *h = ud;
+    h->req = 0;
+    KP_LOG_I(h->host.log, "hls", "redirect loader %s: %d; loading %s again", r->url, r->status,
+             h->url);
+    kp_http_request req = {.method = "GET", .url = h->url};
+    h->req = kp_fetcher_fetch(h->fetch, &req, &h->pol_manifest, on_master, h);
+    if (!h->req)
+        fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
+             json_pack("{s:s, s:s}", "name", "manifestLoadError", "url", h->url));
+}
+
+/* hls.js gave up on the manifest (a fatal manifestLoadError): the first time, playkit-js-hls
+ * reports it RECOVERABLE, resets the element and loads the manifest again through its
+ * redirect loader (a JSONP request to the same URL with responseFormat=jsonp), then the
+ * original URL once more; a second failure is CRITICAL. */
+static bool manifest_retry(hls *h, const kp_http_response *r)
+{
+    if (h->manifest_retried)
+        return false;
+    h->manifest_retried = true;
+    json_t *data = json_pack("{s:s, s:s, s:i}", "name",
+                             r->error == KP_ETIMEDOUT ? "manifestLoadTimeOut" : "manifestLoadError",
+                             "url", r->url, "responseCode", r->status);
+    if (r->error && r->error_text)
+        json_object_set_new(data, "text", json_string(r->error_text));
+    h->host.fail(h->host.ud, kp_perror_new(KP_SEVERITY_RECOVERABLE, KP_PCAT_NETWORK,
+                                           KP_PCODE_HTTP_ERROR, data));
+    kp_media_load(h->host.media);
+    h->stage = ST_MASTER;
+    char *jsonp = kp_asprintf("%s%sresponseFormat=jsonp&callback=jsonpcallback1", h->url,
+                              strchr(h->url, '?') ? "&" : "?");
+    /* a <script> element: no retries; an error answer is reported at once (the real adapter
+     * waits for its 5 s JSONP timeout: docs/parity.md) */
+    kp_retry_policy once = h->pol_manifest;
+    once.on_error.max_retries = once.on_timeout.max_retries = 0;
+    kp_http_request req = {.method = "GET", .url = jsonp};
+    h->req = jsonp ? kp_fetcher_fetch(h->fetch, &req, &once, on_jsonp, h) : 0;
+    free(jsonp);
+    if (!h->req)
+        fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
+             json_pack("{s:s, s:s}", "name", "manifestLoadError", "url", h->url));
+    return true;
+}
+
 static void on_master(void *ud, const kp_http_response *r)
 {
     hls *h = ud;
+    if (!kp_fetch_ok(r) && manifest_retry(h, r))
+        return;
     kp_m3u8 *pl = playlist_answer(h, r, "manifestLoadError");
     if (!pl)
         return;
@@ -879,7 +945,7 @@ static void on_media_event(void *ud, kp_event_type type)
         audio_stream *a = &h->audio;
         if (a->active && kp_media_track_buffered_end(m, KP_TRACK_AUDIO, pos) <= pos) {
             if (a->stage == ST_FRAG && a->req) {
-                kp_net_cancel(h->host.net, a->req);
+                kp_fetcher_cancel(h->fetch, a->req);
                 a->req = 0;
                 a->stage = ST_IDLE;
             }
@@ -887,7 +953,7 @@ static void on_media_event(void *ud, kp_event_type type)
         }
         if (!kp_media_is_buffered(m, pos)) {
             if (h->stage == ST_FRAG && h->req) {
-                kp_net_cancel(h->host.net, h->req);
+                kp_fetcher_cancel(h->fetch, h->req);
                 h->req = 0;
                 h->stage = ST_IDLE;
             }
@@ -923,7 +989,16 @@ static void *hls_create(const kp_engine_host *host, const json_t *source, const 
     kp_buf_init(&h->plain);
     kp_ewma_init(&h->fast, EWMA_FAST_HALF_LIFE);
     kp_ewma_init(&h->slow, EWMA_SLOW_HALF_LIFE);
-    if (!h->url) {
+    /* playkit-js-hls passes playback.options.html5.hls to hls.js as its config */
+    const json_t *hc = kp_json_path(config, "playback.options.html5.hls");
+    kp_retry_hlsjs(&h->pol_manifest, "manifest", hc);
+    kp_retry_hlsjs(&h->pol_playlist, "playlist", hc);
+    kp_retry_hlsjs(&h->pol_frag, "fragment", hc);
+    kp_retry_hlsjs(&h->pol_key, "key", hc);
+    h->fetch = kp_fetcher_new(host->net, host->sched, host->log);
+    if (!h->url || !h->fetch) {
+        kp_fetcher_free(h->fetch);
+        free(h->url);
         free(h);
         return NULL;
     }
@@ -940,7 +1015,7 @@ static void hls_load(void *engine)
     h->stage = ST_MASTER;
     h->audio.stage = ST_IDLE;
     kp_http_request req = {.method = "GET", .url = h->url};
-    h->req = kp_net_fetch(h->host.net, &req, on_master, h);
+    h->req = kp_fetcher_fetch(h->fetch, &req, &h->pol_manifest, on_master, h);
     if (!h->req)
         fail(h, KP_PCAT_NETWORK, KP_PCODE_HTTP_ERROR,
              json_pack("{s:s, s:s}", "name", "manifestLoadError", "url", h->url));
@@ -952,7 +1027,7 @@ static void hls_destroy(void *engine)
     if (!h)
         return;
     if (h->req)
-        kp_net_cancel(h->host.net, h->req);
+        kp_fetcher_cancel(h->fetch, h->req);
     kp_media_set_adapter(h->host.media, NULL, NULL);
     for (size_t i = 0; i < h->n_levels; i++) {
         kp_m3u8_free(h->levels[i].details);
@@ -960,7 +1035,7 @@ static void hls_destroy(void *engine)
     }
     kp_buf_free(&h->joined);
     if (h->audio.req)
-        kp_net_cancel(h->host.net, h->audio.req);
+        kp_fetcher_cancel(h->fetch, h->audio.req);
     kp_m3u8_free(h->audio.details);
     kp_buf_free(&h->audio.init);
     free(h->audio.key_uri);
@@ -978,6 +1053,7 @@ static void hls_destroy(void *engine)
     if (h->plain.data)
         memset(h->plain.data, 0, h->plain.len);
     kp_buf_free(&h->plain);
+    kp_fetcher_free(h->fetch);
     free(h);
 }
 

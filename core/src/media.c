@@ -50,6 +50,8 @@ struct kp_media {
 
     /* the element's own fetch (native sources) */
     bool net_loading, net_progressed;
+    kp_time net_last_bytes; /* when bytes of the resource last arrived (or the fetch began) */
+    bool net_stalled;       /* `stalled` fired since those bytes */
     kp_task_id progress_task;
 };
 
@@ -623,6 +625,12 @@ static void progress_tick(void *ud)
     if (m->net_progressed) {
         m->net_progressed = false;
         queue_event(m, KP_EV_PROGRESS);
+    } else if (!m->net_stalled &&
+               kp_sched_now(m->sched) - m->net_last_bytes >= KP_MEDIA_STALLED_TIMEOUT) {
+        /* WHATWG resource fetch: no data for about 3 seconds: `stalled`, once until bytes
+         * arrive again */
+        m->net_stalled = true;
+        queue_event(m, KP_EV_STALLED);
     }
 }
 
@@ -631,12 +639,16 @@ void kp_media_net_loading(kp_media *m)
     if (m->net_loading)
         return;
     m->net_loading = true;
+    m->net_last_bytes = kp_sched_now(m->sched);
+    m->net_stalled = false;
     m->progress_task = kp_sched_after(m->sched, KP_MEDIA_PROGRESS_PERIOD, progress_tick, m);
 }
 
 void kp_media_net_received(kp_media *m)
 {
     m->net_progressed = true;
+    m->net_last_bytes = kp_sched_now(m->sched);
+    m->net_stalled = false;
 }
 
 void kp_media_net_idle(kp_media *m)

@@ -34,6 +34,7 @@ enum {
 #define KP_MEDIA_SEEK_DECODE       KP_MS(15)   /* decode time before a buffered seek completes */
 #define KP_MEDIA_PLAYING_DELAY     KP_MS(4)    /* play() to `playing` when data is ready */
 #define KP_MEDIA_PROGRESS_PERIOD   KP_MS(350)  /* `progress` while fetching (WHATWG, Chromium) */
+#define KP_MEDIA_STALLED_TIMEOUT   KP_SEC(3)   /* `stalled`: no bytes for that long (WHATWG) */
 
 typedef struct kp_media kp_media;
 typedef void (*kp_media_sink)(void *ud, kp_event_type type);
@@ -89,7 +90,8 @@ void kp_media_end_of_stream_exact(kp_media *m);
 
 /* --- the element's own resource fetch (src= a URL, no MediaSource) --- */
 /* networkState becomes LOADING: from now on `progress` fires every 350 ms while bytes
- * arrive (no event for the change itself). */
+ * arrive (no event for the change itself), and `stalled` once when none arrived for 3 s
+ * (again after more bytes came and stopped). */
 void kp_media_net_loading(kp_media *m);
 /* Bytes of the resource arrived. */
 void kp_media_net_received(kp_media *m);

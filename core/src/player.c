@@ -322,7 +322,9 @@ static bool select_source(kp_player *p, const json_t *sources)
                           .log = p->log,
                           .ud = p,
                           .emit = host_emit,
-                          .fail = host_fail};
+                          .fail = host_fail,
+                          .retry_parameters = kp_json_path(
+                              p->config, "playback.options.html5.dash.drm.retryParameters")};
         p->eme = kp_eme_new(&eh, drm_data, p->platform->key_systems,
                             *pref ? pref : p->platform->default_key_system);
         if (!p->eme)

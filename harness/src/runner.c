@@ -224,6 +224,16 @@ static int act(run_ctx *c, const hx_step *st)
         return 1;
     case HX_STEP_SKIP_AD:
         return kp_player_skip_ad(c->player) == KP_OK;
+    case HX_STEP_SET_NETWORK: {
+        /* transfers already under way keep the profile they started with */
+        kp_net_profile prof = *kp_net_profile_get(c->net);
+        if (st->bandwidth_bps > 0)
+            prof.bandwidth_bps = st->bandwidth_bps;
+        if (st->latency >= 0)
+            prof.latency = st->latency;
+        kp_net_set_profile(c->net, &prof);
+        return 1;
+    }
     default:
         return 0;
     }

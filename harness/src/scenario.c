@@ -87,19 +87,11 @@ static const char *const NETWORK_KEYS[] = {"bandwidth", "latency", NULL};
 static const char *const CONFIG_KEYS[] = {"playback",    "provider", "plugins",   "abr",      "drm",
                                           "network",     "text",     "streaming", "log",      "ui",
                                           "advertising", "sources",  "session",   "playlist", NULL};
-static const char *const PLAYBACK_KEYS[] = {"autoplay",
-                                            "muted",
-                                            "volume",
-                                            "allowMutedAutoPlay",
-                                            "preload",
-                                            "loop",
-                                            "playsinline",
-                                            "streamPriority",
-                                            "preferNative",
-                                            "startTime",
-                                            "audioLanguage",
-                                            "textLanguage",
-                                            NULL};
+static const char *const PLAYBACK_KEYS[] = {
+    "autoplay",     "muted",     "volume",        "allowMutedAutoPlay",
+    "preload",      "loop",      "playsinline",   "streamPriority",
+    "preferNative", "startTime", "audioLanguage", "textLanguage",
+    "options",      NULL};
 static const char *const PROVIDER_KEYS[] = {"ks",  "widgetId",  "uiConfId",  "referrer",
                                             "env", "partnerId", "clientTag", NULL};
 static const char *const STREAM_PRIORITY_KEYS[] = {"engine", "format", NULL};
@@ -168,7 +160,7 @@ static const step_spec STEPS[] = {
     {"select_text", -1, NULL},
     {"change_media", -1, NULL},
     {"skip_ad", HX_STEP_SKIP_AD, "skip_ad"},
-    {"set_network", -1, NULL},
+    {"set_network", HX_STEP_SET_NETWORK, "set_network: {bandwidth: 500kbps}"},
 };
 #define N_STEPS (sizeof(STEPS) / sizeof(STEPS[0]))
 
@@ -2554,6 +2546,26 @@ static void check_wait_for(ctx *c, const hx_ynode *v, hx_step *st)
     get_duration(c, v, "timeout", false, &st->timeout);
 }
 
+/* set_network: {bandwidth?, latency?}, at least one. */
+static void check_set_network(ctx *c, const hx_ynode *v, hx_step *st)
+{
+    st->bandwidth_bps = 0;
+    st->latency = -1;
+    if (!want_map(c, v))
+        return;
+    check_keys(c, v, NETWORK_KEYS);
+    size_t mb;
+    const hx_ynode *bw = enter(c, v, "bandwidth", &mb);
+    if (bw) {
+        want_bandwidth(c, bw, &st->bandwidth_bps);
+        pop(c, mb);
+    }
+    if (hx_ymap_get(v, "latency"))
+        get_duration(c, v, "latency", true, &st->latency);
+    if (!bw && !hx_ymap_get(v, "latency"))
+        failp(c, v->loc, "give bandwidth, latency or both");
+}
+
 /* The value of an action key; the path names the action. */
 static void check_action(ctx *c, const step_spec *sp, const hx_ynode *v, hx_step *st)
 {
@@ -2588,6 +2600,9 @@ static void check_action(ctx *c, const step_spec *sp, const hx_ynode *v, hx_step
         break;
     case HX_STEP_LOAD_PLAYLIST:
         check_load_playlist(c, v, st);
+        break;
+    case HX_STEP_SET_NETWORK:
+        check_set_network(c, v, st);
         break;
     }
 }

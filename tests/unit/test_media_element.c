@@ -181,6 +181,28 @@ static void test_stall_and_recovery(void **state)
     assert_string_equal(until(r, 3200), "3100:canplay 3100:playing 3100:canplaythrough ");
 }
 
+/* The element's own fetch: `progress` while bytes arrive, `stalled` once after 3 s without
+ * any (on the virtual clock), again only after bytes came and stopped again. */
+static void test_stalled_fetch(void **state)
+{
+    rec *r = *state;
+    kp_media_load(r->m);
+    until(r, 0);
+    kp_media_net_loading(r->m);
+    kp_media_net_received(r->m);
+    assert_string_equal(until(r, 400), "350:progress ");
+    /* no bytes since t=0: the tick after 3 s (3150 ms) fires stalled, once */
+    assert_string_equal(until(r, 3100), "");
+    assert_string_equal(until(r, 3200), "3150:stalled ");
+    assert_string_equal(until(r, 9000), "");
+    kp_media_net_received(r->m);
+    assert_string_equal(until(r, 9200), "9100:progress ");
+    assert_string_equal(until(r, 12000), "");
+    assert_string_equal(until(r, 12300), "12250:stalled ");
+    kp_media_net_idle(r->m);
+    assert_string_equal(until(r, 20000), "12300:suspend ");
+}
+
 static void test_end_of_stream_and_end(void **state)
 {
     rec *r = *state;
@@ -230,6 +252,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_seek_in_buffer_while_playing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seek_outside_buffer_waits_for_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stall_and_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_fetch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_of_stream_and_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_volume_and_detach, setup, teardown),
     };

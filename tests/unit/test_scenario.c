@@ -392,7 +392,8 @@ static void test_not_supported_yet(void **state)
                 "steps: [change_media, set_network, select_text]\n",
                 "inline.yaml:3:12: backend.faults[0]: missing required key 'reply' in a fault rule",
                 "inline.yaml:6:9: steps[0]: step 'change_media' is not supported yet",
-                "inline.yaml:6:23: steps[1]: step 'set_network' is not supported yet",
+                "inline.yaml:6:23: steps[1]: step 'set_network' needs a value (set_network: "
+                "{bandwidth: 500kbps})",
                 "inline.yaml:6:36: steps[2]: step 'select_text' is not supported yet", NULL);
 }
 
@@ -1050,6 +1051,29 @@ static void test_ads_bad(void **state)
     hx_scenario_free(s);
 }
 
+/* set_network: bandwidth and/or latency, checked like player.network. */
+static void test_set_network(void **state)
+{
+    (void)state;
+    static const char text[] = "name: n\nsteps:\n  - set_network: {bandwidth: 300kbps}\n"
+                               "  - set_network: {latency: 150ms}\n";
+    hx_scenario *s = NULL;
+    hx_diag d = {0};
+    assert_int_equal(hx_scenario_load_buffer("n.yaml", text, sizeof(text) - 1, &s, &d), 0);
+    assert_int_equal(s->steps[0].kind, HX_STEP_SET_NETWORK);
+    assert_int_equal(s->steps[0].bandwidth_bps, 300000);
+    assert_int_equal(s->steps[0].latency, -1);
+    assert_int_equal(s->steps[1].bandwidth_bps, 0);
+    assert_int_equal(s->steps[1].latency, KP_MS(150));
+    hx_scenario_free(s);
+    expect_text("name: x\nsteps:\n  - set_network: {}\n  - set_network: {bandwith: 1mbps}\n",
+                "inline.yaml:3:18: steps[0].set_network: give bandwidth, latency or both",
+                "inline.yaml:4:18: steps[1].set_network: give bandwidth, latency or both",
+                "inline.yaml:4:19: unknown key 'bandwith' in steps[1].set_network (did you mean "
+                "'bandwidth'?)",
+                NULL);
+}
+
 /* Every good fixture loads; every bad fixture is rejected with at least one message, each
  * naming the file and a location. */
 static void test_fixture_directories(void **state)
@@ -1541,6 +1565,7 @@ int main(void)
         cmocka_unit_test(test_expect_first_layout_and_error),
         cmocka_unit_test(test_scalar_typing),
         cmocka_unit_test(test_load_buffer),
+        cmocka_unit_test(test_set_network),
         cmocka_unit_test(test_fixture_directories),
         cmocka_unit_test(test_ads_fixtures),
         cmocka_unit_test(test_ads_bad),

@@ -66,7 +66,8 @@ typedef enum hx_step_kind {
     HX_STEP_SET_MUTED,
     HX_STEP_SET_VOLUME,
     HX_STEP_LOAD_PLAYLIST,
-    HX_STEP_SKIP_AD
+    HX_STEP_SKIP_AD,
+    HX_STEP_SET_NETWORK
 } hx_step_kind;
 
 typedef struct hx_step {
@@ -95,6 +96,9 @@ typedef struct hx_step {
     kp_time timeout;   /* virtual; default 30 s */
     /* set_muted */
     bool flag;
+    /* set_network: the new profile; 0 / -1 for a part left unchanged */
+    long long bandwidth_bps;
+    kp_time latency;
     /* step-level expectation */
     bool has_expect;
     hx_seq expect;
