@@ -108,6 +108,22 @@ static json_t *meaningful_payload(const kp_recorded *e)
             json_object_set_new(out, "data", error_triple(inner));
         return out;
     }
+    case KP_EV_AD_ERROR:
+        return error_triple(p);
+    case KP_EV_AD_BREAK_START: {
+        const json_t *pos = kp_json_path(p, "adBreak.position");
+        return json_pack("{s:{s:s, s:O, s:I}}", "adBreak", "type",
+                         kp_json_str(p, "adBreak.type", ""), "position", pos ? pos : json_null(),
+                         "numAds", (json_int_t)kp_json_int(p, "adBreak.numAds", 0));
+    }
+    case KP_EV_AD_LOADED:
+        return json_pack("{s:s, s:{s:s, s:I}}", "adType", kp_json_str(p, "adType", ""), "ad", "id",
+                         kp_json_str(p, "ad.id", ""), "position",
+                         (json_int_t)kp_json_int(p, "ad.position", 0));
+    case KP_EV_AD_STARTED:
+        return json_pack("{s:{s:s, s:I}}", "ad", "id", kp_json_str(p, "ad.id", ""), "position",
+                         (json_int_t)kp_json_int(p, "ad.position", 0));
+    case KP_EV_AD_MANIFEST_LOADED:
     case KP_EV_PLAYLIST_ITEM_CHANGED:
     case KP_EV_MUTE_CHANGE:
     case KP_EV_ABR_MODE_CHANGED:

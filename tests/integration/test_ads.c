@@ -443,6 +443,35 @@ static void test_breaks_mid_post(void **state)
     run_free(&r);
 }
 
+static void test_every(void **state)
+{
+    fixture *f = *state;
+    run r;
+    run_start(&r, f,
+              "{\"advertising\":{\"adBreaks\":[{\"every\":4,\"ads\":[{\"url\":"
+              "[\"{b}/ads/pre.xml\"]}]},{\"percentage\":0,\"ads\":[{\"url\":"
+              "[\"{b}/ads/skip.xml\"]}]}]}}");
+    assert_true(run_until_event(&r, "playbackended", KP_SEC(120)) != SIZE_MAX);
+    size_t i = find_from(&r, "admanifestloaded", 0);
+    char *pos = kp_json_dumps(json_object_get(payload_at(&r, i), "adBreaksPosition"));
+    assert_string_equal(pos, "[\"4s\",\"0%\"]");
+    free(pos);
+    /* the preroll (percentage 0), then every 4 s: 4, 8 (12 is the end: dropped there) */
+    assert_int_equal(count(&r, "adbreakstart"), 3);
+    const char *want[] = {"preroll", "midroll", "midroll"};
+    i = 0;
+    for (int k = 0; k < 3; k++) {
+        i = find_from(&r, "adbreakstart", i + (k > 0));
+        assert_string_equal(kp_json_str(payload_at(&r, i), "adBreak.type", ""), want[k]);
+        if (k > 0) {
+            double p = kp_json_num(payload_at(&r, i), "adBreak.position", 0);
+            assert_true(p >= 4.0 * k && p < 4.0 * k + 0.6);
+        }
+    }
+    assert_int_equal(count(&r, "alladscompleted"), 1);
+    run_free(&r);
+}
+
 static void test_skip(void **state)
 {
     fixture *f = *state;
@@ -678,11 +707,17 @@ static void test_no_ads_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_preroll),       cmocka_unit_test(test_breaks_mid_post),
-        cmocka_unit_test(test_skip),          cmocka_unit_test(test_ad_pause),
-        cmocka_unit_test(test_pod),           cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_wrapper_chain), cmocka_unit_test(test_seek_over_midrolls),
-        cmocka_unit_test(test_vmap),          cmocka_unit_test(test_no_ads_config),
+        cmocka_unit_test(test_preroll),
+        cmocka_unit_test(test_breaks_mid_post),
+        cmocka_unit_test(test_every),
+        cmocka_unit_test(test_skip),
+        cmocka_unit_test(test_ad_pause),
+        cmocka_unit_test(test_pod),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_wrapper_chain),
+        cmocka_unit_test(test_seek_over_midrolls),
+        cmocka_unit_test(test_vmap),
+        cmocka_unit_test(test_no_ads_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
