@@ -54,6 +54,8 @@ int kp_kava_event_lookup(const char *name)
 
 /* ---- the beacon builder ---- */
 
+static const char *const custom_var_keys[3] = {"customVar1", "customVar2", "customVar3"};
+
 static int put_str(json_t *o, const char *key, const char *v)
 {
     if (!v || !*v)
@@ -160,11 +162,8 @@ json_t *kp_kava_params(int event_type, const kp_kava_snapshot *s)
     put_str(o, "ks", s->ks);
     put_str(o, "uiConfId", s->ui_conf_id);
     put_str(o, "playlistId", s->playlist_id);
-    for (int i = 0; i < 3; i++) {
-        char key[16];
-        snprintf(key, sizeof(key), "customVar%d", i + 1);
-        put_str(o, key, s->custom_var[i]);
-    }
+    for (int i = 0; i < 3; i++)
+        put_str(o, custom_var_keys[i], s->custom_var[i]);
     put_str(o, "playbackContext", s->playback_context);
     put_str(o, "application", s->application);
     put_str(o, "applicationVer", s->application_ver);
@@ -925,13 +924,10 @@ static void *kava_create(kp_player *p, const json_t *config, void *arg)
     k->kaltura_app_ver = cfg_str(config, NULL, "kalturaApplicationVersion", NULL, NULL);
     k->user_id = cfg_str(config, NULL, "userId", NULL, NULL);
     k->persistent_session_id = cfg_str(config, NULL, "persistentSessionId", NULL, NULL);
-    for (int i = 0; i < 3; i++) {
-        char key[16];
-        snprintf(key, sizeof(key), "customVar%d", i + 1);
-        k->custom_var[i] = cfg_str(config, NULL, key, NULL, NULL);
-    }
+    for (int i = 0; i < 3; i++)
+        k->custom_var[i] = cfg_str(config, NULL, custom_var_keys[i], NULL, NULL);
     k->view_enabled = true;
-    k->abr_auto = true;
+    k->abr_auto = kp_json_bool(pc, "abr.enabled", true); /* then abrmodechanged tells */
     k->sound_mode = 2;
     model_reset(k);
     k->listener = kp_bus_listen(p->bus, -1, on_event, k);
