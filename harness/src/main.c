@@ -200,6 +200,7 @@ static int cmd_run(int argc, char **argv, kp_log *log, mbe_media_cache *media)
     if (n_cases == 0) {
         fprintf(stderr, "kpsim run: no scenario matches the selection (--filter/--tag/"
                         "--skip-tag)\n");
+        hx_cases_free(cases, n_cases);
         list_free(&files);
         return EXIT_INVALID;
     }
