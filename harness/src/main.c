@@ -96,10 +96,11 @@ static void list_free(file_list *l)
 
 static void print_result(const hx_result *r)
 {
-    const char *tag = r->status == HX_PASSED    ? "PASS   "
-                      : r->status == HX_INVALID ? "INVALID"
-                      : r->status == HX_TIMEOUT ? "TIMEOUT"
-                                                : "FAIL   ";
+    const char *tag = r->status == HX_PASSED         ? "PASS   "
+                      : r->status == HX_INVALID      ? "INVALID"
+                      : r->status == HX_TIMEOUT      ? "TIMEOUT"
+                      : r->status == HX_NOT_RECORDED ? "NOREC  "
+                                                     : "FAIL   ";
     printf("%s %s  (%s; %.0f ms wall, %.3f s virtual)\n", tag, r->name ? r->name : "?", r->file,
            r->wall_ms, (double)r->virtual_ms / 1000.0);
     for (size_t i = 0; i < r->n_diagnostics; i++)
@@ -200,6 +201,7 @@ static int cmd_run(int argc, char **argv, kp_log *log, mbe_media_cache *media)
     if (n_cases == 0) {
         fprintf(stderr, "kpsim run: no scenario matches the selection (--filter/--tag/"
                         "--skip-tag)\n");
+        hx_cases_free(cases, n_cases);
         list_free(&files);
         return EXIT_INVALID;
     }
@@ -211,7 +213,7 @@ static int cmd_run(int argc, char **argv, kp_log *log, mbe_media_cache *media)
     }
     hx_run_opts opts = {.media = media, .log = log, .check_expectations = true};
     double t0 = now_ms();
-    size_t passed = 0, failed = 0, invalid = 0;
+    size_t passed = 0, failed = 0, invalid = 0, norec = 0;
     for (size_t i = 0; i < n_cases; i++) {
         if (cases[i].sc)
             hx_run(cases[i].sc, &opts, &results[i]);
@@ -223,13 +225,18 @@ static int cmd_run(int argc, char **argv, kp_log *log, mbe_media_cache *media)
             passed++;
         else if (results[i].status == HX_INVALID)
             invalid++;
+        else if (results[i].status == HX_NOT_RECORDED)
+            norec++;
         else
             failed++;
     }
     double wall = now_ms() - t0;
     int wrc = hx_report_write(report_dir, results, n_cases, wall, err, sizeof(err));
-    printf("\n%zu scenario%s: %zu passed, %zu failed, %zu invalid (%.0f ms); reports in %s/\n",
-           n_cases, n_cases == 1 ? "" : "s", passed, failed, invalid, wall, report_dir);
+    printf("\n%zu scenario%s: %zu passed, %zu failed, %zu invalid", n_cases,
+           n_cases == 1 ? "" : "s", passed, failed, invalid);
+    if (norec)
+        printf(", %zu not recorded", norec);
+    printf(" (%.0f ms); reports in %s/\n", wall, report_dir);
     if (wrc != KP_OK)
         fprintf(stderr, "kpsim run: %s: %s\n", err, kp_strerror(wrc));
     for (size_t i = 0; i < n_cases; i++)
@@ -239,7 +246,7 @@ static int cmd_run(int argc, char **argv, kp_log *log, mbe_media_cache *media)
     list_free(&files);
     if (invalid)
         return EXIT_INVALID;
-    if (failed || wrc != KP_OK)
+    if (failed || norec || wrc != KP_OK)
         return EXIT_FAILED;
     return EXIT_PASSED;
 }

@@ -156,7 +156,7 @@ int hx_report_write(const char *dir, const hx_result *rs, size_t n, double wall_
         return rc;
     }
     json_t *scenarios = json_array();
-    size_t counts[4] = {0};
+    size_t counts[HX_NOT_RECORDED + 1] = {0};
     for (size_t i = 0; i < n; i++) {
         const hx_result *r = &rs[i];
         counts[r->status]++;
@@ -190,11 +190,12 @@ int hx_report_write(const char *dir, const hx_result *rs, size_t n, double wall_
         free(rel);
     }
     json_t *doc = json_pack(
-        "{s:s, s:i, s:{s:s, s:s}, s:{s:I, s:I, s:I, s:I, s:I, s:f}, s:o}", "format",
+        "{s:s, s:i, s:{s:s, s:s}, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:f}, s:o}", "format",
         "kpsim-results", "version", 1, "tool", "name", "kpsim", "version", KPSIM_VERSION, "summary",
         "total", (json_int_t)n, "passed", (json_int_t)counts[HX_PASSED], "failed",
         (json_int_t)counts[HX_FAILED], "timeout", (json_int_t)counts[HX_TIMEOUT], "invalid",
-        (json_int_t)counts[HX_INVALID], "wall_ms", wall_ms, "scenarios", scenarios);
+        (json_int_t)counts[HX_INVALID], "not_recorded", (json_int_t)counts[HX_NOT_RECORDED],
+        "wall_ms", wall_ms, "scenarios", scenarios);
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     json_decref(doc);
     char *path = kp_asprintf("%s/results.json", dir);

@@ -25,8 +25,8 @@
 
 const char *hx_status_name(hx_status s)
 {
-    static const char *const names[] = {"passed", "failed", "timeout", "invalid"};
-    return (unsigned)s < 4 ? names[s] : "failed";
+    static const char *const names[] = {"passed", "failed", "timeout", "invalid", "not recorded"};
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "failed";
 }
 
 void hx_result_free(hx_result *r)
@@ -867,6 +867,14 @@ int hx_run(const hx_scenario *sc, const hx_run_opts *opts, hx_result *res)
         if (sc->expect.has_error)
             check_error(&c);
         check_requests(&c);
+        /* a scenario that asserts nothing has not been recorded yet: never a pass */
+        if (res->status == HX_PASSED && !hx_scenario_has_expectation(sc)) {
+            add_failure(res, sc->file, (hx_loc){1, 1}, NULL,
+                        "not recorded: the scenario has no expectation yet (run `kpsim record "
+                        "%s`, review the diff, commit it)",
+                        sc->file);
+            res->status = HX_NOT_RECORDED;
+        }
     }
     if (opts->on_recorded)
         opts->on_recorded(opts->ud, sc, c.rec);

@@ -3063,3 +3063,13 @@ int hx_scenario_check_tree(const char *name, const hx_ynode *root, size_t n_prio
     *out = s;
     return KP_OK;
 }
+
+bool hx_scenario_has_expectation(const hx_scenario *s)
+{
+    if (s->expect.has_sequence || s->expect.has_error || s->expect.n_requests)
+        return true;
+    for (size_t i = 0; i < s->n_steps; i++)
+        if (s->steps[i].has_expect)
+            return true;
+    return false;
+}

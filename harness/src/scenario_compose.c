@@ -63,8 +63,16 @@ static void report(compose *cp, hx_yloc loc, const char *fmt, ...)
         return;
     }
     const char *file = loc.file ? loc.file : cp->file;
-    hx_diag_addf(cp->diag, file, hx_yloc_pub(loc), "%s", msg);
+    hx_diag *d = cp->diag;
+    hx_diag_addf(d, file, hx_yloc_pub(loc), "%s", msg);
     free(msg);
+    /* the same problem in every variant (an unknown ${axis}): once */
+    for (size_t i = 0; d->n && i + 1 < d->n; i++) {
+        if (strcmp(d->msgs[i], d->msgs[d->n - 1]) == 0) {
+            free(d->msgs[--d->n]);
+            break;
+        }
+    }
 }
 
 /* ---- tree helpers --------------------------------------------------------------------- */

@@ -20,12 +20,15 @@
 
 typedef enum hx_status {
     HX_PASSED = 0,
-    HX_FAILED,  /* an expectation or a step failed */
-    HX_TIMEOUT, /* the wall-clock watchdog stopped it */
-    HX_INVALID  /* the scenario could not be loaded */
+    HX_FAILED,      /* an expectation or a step failed */
+    HX_TIMEOUT,     /* the wall-clock watchdog stopped it */
+    HX_INVALID,     /* the scenario could not be loaded */
+    HX_NOT_RECORDED /* it ran, but asserts nothing yet (no expect block, no step expect):
+                       `kpsim record` writes its expectation; never counted as passed */
 } hx_status;
 
-const char *hx_status_name(hx_status s); /* "passed", "failed", "timeout", "invalid" */
+/* "passed", "failed", "timeout", "invalid", "not recorded" */
+const char *hx_status_name(hx_status s);
 
 typedef struct hx_failure {
     char *message; /* "file:line:col: ..." one line */

@@ -311,6 +311,10 @@ int hx_scenario_load_buffer(const char *name, const char *data, size_t len, hx_s
                             hx_diag *diag);
 void hx_scenario_free(hx_scenario *s);
 
+/* Whether the scenario asserts anything: an expect block (events, error or requests) or a
+ * step's expect. One that does not is "not recorded" when run (kpsim record writes it). */
+bool hx_scenario_has_expectation(const hx_scenario *s);
+
 /* Parses "60s", "500ms", "1.5s", "2m", "1h" or a bare number of seconds into virtual time
  * (rounded to the microsecond). No sign, spaces or exponent. Returns 0 or KP_EPARSE. */
 int hx_parse_duration(const char *s, kp_time *out);
