@@ -159,34 +159,34 @@ static const char *status_tag(const hx_result *r)
     }
 }
 
-static void print_result(const hx_result *r)
+static void print_result(FILE *f, const hx_result *r)
 {
-    printf("%s %s  (%s; %.0f ms wall, %.3f s virtual", status_tag(r), r->name ? r->name : "?",
-           r->file, r->wall_ms, (double)r->virtual_ms / 1000.0);
+    fprintf(f, "%s %s  (%s; %.0f ms wall, %.3f s virtual", status_tag(r), r->name ? r->name : "?",
+            r->file, r->wall_ms, (double)r->virtual_ms / 1000.0);
     if (r->attempts > 1)
-        printf("; %u attempts", r->attempts);
-    printf(")\n");
+        fprintf(f, "; %u attempts", r->attempts);
+    fprintf(f, ")\n");
     for (size_t i = 0; i < r->n_earlier; i++)
-        printf("  attempt %zu: %s: %s\n", i + 1, hx_status_name(r->earlier[i].status),
-               r->earlier[i].message ? r->earlier[i].message : "");
+        fprintf(f, "  attempt %zu: %s: %s\n", i + 1, hx_status_name(r->earlier[i].status),
+                r->earlier[i].message ? r->earlier[i].message : "");
     for (size_t i = 0; i < r->n_diagnostics; i++)
-        printf("  %s\n", r->diagnostics[i]);
+        fprintf(f, "  %s\n", r->diagnostics[i]);
     for (size_t i = 0; i < r->n_failures; i++) {
-        printf("  %s\n", r->failures[i].message);
+        fprintf(f, "  %s\n", r->failures[i].message);
         if (r->failures[i].detail)
-            printf("%s", r->failures[i].detail);
+            fprintf(f, "%s", r->failures[i].detail);
     }
     if (r->output && r->status != HX_PASSED) {
-        printf("  output of the scenario's process:\n");
+        fprintf(f, "  output of the scenario's process:\n");
         const char *p = r->output;
         while (*p) {
             const char *nl = strchr(p, '\n');
             int len = nl ? (int)(nl - p) : (int)strlen(p);
-            printf("    | %.*s\n", len, p);
+            fprintf(f, "    | %.*s\n", len, p);
             p += len + (nl ? 1 : 0);
         }
     }
-    fflush(stdout);
+    fflush(f);
 }
 
 static double now_ms(void)
@@ -400,6 +400,7 @@ static void apply_shard(item_list *items, unsigned index, unsigned count)
 
 typedef struct progress {
     bool tty;
+    FILE *out; /* stdout, or stderr when stdout carries TAP */
     size_t total, done, failed, flaky;
     const hx_case *cases;
     const char *running;
@@ -436,11 +437,11 @@ static void on_done(void *ud, size_t i, const hx_result *r)
     if (p->tty) {
         printf("\r\033[K");
         if (bad || r->flaky)
-            print_result(r);
+            print_result(p->out, r);
         p->running = NULL;
         progress_line(p);
     } else {
-        print_result(r);
+        print_result(p->out, r);
     }
 }
 
@@ -587,6 +588,7 @@ static int cmd_run(int argc, char **argv, kp_log *log, mbe_media_cache *media)
         return EXIT_INVALID;
     }
     progress pr = {.tty = isatty(STDOUT_FILENO) && !(tap && strcmp(tap, "-") == 0),
+                   .out = tap && strcmp(tap, "-") == 0 ? stderr : stdout,
                    .total = n,
                    .cases = cases};
     for (size_t i = 0; i < n; i++) {
