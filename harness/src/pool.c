@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -186,6 +187,44 @@ static void collect(const hx_case *c, const slot *s, int wstatus, const hx_pool_
     }
 }
 
+/* Loads, in the parent, the media every case's back-end will ask for, so that the children
+ * inherit it (shared, copy-on-write) instead of each reading and checking it from the disk
+ * cache again: that was most of a short scenario's cost. The spec follows the back-end's own
+ * rule (mock-backend/src/server.c prepare_entry): HLS always, plus the formats offered, plus
+ * DASH for fMP4 HLS. A failure here is left for the child to report. */
+static void preload_media(const hx_case *cases, size_t n, mbe_media_cache *media)
+{
+    for (size_t i = 0; media && i < n; i++) {
+        const hx_scenario *sc = cases[i].sc;
+        for (size_t k = 0; k < sc->backend.n_entries; k++) {
+            const hx_entry *e = &sc->backend.entries[k];
+            bool ready = !e->status || strcmp(e->status, "ready") == 0;
+            if (!ready || e->block || !e->n_formats || !e->n_renditions || e->n_renditions > 16)
+                continue;
+            mbe_rendition rs[16];
+            bool ok = true;
+            for (size_t r = 0; ok && r < e->n_renditions; r++)
+                ok = mbe_rendition_parse(e->renditions[r], &rs[r]) == KP_OK;
+            if (!ok)
+                continue;
+            unsigned want = MBE_PACKAGE_HLS;
+            for (size_t f = 0; f < e->n_formats; f++)
+                want |= e->format_order[f] == HX_FORMAT_HLS    ? MBE_PACKAGE_HLS
+                        : e->format_order[f] == HX_FORMAT_DASH ? MBE_PACKAGE_DASH
+                                                               : MBE_PACKAGE_MP4;
+            if (e->hls_fmp4)
+                want |= MBE_PACKAGE_DASH;
+            mbe_media_spec spec = {.duration_s = e->duration,
+                                   .renditions = rs,
+                                   .n_renditions = e->n_renditions,
+                                   .segment_s = 2,
+                                   .packagings = want};
+            const mbe_media *m;
+            mbe_media_get(media, &spec, &m);
+        }
+    }
+}
+
 static bool retry_worthy(hx_status s)
 {
     return s == HX_FAILED || s == HX_TIMEOUT;
@@ -213,6 +252,7 @@ int hx_pool_run(const hx_case *cases, size_t n, const hx_pool_opts *o, hx_result
     }
     for (size_t i = 0; i < n; i++)
         queue[qtail++] = (job){i, 1};
+    preload_media(cases, n, o->media);
     /* SIGCHLD stays pending while blocked: sigtimedwait wakes on a child's end */
     sigset_t chld, old;
     sigemptyset(&chld);
@@ -264,7 +304,9 @@ int hx_pool_run(const hx_case *cases, size_t n, const hx_pool_opts *o, hx_result
             if (!s->pid)
                 continue;
             int ws = 0;
-            pid_t got = waitpid(s->pid, &ws, WNOHANG);
+            struct rusage ru;
+            memset(&ru, 0, sizeof(ru));
+            pid_t got = wait4(s->pid, &ws, WNOHANG, &ru);
             if (got == 0) {
                 if (!s->killed && now >= s->deadline) {
                     s->killed = true;
@@ -276,6 +318,7 @@ int hx_pool_run(const hx_case *cases, size_t n, const hx_pool_opts *o, hx_result
             hx_result r;
             collect(c, s, got == s->pid ? ws : 0, o, grace, &r);
             r.attempts = s->attempt;
+            r.peak_rss_kb = ru.ru_maxrss;
             hx_result *dst = &results[s->i];
             /* earlier failed attempts were parked in results[i] */
             r.earlier = dst->earlier;

@@ -44,6 +44,8 @@ json_t *hx_result_to_json(const hx_result *r, bool inline_data)
                         json_integer(r->trace ? (json_int_t)json_array_size(r->trace) : 0));
     json_object_set_new(o, "attempts", json_integer(r->attempts));
     json_object_set_new(o, "flaky", json_boolean(r->flaky));
+    if (r->peak_rss_kb)
+        json_object_set_new(o, "peak_rss_kb", json_integer(r->peak_rss_kb));
     json_t *fails = json_array();
     for (size_t k = 0; k < r->n_failures; k++) {
         const hx_failure *f = &r->failures[k];
@@ -124,6 +126,7 @@ int hx_result_from_json(const json_t *o, hx_result *out, char *err, size_t errle
     out->virtual_ms = json_integer_value(json_object_get(o, "virtual_ms"));
     out->attempts = (unsigned)json_integer_value(json_object_get(o, "attempts"));
     out->flaky = json_is_true(json_object_get(o, "flaky"));
+    out->peak_rss_kb = (long)json_integer_value(json_object_get(o, "peak_rss_kb"));
     const json_t *a = json_object_get(o, "failures");
     size_t n = json_array_size(a);
     if (n && (out->failures = calloc(n, sizeof(*out->failures)))) {

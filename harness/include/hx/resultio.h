@@ -14,7 +14,7 @@
 #include <stdbool.h>
 
 /* The result as a new JSON object: name, file, classname, status, wall_ms, virtual_ms,
- * events, attempts, flaky, failures[{message, line, column, detail?}], diagnostics[],
+ * events, attempts, flaky, peak_rss_kb (when known), failures[{message, line, column, detail?}], diagnostics[],
  * steps[{first_event, end_event, t_start_ms, ran}], earlier[{status, message, output?}],
  * output?. With `inline_data` also trace_events[], journal[] and drm_journal[] (what the
  * result holds). NULL only when out of memory. */

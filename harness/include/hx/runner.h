@@ -69,6 +69,7 @@ typedef struct hx_result {
     bool flaky;          /* passed after failing: status is HX_PASSED */
     hx_attempt *earlier; /* the failed attempts before the last one, in order */
     size_t n_earlier;
+    long peak_rss_kb; /* the last attempt's process: its peak resident set (getrusage), or 0 */
 } hx_result;
 
 void hx_result_free(hx_result *r);
