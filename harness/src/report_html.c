@@ -169,7 +169,8 @@ static void timeline(kp_buf *b, const json_t *trace)
     /* time axis */
     for (int k = 0; k <= 10; k++) {
         double t = tmax * k / 10.0;
-        kp_buf_printf(b, "<text x=\"%.0f\" y=\"12\">%.1fs</text>", xof(t, tmax) - 8, t / 1000.0);
+        kp_buf_printf(b, "<text x=\"%.0f\" y=\"12\">%.*fs</text>", xof(t, tmax) - 8,
+                      tmax < 2000 ? 2 : 1, t / 1000.0);
     }
     /* content: the playhead as a line rising with the position */
     kp_buf_puts(b, "<polyline fill=\"none\" stroke=\"#1565c0\" stroke-width=\"1.5\" points=\"");
