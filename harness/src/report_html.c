@@ -1,8 +1,9 @@
 /* report_html.c: report.html, one self-contained page per run (no network: CSS, script and
  * SVG inline). A summary table, then per scenario its failures, the expected and recorded
  * sequences side by side (the matcher's table), a timeline (content playhead, ad breaks,
- * player states, buffering, events, requests, errors) drawn as SVG from the trace, the
- * recorded events and the mock servers' requests. */
+ * player states, buffering, events, requests, errors) drawn as SVG from the trace, and for a
+ * failed or flaky scenario the recorded events and the mock servers' requests (a passing
+ * one's are in traces/, which keeps the page small for a large suite). */
 #include "hx/report.h"
 
 #include "kp/buf.h"
@@ -122,29 +123,39 @@ static void span(kp_buf *b, int lane, double t0, double t1, double tmax, const c
                  const char *title)
 {
     double x0 = xof(t0, tmax), x1 = xof(t1, tmax);
-    kp_buf_printf(b,
-                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\" fill=\"%s\">"
-                  "<title>",
-                  x0, lane_y(lane), x1 - x0 > 1 ? x1 - x0 : 1, LANE_H - 6, color);
+    kp_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\" fill=\"%s\"", x0,
+                  lane_y(lane), x1 - x0 > 1 ? x1 - x0 : 1, LANE_H - 6, color);
+    if (!title) {
+        kp_buf_puts(b, "/>");
+        return;
+    }
+    kp_buf_puts(b, "><title>");
     esc(b, title);
     kp_buf_puts(b, "</title></rect>");
 }
 
+/* A mark for event e; its tooltip (the whole event) only when e is not NULL. */
 static void tick(kp_buf *b, int lane, double t, double tmax, const char *color, const json_t *e)
 {
     double x = xof(t, tmax);
     kp_buf_printf(b,
                   "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                  "stroke-width=\"2\"><title>",
+                  "stroke-width=\"2\"",
                   x, x, lane_y(lane), lane_y(lane) + LANE_H - 6, color);
+    if (!e) {
+        kp_buf_puts(b, "/>");
+        return;
+    }
+    kp_buf_puts(b, "><title>");
     char *text = kp_json_dumps(e);
     esc(b, text);
     free(text);
     kp_buf_puts(b, "</title></line>");
 }
 
-/* The timeline of one trace as an inline SVG. */
-static void timeline(kp_buf *b, const json_t *trace)
+/* The timeline of one trace as an inline SVG; with `tips`, every mark carries its event as a
+ * tooltip (for the failures: a passing scenario's page weight stays small). */
+static void timeline(kp_buf *b, const json_t *trace, bool tips)
 {
     size_t n = json_array_size(trace);
     double tmax = 1, posmax = 0.001;
@@ -193,11 +204,11 @@ static void timeline(kp_buf *b, const json_t *trace)
             span(b, 1, ad_start, at, tmax, "#ab47bc", "ad break");
             ad_start = -1;
         } else if (is_ad_event(t)) {
-            tick(b, 1, at, tmax, "#8e24aa", e);
+            tick(b, 1, at, tmax, "#8e24aa", tips ? e : NULL);
         }
         if (!strcmp(t, "playerstatechanged")) {
             const char *ns = kp_json_str(e, "payload.newState.type", "?");
-            span(b, 2, state_t, at, tmax, state_color(state), state);
+            span(b, 2, state_t, at, tmax, state_color(state), tips ? state : NULL);
             state = ns;
             state_t = at;
         }
@@ -209,9 +220,12 @@ static void timeline(kp_buf *b, const json_t *trace)
             buf_start = -1;
         }
         if (strcmp(t, "timeupdate") != 0)
-            tick(b, 4, at, tmax, "#546e7a", e);
+            tick(b, 4, at, tmax, "#546e7a", tips ? e : NULL);
         const json_t *ms = json_object_get(json_object_get(e, "payload"), "miliSeconds");
-        if (json_is_number(ms)) {
+        if (json_is_number(ms) && !tips) {
+            double d = json_number_value(ms);
+            span(b, 5, at - d, at, tmax, "#26a69a", NULL);
+        } else if (json_is_number(ms)) {
             double d = json_number_value(ms);
             char *text = kp_json_dumps(json_object_get(e, "payload"));
             char title[600];
@@ -318,13 +332,15 @@ static void scenario(kp_buf *b, size_t i, const hx_result *r)
         esc(b, r->output);
         kp_buf_puts(b, "</pre>");
     }
-    if (r->trace && json_array_size(r->trace)) {
-        timeline(b, r->trace);
+    /* a passing scenario's events and requests are in traces/: its timeline only */
+    bool full = !ok || r->flaky;
+    if (r->trace && json_array_size(r->trace))
+        timeline(b, r->trace, full);
+    if (full && r->trace && json_array_size(r->trace))
         events_table(b, r->trace);
-    }
-    if (r->journal)
+    if (full && r->journal)
         requests_table(b, "back-end", r->journal);
-    if (r->drm_journal)
+    if (full && r->drm_journal)
         requests_table(b, "license server", r->drm_journal);
     kp_buf_puts(b, "</details>\n");
 }
