@@ -87,10 +87,24 @@ static void child_main(const hx_case *c, size_t i, unsigned attempt, const hx_po
     hx_run_opts ro = {.media = o->media, .log = o->log, .check_expectations = true};
     hx_result r;
     hx_run(c->sc, &ro, &r);
-    json_t *j = hx_result_to_json(&r, true);
+    /* the summary, and apart from it the bulk (trace, journals) that the parent only reads
+     * once every case has run: the parent stays small, and so do the children it forks */
+    json_t *j = hx_result_to_json(&r, false);
+    json_t *d = json_object();
+    if (d && r.trace)
+        json_object_set(d, "trace_events", r.trace);
+    if (d && r.journal)
+        json_object_set(d, "journal", r.journal);
+    if (d && r.drm_journal)
+        json_object_set(d, "drm_journal", r.drm_journal);
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    char *data = d ? json_dumps(d, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
     char *path = work_file(o->work_dir, i, attempt, "json");
-    int rc = text && path ? kp_write_file_atomic(path, text, strlen(text)) : KP_ENOMEM;
+    char *dpath = work_file(o->work_dir, i, attempt, "data.json");
+    /* the summary last: its presence says the data is complete */
+    int rc = data && dpath ? kp_write_file_atomic(dpath, data, strlen(data)) : KP_ENOMEM;
+    if (rc == KP_OK)
+        rc = text && path ? kp_write_file_atomic(path, text, strlen(text)) : KP_ENOMEM;
     fflush(stdout);
     fflush(stderr);
     /* _exit: the parent's atexit handlers and stdio buffers are not the child's to run */
@@ -165,6 +179,7 @@ static void collect(const hx_case *c, const slot *s, int wstatus, const hx_pool_
     char *path = work_file(o->work_dir, s->i, s->attempt, "json");
     bool ok = false;
     if (path && !s->killed && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
+        /* the summary only: the bulk stays in <case>-<attempt>.data.json (attach_data) */
         json_error_t je;
         json_t *j = json_load_file(path, 0, &je);
         char err[256];
@@ -223,6 +238,36 @@ static void preload_media(const hx_case *cases, size_t n, mbe_media_cache *media
             mbe_media_get(media, &spec, &m);
         }
     }
+}
+
+/* Takes the trace and journals of case i's final attempt from its data file, and removes it. */
+static void attach_data(const char *dir, size_t i, unsigned attempt, hx_result *r)
+{
+    char *path = work_file(dir, i, attempt, "data.json");
+    json_t *d = path ? json_load_file(path, 0, NULL) : NULL;
+    if (d) {
+        json_t *t = json_object_get(d, "trace_events");
+        if (json_is_array(t) && !r->trace)
+            r->trace = json_incref(t);
+        t = json_object_get(d, "journal");
+        if (json_is_array(t) && !r->journal)
+            r->journal = json_incref(t);
+        t = json_object_get(d, "drm_journal");
+        if (json_is_array(t) && !r->drm_journal)
+            r->drm_journal = json_incref(t);
+        json_decref(d);
+    }
+    if (path)
+        unlink(path);
+    free(path);
+}
+
+static void drop_data(const char *dir, size_t i, unsigned attempt)
+{
+    char *path = work_file(dir, i, attempt, "data.json");
+    if (path)
+        unlink(path);
+    free(path);
 }
 
 static bool retry_worthy(hx_status s)
@@ -336,6 +381,7 @@ int hx_pool_run(const hx_case *cases, size_t n, const hx_pool_opts *o, hx_result
                     r.output = NULL;
                     r.earlier = e;
                 }
+                drop_data(o->work_dir, s->i, s->attempt);
                 dst->earlier = r.earlier;
                 dst->n_earlier = r.n_earlier;
                 r.earlier = NULL;
@@ -381,6 +427,10 @@ int hx_pool_run(const hx_case *cases, size_t n, const hx_pool_opts *o, hx_result
     while (sigtimedwait(&chld, NULL, &zero) > 0) {
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
+    /* every child is done: now the bulk of the results may come in */
+    for (size_t i = 0; i < n; i++)
+        if (results[i].attempts)
+            attach_data(o->work_dir, i, results[i].attempts, &results[i]);
     free(slots);
     free(queue);
     rmdir(o->work_dir);

@@ -4,7 +4,9 @@
  * The unit is a case: a loaded scenario (a file, or one variant of a file's matrix). The
  * parent loads every case, then forks one child per case, at most `jobs` at a time; a child
  * runs the scenario (hx_run) with its stdout and stderr going to a file, and hands its result
- * back as JSON (hx/resultio.h) in a file of the work directory. The parent turns a child that
+ * back as JSON (hx/resultio.h) in files of the work directory: a summary the parent reads at
+ * once, and the trace and journals, which it reads only when every case has run (so that the
+ * parent, and with it every child forked from it, stays small). The parent turns a child that
  * dies by a signal or exits without a result into an HX_FAILED result carrying the child's
  * output, and kills a child still running after its scenario's `timeout:` (plus a second of
  * grace for the child's own watchdog to report with its trace) as HX_TIMEOUT. Failed and
