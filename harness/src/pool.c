@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -298,6 +299,10 @@ int hx_pool_run(const hx_case *cases, size_t n, const hx_pool_opts *o, hx_result
     for (size_t i = 0; i < n; i++)
         queue[qtail++] = (job){i, 1};
     preload_media(cases, n, o->media);
+    /* FFmpeg's MPEG-TS demuxer converts the DVB service names of every HLS segment with
+     * iconv from ISO 6937: glibc loads that converter (a shared object, with its symbol
+     * lookups) on first use. Held open here it is loaded once, not once per child. */
+    iconv_t iso6937 = iconv_open("UTF-8", "ISO6937");
     /* SIGCHLD stays pending while blocked: sigtimedwait wakes on a child's end */
     sigset_t chld, old;
     sigemptyset(&chld);
@@ -427,6 +432,8 @@ int hx_pool_run(const hx_case *cases, size_t n, const hx_pool_opts *o, hx_result
     while (sigtimedwait(&chld, NULL, &zero) > 0) {
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
+    if (iso6937 != (iconv_t)-1)
+        iconv_close(iso6937);
     /* every child is done: now the bulk of the results may come in */
     for (size_t i = 0; i < n; i++)
         if (results[i].attempts)
