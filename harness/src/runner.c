@@ -46,6 +46,12 @@ void hx_result_free(hx_result *r)
     for (size_t i = 0; i < r->n_diagnostics; i++)
         free(r->diagnostics[i]);
     free(r->diagnostics);
+    free(r->output);
+    for (size_t i = 0; i < r->n_earlier; i++) {
+        free(r->earlier[i].message);
+        free(r->earlier[i].output);
+    }
+    free(r->earlier);
     memset(r, 0, sizeof(*r));
 }
 

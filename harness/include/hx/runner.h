@@ -43,6 +43,13 @@ typedef struct hx_step_info {
     bool ran;
 } hx_step_info;
 
+/* One failed attempt of a scenario that was run again (`kpsim run --retries N`). */
+typedef struct hx_attempt {
+    hx_status status;
+    char *message; /* its first failure, one line */
+    char *output;  /* what its process wrote when it ended abnormally, or NULL */
+} hx_attempt;
+
 typedef struct hx_result {
     char *file;
     char *name;      /* the scenario name (the file's base name when invalid) */
@@ -59,6 +66,13 @@ typedef struct hx_result {
     json_t *drm_journal; /* the license server's, or NULL when there was none */
     char **diagnostics;  /* loader messages when invalid */
     size_t n_diagnostics;
+    /* filled by the process pool (hx/pool.h); zero for an in-process run */
+    char *output;        /* what the scenario's process wrote when it crashed or hung, or NULL */
+    unsigned attempts;   /* runs made: 1, more with retries (0: never run, e.g. invalid) */
+    bool flaky;          /* passed after failing: status is HX_PASSED */
+    hx_attempt *earlier; /* the failed attempts before the last one, in order */
+    size_t n_earlier;
+    long peak_rss_kb; /* the last attempt's process: its peak resident set (getrusage), or 0 */
 } hx_result;
 
 void hx_result_free(hx_result *r);
