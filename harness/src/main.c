@@ -21,6 +21,7 @@
 #include "hx/select.h"
 #include "kp/buf.h"
 #include "kp/err.h"
+#include "kp/fault.h"
 #include "kp/ffmpeg.h"
 #include "kp/log.h"
 #include "mbe/media.h"
@@ -808,7 +809,7 @@ static int cmd_serve(int argc, char **argv, kp_log *log, mbe_media_cache *media)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     hx_servers servers;
-    int rc = hx_servers_start(sc, media, log, port, drm_port, &servers);
+    int rc = hx_servers_start_mode(sc, media, log, port, drm_port, true, &servers);
     if (rc != KP_OK) {
         fprintf(stderr,
                 "kpsim serve: the mock servers could not start on 127.0.0.1 (port %u, license "
@@ -827,9 +828,18 @@ static int cmd_serve(int argc, char **argv, kp_log *log, mbe_media_cache *media)
         printf("  licenses     %s (ClearKey /clearkey/license, UDRM /cenc/widevine, "
                "/cenc/playready, /fps)\n",
                mdrm_server_url(servers.drm));
+    if (sc->backend.ads.n_vast || sc->backend.ads.n_vmap)
+        printf("  ads          %s/ads (%zu VAST at /ads/vast/<id>, %zu VMAP at /ads/vmap/<id>)\n",
+               url, sc->backend.ads.n_vast, sc->backend.ads.n_vmap);
+    for (size_t i = 0; i < sc->backend.ads.n_vast; i++)
+        printf("  vast         %s/ads/vast/%s\n", url, sc->backend.ads.vast[i].id);
+    for (size_t i = 0; i < sc->backend.ads.n_vmap; i++)
+        printf("  vmap         %s/ads/vmap/%s\n", url, sc->backend.ads.vmap[i].id);
     for (size_t i = 0; i < sc->backend.n_entries; i++)
         printf("  entry        %s (%s, %.1f s)\n", sc->backend.entries[i].id,
                sc->backend.entries[i].status, sc->backend.entries[i].duration);
+    printf("  faults       %zu rule(s); GET/POST/DELETE %s/__admin/faults changes them\n",
+           kp_fault_set_count(servers.faults), url);
     printf("  SIGINT or SIGTERM stops it%s%s\n", journal ? "; the journal goes to " : "",
            journal ? journal : "");
     fflush(stdout);

@@ -42,7 +42,8 @@ static void run(const char *backend_extra, const char *kava, hx_result *res)
                              "steps:\n"
                              "  - load_media: {entry_id: 0_kavait01}\n"
                              "  - wait_for: {event: playbackended, timeout: 60s}\n"
-                             "  - wait: 1s\n",
+                             "  - wait: 1s\n"
+                             "expect: {error: null}\n",
                              backend_extra ? backend_extra : "", kava ? "    plugins: {kava: " : "",
                              kava ? kava : "", kava ? "}\n" : "");
     assert_non_null(yaml);
