@@ -608,7 +608,8 @@ static bool apply_override(mbe_server *s, struct MHD_Connection *c, const char *
 }
 
 /* The analytics sink: a beacon's parameters from the query and a JSON or form body. A sink
- * that is down closes the connection without an answer (the player sees a network error). */
+ * that is down closes the connection without an answer (the player sees a network error);
+ * otherwise the fault rules for server analytics apply to the answer. */
 static enum MHD_Result handle_analytics(mbe_server *s, struct MHD_Connection *c, const char *url,
                                         req_ctx *rc, json_t *rec)
 {
@@ -629,11 +630,11 @@ static enum MHD_Result handle_analytics(mbe_server *s, struct MHD_Connection *c,
         mbe_journal_add(s, rec, NULL);
         return MHD_NO;
     }
-    json_object_set_new(rec, "status", json_integer(r.status));
-    json_object_set_new(rec, "bytes", json_integer((json_int_t)r.len));
-    unsigned long long seq = mbe_journal_add(s, rec, NULL);
-    enum MHD_Result res =
-        queue(c, s, r.status, r.content_type, r.body ? r.body : "", r.len, false, seq, &r);
+    kp_fault_action fa;
+    int fired = fault_decide(s, rec, &fa);
+    enum MHD_Result res = finish(s, c, rec, fired ? &fa : NULL, r.status, r.content_type,
+                                 r.body ? r.body : "", r.len, false, &r, NULL);
+    kp_fault_action_clear(&fa);
     free(r.body);
     return res;
 }
