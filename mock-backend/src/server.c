@@ -380,6 +380,13 @@ static void fault_outcome(const kp_fault_action *fa, int status, const char *typ
             fa->body ? fa->body_len : (size_t)snprintf(NULL, 0, "%d kpsim fault\n", fa->status);
         break;
     case KP_FAULT_RESET:
+        if (fa->mid_body) { /* the status and `bytes` of the body, then the reset */
+            *bytes = fa->bytes < len ? fa->bytes : len;
+            break;
+        }
+        *st = 0;
+        *bytes = 0;
+        break;
     case KP_FAULT_EMPTY:
     case KP_FAULT_RANDOM_THEN_CLOSE:
         *st = 0;

@@ -72,6 +72,7 @@ static const row ROWS[] = {
     {"cdn", "{kind: segment}", "reset", ENDED, 0}, /* retried at once */
     {"cdn", "{kind: segment}", "empty", ENDED, 0}, /* retried at once */
     {"cdn", "{kind: segment}", "{truncate: 1000}", 1002, 0},
+    {"cdn", "{kind: segment}", "{reset: {after: 1000}}", 1002, 0}, /* no status: no retry */
     {"cdn", "{kind: segment}", "malformed", 3019, 0},
     {"cdn", "{kind: segment}", "random_then_close", 1002, 0},
     {"cdn", "{kind: segment}", "{dribble: {bytes: 10000, every: 1s}}", ENDED, 5000},
@@ -80,6 +81,7 @@ static const row ROWS[] = {
     {"drm", "{scheme: clearkey}", "{status: 403}", 6007, 0},
     {"drm", "{scheme: clearkey}", "{delay: 5s}", ENDED, 4800},
     {"drm", "{scheme: clearkey}", "reset", ENDED, 800}, /* shaka: 2nd attempt 1 s later */
+    {"drm", "{scheme: clearkey}", "{reset: {after: 10}}", ENDED, 800},
     {"drm", "{scheme: clearkey}", "empty", ENDED, 800},
     {"drm", "{scheme: clearkey}", "{truncate: 10}", ENDED, 800},
     {"drm", "{scheme: clearkey}", "malformed", 6008, 0},
@@ -282,6 +284,7 @@ static const http_row HTTP_ROWS[] = {
     {"{status: 503}", CURLE_OK, 503, NULL},
     {"{delay: 30s}", CURLE_OK, 404, "X-Kpsim-Fault-Delay: 30000000"},
     {"reset", CURLE_RECV_ERROR, 0, NULL},
+    {"{reset: {after: 2}}", CURLE_RECV_ERROR, 0, "Content-Length: "}, /* the head went out */
     {"empty", CURLE_GOT_NOTHING, 0, NULL},
     {"{truncate: 3}", CURLE_PARTIAL_FILE, 0, NULL},
     {"malformed", CURLE_OK, 200, NULL},
