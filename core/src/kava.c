@@ -161,7 +161,7 @@ json_t *kp_kava_params(int event_type, const kp_kava_snapshot *s)
     put_str(o, "uiConfId", s->ui_conf_id);
     put_str(o, "playlistId", s->playlist_id);
     for (int i = 0; i < 3; i++) {
-        char key[16];
+        char key[24]; /* room for any int: -Wformat-truncation at -O1 */
         snprintf(key, sizeof(key), "customVar%d", i + 1);
         put_str(o, key, s->custom_var[i]);
     }
@@ -926,7 +926,7 @@ static void *kava_create(kp_player *p, const json_t *config, void *arg)
     k->user_id = cfg_str(config, NULL, "userId", NULL, NULL);
     k->persistent_session_id = cfg_str(config, NULL, "persistentSessionId", NULL, NULL);
     for (int i = 0; i < 3; i++) {
-        char key[16];
+        char key[24]; /* room for any int: -Wformat-truncation at -O1 */
         snprintf(key, sizeof(key), "customVar%d", i + 1);
         k->custom_var[i] = cfg_str(config, NULL, key, NULL, NULL);
     }
