@@ -24,14 +24,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MOD               "ads"
-#define AD_TICK           KP_MS(250) /* the ad element's timeupdate: IMA's AD_PROGRESS cadence */
-#define AD_PLAYING_DELAY  KP_MS(4)   /* ad element play() to playing (as the content's) */
-#define DEFAULT_REDIRECTS 4          /* IMA numRedirects default */
-#define MAX_POD           16
-#define MAX_WRAPPERS      16
-#define MAX_BREAKS        64
-#define MAX_SOURCES       8
+#define MOD                       "ads"
+#define AD_TICK                   KP_MS(250) /* the ad element's timeupdate: IMA's AD_PROGRESS cadence */
+#define AD_PLAYING_DELAY          KP_MS(4) /* ad element play() to playing (as the content's) */
+#define DEFAULT_REDIRECTS         4        /* IMA numRedirects default */
+#define DEFAULT_VAST_LOAD_TIMEOUT 5000     /* ms, IMA AdsRequest.vastLoadTimeout default */
+#define MAX_POD                   16
+#define MAX_WRAPPERS              16
+#define MAX_BREAKS                64
+#define MAX_SOURCES               8
 
 enum { MODE_NONE, MODE_TAG, MODE_BREAKS };
 
@@ -468,9 +469,18 @@ static void vast_answer(void *ud, const kp_http_response *r)
     resolved_doc(a, keep_doc(a, v));
 }
 
+/* The limit on each VAST/VMAP request (the ad tag's and each wrapper's): plugins.ima's
+ * vastLoadTimeout, IMA's 5 s when unset; 0 or less waits as long as the answer takes. */
+static kp_time vast_load_timeout(const kp_ads *a)
+{
+    json_int_t ms =
+        kp_json_int(a->config, "plugins.ima.vastLoadTimeout", DEFAULT_VAST_LOAD_TIMEOUT);
+    return ms > 0 ? KP_MS(ms) : 0;
+}
+
 static void fetch_vast(kp_ads *a, const char *url)
 {
-    kp_http_request req = {.url = url};
+    kp_http_request req = {.url = url, .timeout = vast_load_timeout(a)};
     a->req = kp_net_fetch(a->p->net, &req, vast_answer, a);
     if (!a->req) {
         a->resolving.error_code = KP_VAST_WRAPPER_TIMEOUT;
@@ -928,8 +938,7 @@ static void request_tag(void *ud)
         return;
     }
     kp_http_request req = {.url = kp_json_str(a->config, "plugins.ima.adTagUrl", NULL),
-                           .timeout =
-                               KP_MS(kp_json_int(a->config, "plugins.ima.vastLoadTimeout", 0))};
+                           .timeout = vast_load_timeout(a)};
     a->tag_req = kp_net_fetch(a->p->net, &req, tag_answer, a);
     if (!a->tag_req)
         tag_failed(a, KP_VAST_WRAPPER_TIMEOUT, "the ad tag request could not be made");

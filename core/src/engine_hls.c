@@ -53,12 +53,19 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_BUFFER_LENGTH     KP_SEC(30)
-#define EWMA_FAST_HALF_LIFE   3.0
-#define EWMA_SLOW_HALF_LIFE   9.0
-#define EWMA_DEFAULT_ESTIMATE 500000.0
-#define ABR_FACTOR_DOWN       0.95
-#define ABR_FACTOR_UP         0.7
+#define MAX_BUFFER_LENGTH KP_SEC(30)
+/* hls.js gap-controller: a seek that lands in a hole at most MAX_START_GAP_JUMP in front of
+ * buffered data is moved into it after one stalled poll (the stream controller's 100 ms
+ * tick), to max(start + SKIP_BUFFER_RANGE_START, position + SKIP_BUFFER_HOLE_STEP_SECONDS) */
+#define GAP_POLL                      KP_MS(100)
+#define MAX_START_GAP_JUMP            KP_SEC(2)
+#define SKIP_BUFFER_RANGE_START       KP_MS(50)
+#define SKIP_BUFFER_HOLE_STEP_SECONDS KP_MS(100)
+#define EWMA_FAST_HALF_LIFE           3.0
+#define EWMA_SLOW_HALF_LIFE           9.0
+#define EWMA_DEFAULT_ESTIMATE         500000.0
+#define ABR_FACTOR_DOWN               0.95
+#define ABR_FACTOR_UP                 0.7
 
 typedef struct level {
     kp_m3u8_variant v; /* strings borrowed from the master playlist */
@@ -100,6 +107,7 @@ typedef struct audio_stream {
 
 typedef struct hls {
     kp_engine_host host;
+    kp_task_id gap_task; /* a pending gap-controller poll */
     char *url;
     bool abr_enabled;
     kp_m3u8 *master;
@@ -216,6 +224,7 @@ static void fail_parse(hls *h, const kp_http_response *r, const kp_m3u8_error *e
 
 static void load_next(hls *h);
 static void audio_next(hls *h);
+static void gap_check(hls *h);
 
 /* Whether the audio rendition (if any) has all its fragments in: endOfStream waits for it. */
 static bool audio_done(const hls *h)
@@ -461,6 +470,7 @@ static void on_frag(void *ud, const kp_http_response *r)
     } else {
         kp_media_appended(h->host.media);
     }
+    gap_check(h);
     int next_level = choose_level(h);
     if (next_level != h->load_level) {
         KP_LOG_D(h->host.log, "hls", "ABR: level %d -> %d (estimate %.0f bit/s)", h->load_level,
@@ -752,6 +762,7 @@ static void on_audio_frag(void *ud, const kp_http_response *r)
         audio_finished(h);
     if (!h->eos)
         kp_media_appended(h->host.media);
+    gap_check(h);
     audio_next(h);
 }
 
@@ -932,6 +943,50 @@ static void on_master(void *ud, const kp_http_response *r)
     audio_next(h);
 }
 
+/* ---- the gap controller ---- */
+
+/* Where a seek that waits in a hole should go, or -1: the element is seeking, its position
+ * is not buffered and buffered data begins at most MAX_START_GAP_JUMP ahead. A TS fragment's
+ * first sample may start a few milliseconds after the fragment's nominal start (its audio
+ * ahead of its video, both normalised by initPTS), so a seek onto a fragment boundary lands
+ * just before the data. */
+static kp_time gap_target(const hls *h)
+{
+    kp_media *m = h->host.media;
+    if (!kp_media_seeking(m))
+        return -1;
+    kp_time pos = kp_media_position(m);
+    if (kp_media_is_buffered(m, pos))
+        return -1;
+    kp_time next = kp_media_next_buffered_start(m, pos);
+    if (next < 0 || next - pos > MAX_START_GAP_JUMP)
+        return -1;
+    kp_time a = next + SKIP_BUFFER_RANGE_START, b = pos + SKIP_BUFFER_HOLE_STEP_SECONDS;
+    return a > b ? a : b;
+}
+
+static void gap_poll(void *ud)
+{
+    hls *h = ud;
+    h->gap_task = 0;
+    if (h->stage == ST_FAILED)
+        return;
+    kp_time to = gap_target(h);
+    if (to < 0)
+        return;
+    KP_LOG_D(h->host.log, "hls", "skipping hole, adjusting currentTime from %.3f to %.3f",
+             (double)kp_media_position(h->host.media) / 1e6, (double)to / 1e6);
+    kp_media_seek(h->host.media, to);
+}
+
+/* Called whenever the buffer or the position changed: the first poll that sees the seek
+ * stuck in front of a hole marks it stalled; the next one (GAP_POLL later) skips it. */
+static void gap_check(hls *h)
+{
+    if (!h->gap_task && gap_target(h) >= 0)
+        h->gap_task = kp_sched_after(h->host.sched, GAP_POLL, gap_poll, h);
+}
+
 /* ---- media element events (hls.js listens to the element after playkit's relay) ---- */
 
 static void on_media_event(void *ud, kp_event_type type)
@@ -973,6 +1028,7 @@ static void on_media_event(void *ud, kp_event_type type)
         load_next(h);
         audio_next(h);
     }
+    gap_check(h);
 }
 
 /* ---- engine ops ---- */
@@ -1028,6 +1084,7 @@ static void hls_destroy(void *engine)
         return;
     if (h->req)
         kp_fetcher_cancel(h->fetch, h->req);
+    kp_sched_cancel(h->host.sched, h->gap_task);
     kp_media_set_adapter(h->host.media, NULL, NULL);
     for (size_t i = 0; i < h->n_levels; i++) {
         kp_m3u8_free(h->levels[i].details);

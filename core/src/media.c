@@ -309,6 +309,28 @@ bool kp_media_is_buffered(const kp_media *m, kp_time pos)
     return playable_end(m, pos) > pos;
 }
 
+kp_time kp_media_next_buffered_start(const kp_media *m, kp_time pos)
+{
+    kp_time start = -1;
+    bool any = false;
+    for (int t = 0; t < 2; t++) {
+        if (!m->has_track[t])
+            continue;
+        any = true;
+        const range *first = NULL; /* the track's first range ending after pos */
+        for (size_t i = 0; i < m->tracks[t].n && !first; i++)
+            if (m->tracks[t].r[i].end > pos)
+                first = &m->tracks[t].r[i];
+        if (!first)
+            return -1;
+        if (first->start > start)
+            start = first->start;
+    }
+    if (!any || start <= pos || playable_end(m, start) <= start)
+        return -1;
+    return start;
+}
+
 kp_time kp_media_track_buffered_end(const kp_media *m, int track, kp_time pos)
 {
     if (track != KP_TRACK_VIDEO && track != KP_TRACK_AUDIO)

@@ -111,6 +111,9 @@ void kp_media_end_of_data(kp_media *m);
 kp_time kp_media_buffered_end(const kp_media *m, kp_time pos);
 /* Whether [pos, pos] is inside the playable buffered ranges. */
 bool kp_media_is_buffered(const kp_media *m, kp_time pos);
+/* The start of the first playable range that begins after pos (every track buffered from
+ * there), or -1 when there is none: where a gap in front of pos ends. */
+kp_time kp_media_next_buffered_start(const kp_media *m, kp_time pos);
 /* One track kind's own buffer (an MSE SourceBuffer's buffered): the end of its range that
  * contains pos, or pos when pos is not in it. */
 kp_time kp_media_track_buffered_end(const kp_media *m, int track, kp_time pos);

@@ -396,6 +396,30 @@ static int parse_reply(perr *p, kp_fault_rule *r, const json_t *v, int server)
         snprintf(w2, sizeof(w2), "%s.every", where);
         return get_duration(p, e, w2, false, &a->every_us);
     }
+    case KP_FAULT_RESET: {
+        if (json_is_true(arg))
+            return KP_OK;
+        if (!json_is_object(arg))
+            return bad(p, where, "expected true or {after: BYTES}, got %s", jtype(arg));
+        json_object_foreach((json_t *)arg, key, x)
+        {
+            if (strcmp(key, "after") != 0) {
+                char w2[80];
+                snprintf(w2, sizeof(w2), "%s.%s", where, key);
+                return bad(p, w2, "unknown key '%s' in reset (known: after)", key);
+            }
+        }
+        const json_t *after = json_object_get(arg, "after");
+        if (!after)
+            return bad(p, where, "missing required key 'after' in reset");
+        char w2[80];
+        snprintf(w2, sizeof(w2), "%s.after", where);
+        if ((rc = get_int(p, after, w2, 0, &n)) != KP_OK)
+            return rc;
+        a->bytes = (size_t)n;
+        a->mid_body = true;
+        return KP_OK;
+    }
     default: /* no argument: true */
         if (!json_is_true(arg))
             return bad(p, where, "%s takes no value: write '%s' or {%s: true}", KIND_NAMES[found],

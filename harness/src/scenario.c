@@ -2748,12 +2748,14 @@ static void check_error(ctx *c, const hx_ynode *ex, hx_scenario *s)
     pop(c, mk);
 }
 
-/* The keys of an ads request record (mbe/mbe.h) that a match may name. */
+/* The keys of an ads request record (mbe/mbe.h) that a match may name; a faulted request's
+ * record also has the rule's index and reply kind (docs/scenarios.md "Faults"). */
 static const char *const ADS_MATCH_KEYS[] = {
     "kind",      "event",           "ad",         "vast",   "vmap",
     "break",     "errorcode",       "wrapper",    "status", "method",
     "path",      "query",           "range",      "bytes",  "cachebusting",
-    "timestamp", "contentplayhead", "adplayhead", NULL};
+    "timestamp", "contentplayhead", "adplayhead", "fault",  "fault_reply",
+    NULL};
 static const char *const ADS_KINDS[] = {"vast",  "vmap",  "media",   "impression", "tracking",
                                         "error", "click", "unknown", NULL};
 

@@ -380,6 +380,13 @@ static void fault_outcome(const kp_fault_action *fa, int status, const char *typ
             fa->body ? fa->body_len : (size_t)snprintf(NULL, 0, "%d kpsim fault\n", fa->status);
         break;
     case KP_FAULT_RESET:
+        if (fa->mid_body) { /* the status and `bytes` of the body, then the reset */
+            *bytes = fa->bytes < len ? fa->bytes : len;
+            break;
+        }
+        *st = 0;
+        *bytes = 0;
+        break;
     case KP_FAULT_EMPTY:
     case KP_FAULT_RANDOM_THEN_CLOSE:
         *st = 0;
@@ -608,7 +615,8 @@ static bool apply_override(mbe_server *s, struct MHD_Connection *c, const char *
 }
 
 /* The analytics sink: a beacon's parameters from the query and a JSON or form body. A sink
- * that is down closes the connection without an answer (the player sees a network error). */
+ * that is down closes the connection without an answer (the player sees a network error);
+ * otherwise the fault rules for server analytics apply to the answer. */
 static enum MHD_Result handle_analytics(mbe_server *s, struct MHD_Connection *c, const char *url,
                                         req_ctx *rc, json_t *rec)
 {
@@ -629,11 +637,11 @@ static enum MHD_Result handle_analytics(mbe_server *s, struct MHD_Connection *c,
         mbe_journal_add(s, rec, NULL);
         return MHD_NO;
     }
-    json_object_set_new(rec, "status", json_integer(r.status));
-    json_object_set_new(rec, "bytes", json_integer((json_int_t)r.len));
-    unsigned long long seq = mbe_journal_add(s, rec, NULL);
-    enum MHD_Result res =
-        queue(c, s, r.status, r.content_type, r.body ? r.body : "", r.len, false, seq, &r);
+    kp_fault_action fa;
+    int fired = fault_decide(s, rec, &fa);
+    enum MHD_Result res = finish(s, c, rec, fired ? &fa : NULL, r.status, r.content_type,
+                                 r.body ? r.body : "", r.len, false, &r, NULL);
+    kp_fault_action_clear(&fa);
     free(r.body);
     return res;
 }

@@ -4,10 +4,13 @@
 #include "kp/buf.h"
 #include "kp/err.h"
 
+#include <errno.h>
+#include <linux/sockios.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -121,6 +124,59 @@ static enum MHD_Result send_feed(struct MHD_Connection *c, int status, const moc
     return rc;
 }
 
+/* The status line and headers the normal answer would have (with the server's own headers),
+ * as text. */
+static enum MHD_Result add_header_text(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    kp_buf_printf(cls, "%s: %s\r\n", key, value ? value : "");
+    return MHD_YES;
+}
+
+/* For reset {after: BYTES}: writes the normal answer's head (status, headers, the whole
+ * Content-Length) and its first n body bytes straight to the socket, then waits (bounded)
+ * until the kernel has handed every byte to the peer, so that the reset that follows does
+ * not discard them. libmicrohttpd has sent nothing on this connection yet. */
+static void send_head_and_body(struct MHD_Connection *c, int fd, const mockc_answer *o, size_t n,
+                               const atomic_bool *stopping)
+{
+    (void)c;
+    kp_buf head;
+    kp_buf_init(&head);
+    kp_buf_printf(&head, "HTTP/1.1 %d %s\r\n", o->status,
+                  MHD_get_reason_phrase_for((unsigned)o->status));
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (resp) {
+        if (o->content_type)
+            MHD_add_response_header(resp, "Content-Type", o->content_type);
+        if (o->add_headers)
+            o->add_headers(resp, o->ud);
+        MHD_get_response_headers(resp, add_header_text, &head);
+        MHD_destroy_response(resp);
+    }
+    kp_buf_printf(&head, "Content-Length: %zu\r\n\r\n", o->len);
+    kp_buf_append(&head, o->body, n);
+    size_t off = 0;
+    for (int spins = 0; off < head.len && spins < 2000; spins++) {
+        ssize_t w = send(fd, head.data + off, head.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0)
+            off += (size_t)w;
+        else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            break;
+        else if (!nap(1000, stopping))
+            break;
+    }
+    /* the bytes still queued in the kernel (not yet acknowledged by the peer) */
+    for (int spins = 0; spins < 2000; spins++) {
+        int queued = 0;
+        if (ioctl(fd, SIOCOUTQ, &queued) != 0 || queued <= 0 || !nap(1000, stopping))
+            break;
+    }
+    kp_buf_free(&head);
+}
+
 enum MHD_Result mockc_fault_answer(struct MHD_Connection *c, const kp_fault_action *a,
                                    const mockc_answer *o, bool real_time,
                                    const atomic_bool *stopping, mockc_sent *sent)
@@ -180,6 +236,12 @@ enum MHD_Result mockc_fault_answer(struct MHD_Connection *c, const kp_fault_acti
                            "1");
     case KP_FAULT_RESET: {
         int fd = conn_fd(c);
+        if (fd >= 0 && a->mid_body) {
+            size_t n = a->bytes < o->len ? a->bytes : o->len;
+            sent->status = o->status;
+            sent->bytes = n;
+            send_head_and_body(c, fd, o, n, stopping);
+        }
         if (fd >= 0) {
             /* an abortive close: the peer gets a RST, not a FIN. Disconnecting the socket
              * (connect to AF_UNSPEC) resets the connection at once on Linux; the descriptor

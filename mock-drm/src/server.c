@@ -463,7 +463,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         KP_LOG_D(s->log, "mdrm", "%s: fault rule %d (%s)", url, fa.rule,
                  kp_fault_kind_name(fa.kind));
         json_t *fstatus = json_integer(fa.kind == KP_FAULT_STATUS ? fa.status
-                                       : fa.kind == KP_FAULT_RESET || fa.kind == KP_FAULT_EMPTY ||
+                                       : (fa.kind == KP_FAULT_RESET && !fa.mid_body) ||
+                                               fa.kind == KP_FAULT_EMPTY ||
                                                fa.kind == KP_FAULT_RANDOM_THEN_CLOSE ||
                                                (fa.kind == KP_FAULT_TIMEOUT && s->fault_real_time)
                                            ? 0

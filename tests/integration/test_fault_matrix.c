@@ -7,11 +7,17 @@
  * comes), that the journal marks the faulted request with the rule and the reply kind, and
  * for delay/dribble that playback ends later in virtual time than without the fault; each row
  * runs twice and both traces must be byte-identical.
- * ads and analytics: no player plugin requests them on this branch, so the back-end is asked
- * over real HTTP (libcurl) and what arrives is asserted (status, transport error, header of
+ * ads and analytics: the back-end is asked over real HTTP (libcurl) and what arrives is
+ * asserted (scenarios/errors/ad-server-timeout.yaml and analytics-down.yaml run the plugins) (status, transport error, header of
  * the virtual timing), plus the journal.
- * The outcomes are the player's reactions on this branch (no retries configured yet: a
- * segment that fails with a status is fatal, one whose connection drops is fetched again).
+ * The outcomes are the player's reactions with its loaders' retries (docs/model.md "Retries
+ * and timeouts"): the rule fires once, so what is retried ends (later by the retry delay or
+ * the request timeout): an hls.js fragment answered 5xx, every shaka license failure but a
+ * 401/403 (30 s per attempt); what is not retried fails: an API call (the provider does not
+ * retry), a 4xx manifest, a partial or garbled segment, a malformed answer. An HLS segment
+ * whose connection drops is fetched again at once, as before. A fault with no timeout to end
+ * it (an API call or a segment that never answers: hls.js's 120 s fragment limit is beyond
+ * the 40 s run) stays STUCK.
  * Add a row to a table to cover a new kind or server.
  */
 #include "hx/runner.h"
@@ -61,11 +67,12 @@ static const row ROWS[] = {
     /* the CDN: the master playlist, a media playlist, the first segment */
     {"cdn", "{kind: master}", "{status: 404}", 1002, 0},
     {"cdn", "{kind: playlist}", "malformed", 4015, 0},
-    {"cdn", "{kind: segment}", "{status: 503}", 1002, 0},
+    {"cdn", "{kind: segment}", "{status: 503}", ENDED, 1000}, /* hls.js: retried 1 s later */
     {"cdn", "{kind: segment}", "{delay: 5s}", ENDED, 5000},
     {"cdn", "{kind: segment}", "reset", ENDED, 0}, /* retried at once */
     {"cdn", "{kind: segment}", "empty", ENDED, 0}, /* retried at once */
     {"cdn", "{kind: segment}", "{truncate: 1000}", 1002, 0},
+    {"cdn", "{kind: segment}", "{reset: {after: 1000}}", 1002, 0}, /* no status: no retry */
     {"cdn", "{kind: segment}", "malformed", 3019, 0},
     {"cdn", "{kind: segment}", "random_then_close", 1002, 0},
     {"cdn", "{kind: segment}", "{dribble: {bytes: 10000, every: 1s}}", ENDED, 5000},
@@ -73,13 +80,14 @@ static const row ROWS[] = {
     /* the license server: the ClearKey license request */
     {"drm", "{scheme: clearkey}", "{status: 403}", 6007, 0},
     {"drm", "{scheme: clearkey}", "{delay: 5s}", ENDED, 4800},
-    {"drm", "{scheme: clearkey}", "reset", 6007, 0},
-    {"drm", "{scheme: clearkey}", "empty", 6007, 0},
-    {"drm", "{scheme: clearkey}", "{truncate: 10}", 6007, 0},
+    {"drm", "{scheme: clearkey}", "reset", ENDED, 800}, /* shaka: 2nd attempt 1 s later */
+    {"drm", "{scheme: clearkey}", "{reset: {after: 10}}", ENDED, 800},
+    {"drm", "{scheme: clearkey}", "empty", ENDED, 800},
+    {"drm", "{scheme: clearkey}", "{truncate: 10}", ENDED, 800},
     {"drm", "{scheme: clearkey}", "malformed", 6008, 0},
-    {"drm", "{scheme: clearkey}", "random_then_close", 6007, 0},
+    {"drm", "{scheme: clearkey}", "random_then_close", ENDED, 800},
     {"drm", "{scheme: clearkey}", "{dribble: {bytes: 10, every: 1s}}", ENDED, 5000},
-    {"drm", "{scheme: clearkey}", "timeout", STUCK, 0},
+    {"drm", "{scheme: clearkey}", "timeout", ENDED, 30000}, /* 30 s per attempt */
 };
 
 static const char *const PLAIN =
@@ -230,12 +238,32 @@ static void test_player_servers(void **state)
             json_object_set_new(want, "server", json_string(r->server));
         size_t k, hits = 0;
         json_t *rec;
-        json_array_foreach(journal, k, rec) hits += kp_json_subset(want, rec);
+        const char *path = NULL;
+        json_array_foreach(journal, k, rec)
+        {
+            if (kp_json_subset(want, rec)) {
+                hits++;
+                path = kp_json_str(rec, "path", NULL);
+            }
+        }
         json_decref(want);
         if (hits != 1) {
             fprintf(stderr, "row %zu (%s %s): %zu journal records marked with the fault\n", i,
                     r->server, r->reply, hits);
             bad++;
+        }
+        /* a fault that does not delay the answer and still lets playback end was retried:
+         * the same path asked again, answered without a fault */
+        const char *kind = kind_of(r->reply);
+        if (got == ENDED && path && strcmp(kind, "delay") != 0 && strcmp(kind, "dribble") != 0) {
+            size_t again = 0;
+            json_array_foreach(journal, k, rec) again +=
+                !json_object_get(rec, "fault") && strcmp(kp_json_str(rec, "path", ""), path) == 0;
+            if (again < 1) {
+                fprintf(stderr, "row %zu (%s %s): ended but %s was not asked again\n", i, r->server,
+                        r->reply, path);
+                bad++;
+            }
         }
         hx_result_free(&a);
         hx_result_free(&b);
@@ -256,6 +284,7 @@ static const http_row HTTP_ROWS[] = {
     {"{status: 503}", CURLE_OK, 503, NULL},
     {"{delay: 30s}", CURLE_OK, 404, "X-Kpsim-Fault-Delay: 30000000"},
     {"reset", CURLE_RECV_ERROR, 0, NULL},
+    {"{reset: {after: 2}}", CURLE_RECV_ERROR, 0, "Content-Length: "}, /* the head went out */
     {"empty", CURLE_GOT_NOTHING, 0, NULL},
     {"{truncate: 3}", CURLE_PARTIAL_FILE, 0, NULL},
     {"malformed", CURLE_OK, 200, NULL},
@@ -314,10 +343,14 @@ static void test_ads_analytics_paths(void **state)
             kp_buf hdrs;
             kp_buf_init(&hdrs);
             CURLcode rc = fetch(url, &status, &hdrs);
-            if (rc != h->curl || status != h->status)
+            /* the normal answer (a 404 in the table: no such ad) is a 200 at the analytics
+             * sink, which takes any beacon */
+            long want_status =
+                h->status == 404 && strcmp(servers[s], "analytics") == 0 ? 200 : h->status;
+            if (rc != h->curl || status != want_status)
                 fprintf(stderr, "%s %s: curl %d status %ld\n", servers[s], h->reply, rc, status);
             assert_int_equal(rc, h->curl);
-            assert_int_equal(status, h->status);
+            assert_int_equal(status, want_status);
             if (h->header)
                 assert_non_null(strstr(hdrs.data ? hdrs.data : "", h->header));
             kp_buf_reset(&hdrs);

@@ -88,10 +88,62 @@ static void test_parse_errors(void **state)
              "reply.api_error", "missing required key 'code'");
     rejected("{\"server\":\"cdn\",\"reply\":{\"dribble\":{\"bytes\":0,\"every\":\"1s\"}}}",
              "reply.dribble.bytes", "at least 1");
-    rejected("{\"server\":\"cdn\",\"reply\":{\"reset\":1}}", "reply.reset", "takes no value");
+    rejected("{\"server\":\"cdn\",\"reply\":{\"reset\":1}}", "reply.reset",
+             "expected true or {after: BYTES}, got a number");
+    rejected("{\"server\":\"cdn\",\"reply\":{\"reset\":{\"aftr\":1}}}", "reply.reset.aftr",
+             "unknown key 'aftr' in reset (known: after)");
+    rejected("{\"server\":\"cdn\",\"reply\":{\"reset\":{}}}", "reply.reset",
+             "missing required key 'after' in reset");
+    rejected("{\"server\":\"cdn\",\"reply\":{\"reset\":{\"after\":-5}}}", "reply.reset.after", "");
+    rejected("{\"server\":\"cdn\",\"reply\":{\"reset\":{\"after\":\"1k\"}}}", "reply.reset.after",
+             "");
+    rejected("{\"server\":\"cdn\",\"reply\":{\"empty\":{\"after\":1}}}", "reply.empty",
+             "takes no value");
     rejected("{\"server\":\"cdn\",\"reply\":\"delay\"}", "reply", "takes a value");
     rejected("{\"server\":\"cdn\",\"reply\":{\"truncate\":10,\"body\":\"x\"}}", "reply.body",
              "with status only");
+}
+
+/* reset: plain (no answer at all) or {after: BYTES} (the answer's head and BYTES of its body
+ * first); the decision carries which. */
+static void test_reset_after(void **state)
+{
+    (void)state;
+    kp_fault_set *s = kp_fault_set_new();
+    assert_int_equal(kp_fault_set_add(s, rule("{\"server\":\"cdn\",\"reply\":{\"reset\":"
+                                              "{\"after\":20000}},\"times\":1}")),
+                     0);
+    assert_int_equal(kp_fault_set_add(s, rule("{\"server\":\"cdn\",\"reply\":\"reset\"}")), 1);
+    assert_int_equal(kp_fault_set_add(s, rule("{\"server\":\"cdn\",\"reply\":{\"reset\":true}}")),
+                     2);
+    kp_fault_req seg = {
+        .server = "cdn", .method = "GET", .path = "/hls/seg-1.ts", .segment = 1, .kind = "segment"};
+    kp_fault_action a;
+    assert_int_equal(kp_fault_decide(s, &seg, &a), 1);
+    assert_int_equal(a.rule, 0);
+    assert_int_equal(a.kind, KP_FAULT_RESET);
+    assert_true(a.mid_body);
+    assert_int_equal(a.bytes, 20000);
+    kp_fault_action_clear(&a);
+    assert_int_equal(kp_fault_decide(s, &seg, &a), 1); /* rule 0 is spent: the plain reset */
+    assert_int_equal(a.rule, 1);
+    assert_int_equal(a.kind, KP_FAULT_RESET);
+    assert_false(a.mid_body);
+    assert_int_equal(a.bytes, 0);
+    kp_fault_action_clear(&a);
+    assert_int_equal(kp_fault_set_remove(s, 1), KP_OK);
+    assert_int_equal(kp_fault_decide(s, &seg, &a), 1);
+    assert_int_equal(a.rule, 2);
+    assert_false(a.mid_body);
+    kp_fault_action_clear(&a);
+    /* the rule as JSON keeps what was written */
+    json_t *j = kp_fault_set_json(s);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(json_array_get(j, 0), "reply"), "reset"), "after")),
+        20000);
+    json_decref(j);
+    kp_fault_set_free(s);
 }
 
 static int decide(kp_fault_set *s, const kp_fault_req *q)
@@ -314,10 +366,10 @@ static void test_bodies(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_times_after_order),
-        cmocka_unit_test(test_match),        cmocka_unit_test(test_probability),
-        cmocka_unit_test(test_when),         cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_bodies),
+        cmocka_unit_test(test_parse_errors),      cmocka_unit_test(test_reset_after),
+        cmocka_unit_test(test_times_after_order), cmocka_unit_test(test_match),
+        cmocka_unit_test(test_probability),       cmocka_unit_test(test_when),
+        cmocka_unit_test(test_threads),           cmocka_unit_test(test_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

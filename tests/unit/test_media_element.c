@@ -165,6 +165,33 @@ static void test_seek_outside_buffer_waits_for_data(void **state)
     assert_int_equal(kp_media_buffered_end(r->m, KP_SEC(12)), KP_SEC(16));
 }
 
+/* A seek onto a fragment boundary whose data starts a little later (video 21 ms after the
+ * nominal start, audio at it): the position is in a hole, and the next playable range starts
+ * where both tracks have data, which the HLS engine's gap controller jumps into. */
+static void test_hole_in_front_of_a_seek(void **state)
+{
+    rec *r = *state;
+    kp_media_load(r->m);
+    kp_media_set_duration(r->m, KP_SEC(20));
+    append(r, 0, 6);
+    until(r, 0);
+    kp_media_seek(r->m, KP_SEC(12));
+    assert_string_equal(until(r, 100), "0:seeking ");
+    assert_int_equal(kp_media_next_buffered_start(r->m, KP_SEC(12)), -1); /* nothing ahead */
+    kp_media_append(r->m, KP_TRACK_AUDIO, KP_SEC(12), KP_SEC(18));
+    kp_media_append(r->m, KP_TRACK_VIDEO, KP_MS(12021), KP_SEC(18));
+    kp_media_appended(r->m);
+    assert_string_equal(until(r, 1000), ""); /* the seek waits in the hole */
+    assert_false(kp_media_is_buffered(r->m, KP_SEC(12)));
+    assert_int_equal(kp_media_next_buffered_start(r->m, KP_SEC(12)), KP_MS(12021));
+    assert_int_equal(kp_media_next_buffered_start(r->m, KP_SEC(8)), KP_MS(12021));
+    assert_int_equal(kp_media_next_buffered_start(r->m, KP_SEC(13)), -1); /* inside: no hole */
+    assert_int_equal(kp_media_next_buffered_start(r->m, KP_SEC(3)), -1);
+    kp_media_seek(r->m, KP_MS(12100)); /* the nudge completes */
+    assert_string_equal(until(r, 1200), "1000:seeking 1015:timeupdate 1015:seeked 1015:canplay "
+                                        "1015:canplaythrough ");
+}
+
 static void test_stall_and_recovery(void **state)
 {
     rec *r = *state;
@@ -251,6 +278,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pause_and_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seek_in_buffer_while_playing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seek_outside_buffer_waits_for_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hole_in_front_of_a_seek, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stall_and_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalled_fetch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_of_stream_and_end, setup, teardown),

@@ -36,7 +36,7 @@ typedef enum kp_fault_kind {
     KP_FAULT_STATUS = 0,        /* status: CODE (+ body) */
     KP_FAULT_API_ERROR,         /* api_error: {code, message}: KalturaAPIException in HTTP 200 */
     KP_FAULT_DELAY,             /* delay: DURATION, then the normal answer */
-    KP_FAULT_RESET,             /* connection reset, no answer */
+    KP_FAULT_RESET,             /* connection reset, no answer; {after: BYTES}: mid-body */
     KP_FAULT_EMPTY,             /* connection closed, no answer */
     KP_FAULT_TRUNCATE,          /* truncate: BYTES: Content-Length promises more, close after */
     KP_FAULT_MALFORMED,         /* 200 with a body that is not the promised format */
@@ -58,7 +58,10 @@ typedef struct kp_fault_action {
     char *code;         /* KP_FAULT_API_ERROR */
     char *message;      /* KP_FAULT_API_ERROR */
     long long delay_us; /* KP_FAULT_DELAY */
-    size_t bytes;       /* KP_FAULT_TRUNCATE: body bytes sent; KP_FAULT_DRIBBLE: per chunk */
+    size_t bytes;       /* KP_FAULT_TRUNCATE, KP_FAULT_RESET mid_body: body bytes sent;
+                           KP_FAULT_DRIBBLE: per chunk */
+    bool mid_body;      /* KP_FAULT_RESET {after: BYTES}: the status, the headers and `bytes`
+                           of the body go out, then the reset */
     long long every_us; /* KP_FAULT_DRIBBLE: between chunks */
     uint64_t seed;      /* for the random bytes of malformed / random_then_close */
     /* the rule's API match (NULL: any): which calls of a multirequest api_error replaces */
