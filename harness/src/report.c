@@ -23,7 +23,7 @@ char *hx_trace_slug(const char *name)
     return s;
 }
 
-static void xml_escape(kp_buf *b, const char *s)
+void hx_xml_escape(kp_buf *b, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
         switch (*p) {
@@ -69,13 +69,13 @@ static const char *first_message(const hx_result *r)
 static void junit_attempt(kp_buf *b, const char *tag, const hx_attempt *a)
 {
     kp_buf_printf(b, "      <%s type=\"%s\" message=\"", tag, hx_status_name(a->status));
-    xml_escape(b, a->message);
+    hx_xml_escape(b, a->message);
     kp_buf_puts(b, "\">\n        <stackTrace>");
-    xml_escape(b, a->message);
+    hx_xml_escape(b, a->message);
     kp_buf_puts(b, "</stackTrace>\n");
     if (a->output) {
         kp_buf_puts(b, "        <system-err>");
-        xml_escape(b, a->output);
+        hx_xml_escape(b, a->output);
         kp_buf_puts(b, "</system-err>\n");
     }
     kp_buf_printf(b, "      </%s>\n", tag);
@@ -106,11 +106,11 @@ static char *junit_text(const hx_result *rs, size_t n, double wall_ms)
     for (size_t i = 0; i < n; i++) {
         const hx_result *r = &rs[i];
         kp_buf_puts(&b, "    <testcase name=\"");
-        xml_escape(&b, r->name);
+        hx_xml_escape(&b, r->name);
         kp_buf_puts(&b, "\" classname=\"");
-        xml_escape(&b, r->classname);
+        hx_xml_escape(&b, r->classname);
         kp_buf_puts(&b, "\" file=\"");
-        xml_escape(&b, r->file);
+        hx_xml_escape(&b, r->file);
         kp_buf_printf(&b, "\" time=\"%.3f\"", r->wall_ms / 1000.0);
         if (r->status == HX_PASSED && !r->n_earlier) {
             kp_buf_puts(&b, "/>\n");
@@ -121,17 +121,17 @@ static char *junit_text(const hx_result *rs, size_t n, double wall_ms)
         if (r->status != HX_PASSED) {
             const char *tag = err ? "error" : "failure";
             kp_buf_printf(&b, "      <%s type=\"%s\" message=\"", tag, hx_status_name(r->status));
-            xml_escape(&b, first_message(r));
+            hx_xml_escape(&b, first_message(r));
             kp_buf_puts(&b, "\">");
             for (size_t k = 0; k < r->n_diagnostics; k++) {
-                xml_escape(&b, r->diagnostics[k]);
+                hx_xml_escape(&b, r->diagnostics[k]);
                 kp_buf_putc(&b, '\n');
             }
             for (size_t k = 0; k < r->n_failures; k++) {
-                xml_escape(&b, r->failures[k].message);
+                hx_xml_escape(&b, r->failures[k].message);
                 kp_buf_putc(&b, '\n');
                 if (r->failures[k].detail)
-                    xml_escape(&b, r->failures[k].detail);
+                    hx_xml_escape(&b, r->failures[k].detail);
             }
             kp_buf_printf(&b, "</%s>\n", tag);
         }
@@ -144,7 +144,7 @@ static char *junit_text(const hx_result *rs, size_t n, double wall_ms)
         }
         if (r->output && r->status != HX_PASSED) {
             kp_buf_puts(&b, "      <system-err>");
-            xml_escape(&b, r->output);
+            hx_xml_escape(&b, r->output);
             kp_buf_puts(&b, "</system-err>\n");
         }
         kp_buf_puts(&b, "    </testcase>\n");

@@ -19,31 +19,6 @@
 #define LANE_H  22.0
 #define N_LANES 7
 
-static void esc(kp_buf *b, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        switch (*p) {
-        case '&':
-            kp_buf_puts(b, "&amp;");
-            break;
-        case '<':
-            kp_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            kp_buf_puts(b, "&gt;");
-            break;
-        case '"':
-            kp_buf_puts(b, "&quot;");
-            break;
-        default:
-            if (*p < 0x20 && *p != '\n' && *p != '\t')
-                kp_buf_putc(b, '?');
-            else
-                kp_buf_putc(b, (char)*p);
-        }
-    }
-}
-
 static const char *status_class(const hx_result *r)
 {
     if (r->flaky)
@@ -130,7 +105,7 @@ static void span(kp_buf *b, int lane, double t0, double t1, double tmax, const c
         return;
     }
     kp_buf_puts(b, "><title>");
-    esc(b, title);
+    hx_xml_escape(b, title);
     kp_buf_puts(b, "</title></rect>");
 }
 
@@ -148,7 +123,7 @@ static void tick(kp_buf *b, int lane, double t, double tmax, const char *color, 
     }
     kp_buf_puts(b, "><title>");
     char *text = kp_json_dumps(e);
-    esc(b, text);
+    hx_xml_escape(b, text);
     free(text);
     kp_buf_puts(b, "</title></line>");
 }
@@ -259,9 +234,9 @@ static void events_table(kp_buf *b, const json_t *trace)
                       (long long)json_integer_value(json_object_get(e, "seq")),
                       (long long)json_integer_value(json_object_get(e, "t")),
                       json_number_value(json_object_get(e, "pos")));
-        esc(b, ev_type(e));
+        hx_xml_escape(b, ev_type(e));
         kp_buf_puts(b, "</td><td><code>");
-        esc(b, p);
+        hx_xml_escape(b, p);
         kp_buf_puts(b, "</code></td></tr>");
         free(p);
     }
@@ -280,11 +255,11 @@ static void requests_table(kp_buf *b, const char *server, const json_t *j)
     json_array_foreach(j, i, r)
     {
         kp_buf_printf(b, "<tr><td>%zu</td><td>", i + 1);
-        esc(b, kp_json_str(r, "server", server));
+        hx_xml_escape(b, kp_json_str(r, "server", server));
         kp_buf_puts(b, "</td><td>");
-        esc(b, kp_json_str(r, "method", ""));
+        hx_xml_escape(b, kp_json_str(r, "method", ""));
         kp_buf_puts(b, "</td><td><code>");
-        esc(b, kp_json_str(r, "path", ""));
+        hx_xml_escape(b, kp_json_str(r, "path", ""));
         kp_buf_printf(b, "</code></td><td>%lld</td><td>%lld</td></tr>", kp_json_int(r, "status", 0),
                       kp_json_int(r, "bytes", 0));
     }
@@ -297,9 +272,9 @@ static void scenario(kp_buf *b, size_t i, const hx_result *r)
     kp_buf_printf(b, "<details class=\"sc\" id=\"s%zu\" data-status=\"%s\"%s><summary>", i,
                   ok ? "passed" : "failed", ok && !r->flaky ? "" : " open");
     kp_buf_printf(b, "<span class=\"st %s\">%s</span> ", status_class(r), status_class(r));
-    esc(b, r->name);
+    hx_xml_escape(b, r->name);
     kp_buf_puts(b, "</summary><p><code>");
-    esc(b, r->file);
+    hx_xml_escape(b, r->file);
     kp_buf_printf(b, "</code> &middot; %.0f ms wall &middot; %.3f s virtual &middot; %zu events",
                   r->wall_ms, (double)r->virtual_ms / 1000.0,
                   r->trace ? json_array_size(r->trace) : (size_t)0);
@@ -308,28 +283,28 @@ static void scenario(kp_buf *b, size_t i, const hx_result *r)
     kp_buf_puts(b, "</p>");
     for (size_t k = 0; k < r->n_diagnostics; k++) {
         kp_buf_puts(b, "<div class=\"fail\">");
-        esc(b, r->diagnostics[k]);
+        hx_xml_escape(b, r->diagnostics[k]);
         kp_buf_puts(b, "</div>");
     }
     for (size_t k = 0; k < r->n_earlier; k++) {
         kp_buf_printf(b, "<div class=\"fail\">attempt %zu (%s): ", k + 1,
                       hx_status_name(r->earlier[k].status));
-        esc(b, r->earlier[k].message);
+        hx_xml_escape(b, r->earlier[k].message);
         kp_buf_puts(b, "</div>");
     }
     for (size_t k = 0; k < r->n_failures; k++) {
         kp_buf_puts(b, "<div class=\"fail\">");
-        esc(b, r->failures[k].message);
+        hx_xml_escape(b, r->failures[k].message);
         kp_buf_puts(b, "</div>");
         if (r->failures[k].detail) {
             kp_buf_puts(b, "<p>expected and recorded, side by side:</p><pre class=\"diff\">");
-            esc(b, r->failures[k].detail);
+            hx_xml_escape(b, r->failures[k].detail);
             kp_buf_puts(b, "</pre>");
         }
     }
     if (r->output && !ok) {
         kp_buf_puts(b, "<p>output of the scenario's process:</p><pre>");
-        esc(b, r->output);
+        hx_xml_escape(b, r->output);
         kp_buf_puts(b, "</pre>");
     }
     /* a passing scenario's events and requests are in traces/: its timeline only */
@@ -378,9 +353,9 @@ int hx_report_html(const hx_result *rs, size_t n, double wall_ms, kp_buf *b)
                       "<td><a href=\"#s%zu\">",
                       r->status == HX_PASSED ? "passed" : "failed", status_class(r),
                       status_class(r), i);
-        esc(b, r->name);
+        hx_xml_escape(b, r->name);
         kp_buf_puts(b, "</a></td><td><code>");
-        esc(b, r->file);
+        hx_xml_escape(b, r->file);
         kp_buf_printf(b, "</code></td><td>%.0f</td><td>%.3f</td></tr>\n", r->wall_ms,
                       (double)r->virtual_ms / 1000.0);
     }

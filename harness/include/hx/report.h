@@ -29,6 +29,10 @@ int hx_report_write(const char *dir, const hx_result *results, size_t n, double 
 /* The TAP 14 stream of the results (malloc'd; NULL when out of memory). */
 char *hx_report_tap(const hx_result *results, size_t n);
 
+/* Appends s (NULL: nothing) with & < > " ' as entities and the control characters XML 1.0
+ * forbids as '?': text and attribute values of JUnit XML and of the HTML report. */
+void hx_xml_escape(kp_buf *b, const char *s);
+
 /* The HTML report of the results, appended to out. Returns 0 or KP_ENOMEM. */
 int hx_report_html(const hx_result *results, size_t n, double total_wall_ms, kp_buf *out);
 
