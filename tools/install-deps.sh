@@ -7,11 +7,12 @@
 # must bring its own). `fuzz` adds clang and its sanitizer and libFuzzer runtimes
 # (tools/fuzz.sh). python3-cryptography runs the prototype packager that
 # tests/integration/test_cenc_media.c compares kpsim's CENC packaging with.
-# python3-jsonschema and python3-yaml run tests/schema/test_schema.py (schema.json vs the loader).
+# python3-jsonschema and python3-yaml run tests/schema/test_schema.py (schema.json vs the loader);
+# libxml2-utils (xmllint) checks junit.xml against reports/junit.xsd (tests/integration/test_scale.c).
 set -eu
 pkgs="cmake ninja-build pkg-config gcc clang-format git libmicrohttpd-dev libcurl4-openssl-dev
 libavformat-dev libavcodec-dev libavutil-dev libssl-dev libyaml-dev libjansson-dev libxml2-dev
-libcmocka-dev python3 python3-cryptography python3-jsonschema python3-yaml"
+libcmocka-dev libxml2-utils python3 python3-cryptography python3-jsonschema python3-yaml"
 realplayer=0
 for arg in "$@"; do
     case "$arg" in
