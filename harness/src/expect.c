@@ -245,3 +245,160 @@ bool hx_match_seq(const hx_seq *seq, const hx_view *view, const char *what, hx_m
     free(rec);
     return false;
 }
+
+/* ---- ordered request expectations ---------------------------------------------------- */
+
+static bool call_matches(const json_t *call, const json_t *match)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)match, k, v)
+    {
+        const json_t *have = strcmp(k, "service") == 0 || strcmp(k, "action") == 0
+                                 ? json_object_get(call, k)
+                                 : kp_json_path(json_object_get(call, "params"), k);
+        if (!kp_json_subset(v, have))
+            return false;
+    }
+    return true;
+}
+
+/* Whether the record belongs to the server ("drm" journal records name none). */
+static bool of_server(const char *server, const json_t *rec)
+{
+    const char *s = json_string_value(json_object_get(rec, "server"));
+    return s ? strcmp(s, server) == 0 : strcmp(server, "drm") == 0;
+}
+
+bool hx_request_record_matches(const char *server, const json_t *match, const json_t *rec)
+{
+    if (!json_is_object(rec) || !of_server(server, rec))
+        return false;
+    if (strcmp(server, "api") == 0) {
+        size_t j;
+        json_t *call;
+        json_array_foreach(json_object_get(rec, "calls"), j, call)
+        {
+            if (call_matches(call, match))
+                return true;
+        }
+        return false;
+    }
+    if (strcmp(server, "analytics") == 0) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)match, k, v)
+        {
+            const json_t *have = json_object_get(rec, k);
+            if (!have)
+                have = kp_json_path(json_object_get(rec, "params"), k);
+            if (!kp_json_subset(v, have))
+                return false;
+        }
+        return true;
+    }
+    return kp_json_subset(match, rec);
+}
+
+/* One record as "kind tracking, event start, errorcode 405, path /track/start": the fields
+ * that tell requests apart, whichever the record has. */
+static void record_line(kp_buf *b, const json_t *rec)
+{
+    static const char *const fields[] = {"kind",   "event",  "errorcode", "eventName", "service",
+                                         "action", "system", "outcome",   "status",    "path"};
+    bool first = true;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        const json_t *v = json_object_get(rec, fields[i]);
+        if (!v || json_is_null(v))
+            continue;
+        char *t = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        kp_buf_printf(b, "%s%s %s", first ? "" : ", ", fields[i], t ? t : json_string_value(v));
+        free(t);
+        first = false;
+    }
+    if (strcmp(kp_json_str(rec, "server", ""), "api") == 0) {
+        size_t j;
+        json_t *call;
+        json_array_foreach(json_object_get(rec, "calls"), j, call)
+        {
+            kp_buf_printf(b, "%s%s.%s", first ? "" : ", ", kp_json_str(call, "service", "?"),
+                          kp_json_str(call, "action", "?"));
+            first = false;
+        }
+    }
+}
+
+bool hx_request_sequence_check(const hx_request_expect *rq, size_t index, const json_t *journal,
+                               hx_loc *loc, char **msg, char **records)
+{
+    *msg = NULL;
+    *records = NULL;
+    /* the server's records, in arrival order */
+    size_t n_all = json_array_size(journal), n = 0;
+    const json_t **recs = calloc(n_all ? n_all : 1, sizeof(*recs));
+    if (!recs)
+        return false;
+    for (size_t i = 0; i < n_all; i++) {
+        const json_t *r = json_array_get(journal, i);
+        if (json_is_object(r) && of_server(rq->server, r))
+            recs[n++] = r;
+    }
+    size_t next = 0;        /* where the search for the current item starts */
+    size_t prev = SIZE_MAX; /* the record that matched the previous item */
+    size_t item;
+    json_t *want;
+    bool ok = true;
+    json_array_foreach(rq->sequence, item, want)
+    {
+        size_t k = next;
+        while (k < n && !hx_request_record_matches(rq->server, want, recs[k]))
+            k++;
+        if (k < n) {
+            prev = k;
+            next = k + 1;
+            continue;
+        }
+        ok = false;
+        break;
+    }
+    if (ok) {
+        free(recs);
+        return true;
+    }
+
+    *loc = rq->seq_locs ? rq->seq_locs[item] : rq->loc;
+    char *w = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
+    bool anywhere = false;
+    for (size_t k = 0; k < n && !anywhere; k++)
+        anywhere = hx_request_record_matches(rq->server, want, recs[k]);
+    if (item == 0)
+        *msg = kp_asprintf("expect.requests[%zu].sequence[0] %s: no %s request matched (%zu %s "
+                           "record(s))",
+                           index, w ? w : "?", rq->server, n, rq->server);
+    else
+        *msg = kp_asprintf("expect.requests[%zu].sequence[%zu] %s: no %s request matched after "
+                           "sequence[%zu] (record #%zu)%s",
+                           index, item, w ? w : "?", rq->server, item - 1, prev + 1,
+                           anywhere ? "; a matching request came earlier: out of order" : "");
+    free(w);
+
+    /* the records around the point where the search started: a few before, more after */
+    kp_buf b;
+    kp_buf_init(&b);
+    size_t from = next > 4 ? next - 4 : 0, to = next + 12 < n ? next + 12 : n;
+    kp_buf_printf(&b, "%s records (%zu in all), in arrival order:\n", rq->server, n);
+    if (from > 0)
+        kp_buf_printf(&b, "  ... %zu earlier\n", from);
+    for (size_t k = from; k < to; k++) {
+        kp_buf_printf(&b, "  #%zu ", k + 1);
+        record_line(&b, recs[k]);
+        if (k == prev)
+            kp_buf_printf(&b, "   <- sequence[%zu]", item - 1);
+        kp_buf_putc(&b, '\n');
+    }
+    if (to < n)
+        kp_buf_printf(&b, "  ... %zu later\n", n - to);
+    *records = kp_buf_steal(&b);
+    free(recs);
+    return false;
+}

@@ -234,6 +234,19 @@ char *hx_record_block(const hx_scenario *sc, const kp_recorder *rec)
         kp_buf_puts(&b, "  requests:\n");
         for (size_t i = 0; i < sc->expect.n_requests; i++) {
             const struct hx_request_expect *r = &sc->expect.requests[i];
+            if (r->sequence) {
+                /* the ordered form is kept as written: one item per line */
+                kp_buf_printf(&b, "    - server: %s\n      sequence:\n", r->server);
+                size_t j;
+                json_t *item;
+                json_array_foreach(r->sequence, j, item)
+                {
+                    kp_buf_puts(&b, "        - ");
+                    yaml_flow(&b, item);
+                    kp_buf_putc(&b, '\n');
+                }
+                continue;
+            }
             kp_buf_printf(&b, "    - {server: %s, match: ", r->server);
             yaml_flow(&b, r->match);
             if (r->count >= 0)

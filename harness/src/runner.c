@@ -338,6 +338,19 @@ static void check_requests(run_ctx *c)
     const hx_scenario *sc = c->sc;
     for (size_t i = 0; i < sc->expect.n_requests; i++) {
         const struct hx_request_expect *rq = &sc->expect.requests[i];
+        if (rq->sequence) {
+            json_t *journal = strcmp(rq->server, "drm") == 0
+                                  ? (c->srv.drm ? mdrm_server_journal(c->srv.drm) : NULL)
+                                  : mbe_server_journal(c->srv.api);
+            hx_loc loc = rq->loc;
+            char *msg = NULL, *records = NULL;
+            if (!hx_request_sequence_check(rq, i, journal, &loc, &msg, &records))
+                add_failure(c->res, sc->file, loc, records, "%s",
+                            msg ? msg : "out of memory checking a request sequence");
+            free(msg);
+            json_decref(journal);
+            continue;
+        }
         size_t got = strcmp(rq->server, "drm") == 0
                          ? (c->srv.drm ? mdrm_server_count(c->srv.drm, rq->match) : 0)
                          : mbe_server_count(c->srv.api, rq->server, rq->match);

@@ -99,7 +99,7 @@ static const char *const EXPECT_KEYS[] = {"events", "error", "requests", NULL};
 static const char *const EVENTS_KEYS[] = {"ignore", "sequence", NULL};
 static const char *const ERROR_KEYS[] = {"severity", "category",     "code",
                                          "data",     "errorDetails", NULL};
-static const char *const REQUEST_KEYS[] = {"server", "match", "count", NULL};
+static const char *const REQUEST_KEYS[] = {"server", "match", "count", "sequence", NULL};
 static const char *const LOAD_MEDIA_KEYS[] = {
     "entry_id", "reference_id",  "missing",  "media_type",           "context_type", "protocol",
     "file_ids", "streamer_type", "url_type", "asset_reference_type", "formats",      NULL};
@@ -2759,13 +2759,9 @@ static const char *const ADS_MATCH_KEYS[] = {
 static const char *const ADS_KINDS[] = {"vast",  "vmap",  "media",   "impression", "tracking",
                                         "error", "click", "unknown", NULL};
 
-/* expect.requests[i].match of server ads: known keys, and a kind the ad server journals. */
-static void check_ads_match(ctx *c, const hx_ynode *m)
+/* A match map of server ads: known keys, and a kind the ad server journals. */
+static void check_ads_match_map(ctx *c, const hx_ynode *v)
 {
-    size_t mk;
-    const hx_ynode *v = enter(c, m, "match", &mk);
-    if (!v)
-        return;
     if (v->type == HX_Y_MAP) {
         check_keys(c, v, ADS_MATCH_KEYS);
         size_t mkind;
@@ -2773,6 +2769,57 @@ static void check_ads_match(ctx *c, const hx_ynode *m)
         if (kind) {
             want_enum(c, kind, ADS_KINDS, NULL);
             pop(c, mkind);
+        }
+    }
+}
+
+/* expect.requests[i].match of server ads. */
+static void check_ads_match(ctx *c, const hx_ynode *m)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "match", &mk);
+    if (!v)
+        return;
+    check_ads_match_map(c, v);
+    pop(c, mk);
+}
+
+/* expect.requests[i].sequence: a non-empty list of match maps, in the order the server
+ * must have received matching requests. */
+static void get_request_sequence(ctx *c, const hx_ynode *m, hx_request_expect *r)
+{
+    size_t mk;
+    const hx_ynode *v = enter(c, m, "sequence", &mk);
+    if (!v)
+        return;
+    const hx_ynode *match = hx_ymap_get(m, "match");
+    const hx_ynode *count = hx_ymap_get(m, "count");
+    if (match)
+        failp(c, v->loc, "'match' and 'sequence' are mutually exclusive (match at line %d)",
+              match->loc.line);
+    if (count)
+        failp(c, v->loc,
+              "'count' does not go with 'sequence' (each item stands for one request; "
+              "repeat an item to ask for several)");
+    if (want_seq(c, v)) {
+        if (v->n == 0)
+            failp(c, v->loc, "expected at least one item");
+        r->sequence = json_array();
+        r->seq_locs = calloc(v->n ? v->n : 1, sizeof(*r->seq_locs));
+        if (!r->sequence || !r->seq_locs)
+            c->oom = true;
+        for (size_t i = 0; r->sequence && r->seq_locs && i < v->n; i++) {
+            const hx_ynode *it = v->items[i];
+            size_t mi = push_index(c, i);
+            r->seq_locs[i] = hx_yloc_pub(it->loc);
+            if (want_map(c, it)) {
+                if (r->server && strcmp(r->server, "ads") == 0)
+                    check_ads_match_map(c, it);
+                json_t *j = to_json(c, it);
+                if (!j || json_array_append_new(r->sequence, j) != 0)
+                    c->oom = true;
+            }
+            pop(c, mi);
         }
     }
     pop(c, mk);
@@ -2806,6 +2853,7 @@ static void check_requests(ctx *c, const hx_ynode *ex, hx_scenario *s)
                 if (!r->match && !(r->match = json_object()))
                     c->oom = true;
                 get_int(c, m, "count", 0, &r->count);
+                get_request_sequence(c, m, r);
             }
             pop(c, mi);
         }
@@ -2996,6 +3044,8 @@ void hx_scenario_free(hx_scenario *s)
     for (size_t i = 0; i < s->expect.n_requests; i++) {
         free(s->expect.requests[i].server);
         json_decref(s->expect.requests[i].match);
+        json_decref(s->expect.requests[i].sequence);
+        free(s->expect.requests[i].seq_locs);
     }
     free(s->expect.requests);
     free(s);

@@ -306,6 +306,126 @@ static void test_record_round_trip(void **state)
     kp_buf_free(&after);
 }
 
+/* kpsim record's golden format, line by line (docs/scenarios.md "Recording goldens"): one
+ * event per line with only the payload fields that carry meaning, no volatile fields (seq, t,
+ * pos, URLs, bitrates, sizes), the mutechange/volumechange of one change as an any_order group,
+ * the ignore list and the request expectations (count and ordered forms) kept as they were;
+ * the rest of the file byte for byte; and the recorded file passes. */
+static void test_record_golden_lines(void **state)
+{
+    (void)state;
+    kp_buf out, got;
+    kp_buf_init(&out);
+    kp_buf_init(&got);
+    char *path = kp_asprintf("%s/golden.yaml", dir);
+    static const char head[] = "name: golden lines\n"
+                               "backend:\n"
+                               "  entries:\n"
+                               "    - {id: 0_cli00003, duration: 2, renditions: [180p, 360p]}\n"
+                               "steps:\n"
+                               "  - load_media: {entry_id: 0_cli00003}\n"
+                               "  - play\n"
+                               "  - wait_for: {event: playing}\n"
+                               "  - set_muted: true\n"
+                               "  - wait_for: {event: ended}\n";
+    static const char old_expect[] = "expect:\n"
+                                     "  events:\n"
+                                     "    ignore: [resize]\n"
+                                     "    sequence: [play]\n"
+                                     "  requests:\n"
+                                     "    - {server: cdn, match: {kind: master}, count: 1}\n"
+                                     "    - server: cdn\n"
+                                     "      sequence:\n"
+                                     "        - {kind: master}\n"
+                                     "        - {kind: segment}\n";
+    static const char want[] =
+        "expect:\n"
+        "  events:\n"
+        "    ignore: [resize]\n"
+        "    sequence:\n"
+        "      - playbackstart\n"
+        "      - registeredpluginslistevent\n"
+        "      - changesourcestarted\n"
+        "      - sourceselected\n"
+        "      - mutechange: {mute: false}\n"
+        "      - changesourceended\n"
+        "      - abrmodechanged: {mode: auto}\n"
+        "      - emptied\n"
+        "      - playerstatechanged: {oldState: {type: idle}, newState: {type: loading}}\n"
+        "      - loadstart\n"
+        "      - manifestloaded\n"
+        "      - medialoaded\n"
+        "      - trackschanged\n"
+        "      - play\n"
+        "      - firstplay\n"
+        "      - durationchange\n"
+        "      - visibilitychange: {visible: true}\n"
+        "      - durationchange\n"
+        "      - playerstatechanged: {oldState: {type: loading}, newState: {type: paused}}\n"
+        "      - loadedmetadata\n"
+        "      - durationchange\n"
+        "      - durationchange\n"
+        "      - loadeddata\n"
+        "      - canplay\n"
+        "      - playerstatechanged: {oldState: {type: paused}, newState: {type: playing}}\n"
+        "      - playing\n"
+        "      - firstplaying\n"
+        "      - videotrackchanged\n"
+        "      - any_order: [{mutechange: {mute: true}}, canplaythrough, volumechange]\n"
+        "      - playreached25percent\n"
+        "      - playreached50percent\n"
+        "      - playreached75percent\n"
+        "      - playreached90percent\n"
+        "      - playreached100percent\n"
+        "      - playerstatechanged: {oldState: {type: playing}, newState: {type: paused}}\n"
+        "      - pause\n"
+        "      - playerstatechanged: {oldState: {type: paused}, newState: {type: idle}}\n"
+        "      - ended\n"
+        "      - playbackended\n"
+        "  error: null\n"
+        "  requests:\n"
+        "    - {server: cdn, match: {kind: master}, count: 1}\n"
+        "    - server: cdn\n"
+        "      sequence:\n"
+        "        - {kind: master}\n"
+        "        - {kind: segment}\n";
+    char *text = kp_asprintf("%s%s", head, old_expect);
+    write_text(path, text);
+    assert_int_equal(kpsim("record golden.yaml --output golden-rec.yaml", &out), 0);
+    char *rec = kp_asprintf("%s/golden-rec.yaml", dir);
+    assert_int_equal(kp_read_file(rec, &got), 0);
+    /* everything before expect: unchanged, then exactly the recorded block */
+    assert_true(got.len >= sizeof(head) - 1);
+    assert_memory_equal(got.data, head, sizeof(head) - 1);
+    const char *block = got.data + sizeof(head) - 1;
+    if (strcmp(block, want) != 0)
+        fprintf(stderr, "recorded block:\n%s\n", block);
+    assert_string_equal(block, want);
+    /* no volatile field on any line (the exact comparison above says so too; this names it) */
+    static const char *const volatile_bits[] = {"seq:", " t:",   "pos:",  "http",  "bitrate",
+                                                "url",  "bytes", "width", "height"};
+    for (size_t i = 0; i < sizeof(volatile_bits) / sizeof(volatile_bits[0]); i++)
+        assert_null(strstr(block, volatile_bits[i]));
+    /* one event per line: every line of the sequence is a single "- " item */
+    const char *seq = strstr(block, "    sequence:\n");
+    assert_non_null(seq);
+    for (const char *p = seq + strlen("    sequence:\n"); strncmp(p, "  error:", 8) != 0;) {
+        assert_true(kp_str_starts(p, "      - "));
+        const char *nl = strchr(p, '\n');
+        assert_non_null(nl);
+        assert_true(p[8] != '-' && p[8] != ' ' && p[8] != '\n'); /* an event name follows */
+        p = nl + 1;
+    }
+    /* the recorded file passes, the original (sequence: [play]) does not */
+    assert_int_equal(kpsim("run golden-rec.yaml --report-dir golden1", &out), 0);
+    assert_int_equal(kpsim("run golden.yaml --report-dir golden0", &out), 1);
+    free(text);
+    free(rec);
+    free(path);
+    kp_buf_free(&out);
+    kp_buf_free(&got);
+}
+
 /* kpsim serve: prints its URL, answers real HTTP, journals, and stops cleanly on SIGINT, also
  * when started with SIGINT ignored (as a shell starts background jobs: the signal is blocked
  * and taken with sigwait, which still receives it), writing the journal; a bad scenario is
@@ -390,11 +510,9 @@ static void test_serve(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_suite_with_bad_scenarios),
-        cmocka_unit_test(test_exit_codes),
-        cmocka_unit_test(test_traces_are_deterministic),
-        cmocka_unit_test(test_record_round_trip),
-        cmocka_unit_test(test_serve),
+        cmocka_unit_test(test_suite_with_bad_scenarios), cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_traces_are_deterministic), cmocka_unit_test(test_record_round_trip),
+        cmocka_unit_test(test_record_golden_lines),      cmocka_unit_test(test_serve),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

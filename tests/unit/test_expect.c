@@ -267,13 +267,126 @@ static void test_item_text(void **state)
     seq_free(&s);
 }
 
+/* ---- the ordered form of expect.requests (hx_request_sequence_check) ---- */
+
+static json_t *ads_journal(void)
+{
+    /* an ad server's records in arrival order, with an api record in between */
+    json_t *j = json_loads(
+        "[{\"server\":\"ads\",\"kind\":\"vast\",\"vast\":\"pre\",\"path\":\"/vast/pre\"},"
+        " {\"server\":\"ads\",\"kind\":\"impression\",\"ad\":\"a\",\"path\":\"/imp/a\"},"
+        " {\"server\":\"api\",\"calls\":[{\"service\":\"baseEntry\",\"action\":\"list\"}]},"
+        " {\"server\":\"ads\",\"kind\":\"tracking\",\"event\":\"start\",\"ad\":\"a\"},"
+        " {\"server\":\"ads\",\"kind\":\"tracking\",\"event\":\"complete\",\"ad\":\"a\"},"
+        " {\"server\":\"ads\",\"kind\":\"error\",\"errorcode\":401,\"ad\":\"b\"}]",
+        0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+static bool run_seq(const char *items, char **msg, char **records, hx_loc *loc)
+{
+    json_t *journal = ads_journal();
+    json_t *seq = json_loads(items, 0, NULL);
+    assert_non_null(seq);
+    hx_loc locs[8];
+    for (size_t i = 0; i < 8; i++)
+        locs[i] = (hx_loc){.line = 30 + (int)i, .col = 11};
+    hx_request_expect rq = {
+        .server = "ads", .count = -1, .loc = {29, 7}, .sequence = seq, .seq_locs = locs};
+    *loc = (hx_loc){0};
+    bool ok = hx_request_sequence_check(&rq, 2, journal, loc, msg, records);
+    json_decref(seq);
+    json_decref(journal);
+    return ok;
+}
+
+static void test_request_sequence_pass(void **state)
+{
+    (void)state;
+    char *msg, *records;
+    hx_loc loc;
+    /* a subsequence, with the error's ERRORCODE matched by value */
+    assert_true(run_seq("[{\"kind\":\"impression\"},{\"kind\":\"tracking\",\"event\":\"start\"},"
+                        "{\"kind\":\"error\",\"errorcode\":401}]",
+                        &msg, &records, &loc));
+    assert_null(msg);
+    assert_null(records);
+    /* a repeated item needs a second record */
+    assert_false(
+        run_seq("[{\"kind\":\"impression\"},{\"kind\":\"impression\"}]", &msg, &records, &loc));
+    free(msg);
+    free(records);
+    /* a wrong ERRORCODE does not match */
+    assert_false(run_seq("[{\"kind\":\"error\",\"errorcode\":402}]", &msg, &records, &loc));
+    assert_int_equal(loc.line, 30);
+    free(msg);
+    free(records);
+}
+
+static void test_request_sequence_out_of_order(void **state)
+{
+    (void)state;
+    char *msg, *records;
+    hx_loc loc;
+    assert_false(
+        run_seq("[{\"kind\":\"impression\"},{\"kind\":\"tracking\",\"event\":\"complete\"},"
+                "{\"kind\":\"tracking\",\"event\":\"start\"}]",
+                &msg, &records, &loc));
+    /* the third item (line 32) is the first that cannot follow the previous one's match */
+    assert_int_equal(loc.line, 32);
+    assert_int_equal(loc.col, 11);
+    assert_string_equal(msg, "expect.requests[2].sequence[2] {\"event\":\"start\",\"kind\":"
+                             "\"tracking\"}: no ads request matched after sequence[1] (record "
+                             "#4); a matching request came earlier: out of order");
+    assert_string_equal(records, "ads records (5 in all), in arrival order:\n"
+                                 "  #1 kind vast, path /vast/pre\n"
+                                 "  #2 kind impression, path /imp/a\n"
+                                 "  #3 kind tracking, event start\n"
+                                 "  #4 kind tracking, event complete   <- sequence[1]\n"
+                                 "  #5 kind error, errorcode 401\n");
+    free(msg);
+    free(records);
+}
+
+static void test_request_sequence_missing(void **state)
+{
+    (void)state;
+    char *msg, *records;
+    hx_loc loc;
+    assert_false(
+        run_seq("[{\"kind\":\"impression\"},{\"kind\":\"tracking\",\"event\":\"midpoint\"},"
+                "{\"kind\":\"tracking\",\"event\":\"complete\"}]",
+                &msg, &records, &loc));
+    assert_int_equal(loc.line, 31);
+    assert_string_equal(msg, "expect.requests[2].sequence[1] {\"event\":\"midpoint\",\"kind\":"
+                             "\"tracking\"}: no ads request matched after sequence[0] (record "
+                             "#2)");
+    assert_non_null(strstr(records, "  #2 kind impression, path /imp/a   <- sequence[0]\n"));
+    free(msg);
+    free(records);
+    /* the first item missing: no previous match to name */
+    assert_false(run_seq("[{\"kind\":\"click\"}]", &msg, &records, &loc));
+    assert_int_equal(loc.line, 30);
+    assert_string_equal(msg, "expect.requests[2].sequence[0] {\"kind\":\"click\"}: no ads request "
+                             "matched (5 ads record(s))");
+    free(msg);
+    free(records);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exact_sequence),  cmocka_unit_test(test_missing_and_extra_events),
-        cmocka_unit_test(test_payload_subsets), cmocka_unit_test(test_any_order),
-        cmocka_unit_test(test_ellipsis),        cmocka_unit_test(test_mismatch_location_and_table),
+        cmocka_unit_test(test_exact_sequence),
+        cmocka_unit_test(test_missing_and_extra_events),
+        cmocka_unit_test(test_payload_subsets),
+        cmocka_unit_test(test_any_order),
+        cmocka_unit_test(test_ellipsis),
+        cmocka_unit_test(test_mismatch_location_and_table),
         cmocka_unit_test(test_item_text),
+        cmocka_unit_test(test_request_sequence_pass),
+        cmocka_unit_test(test_request_sequence_out_of_order),
+        cmocka_unit_test(test_request_sequence_missing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

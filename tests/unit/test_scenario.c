@@ -1495,6 +1495,47 @@ static void test_backend_extensions_bad(void **state)
                 NULL);
 }
 
+/* expect.requests[i].sequence: the ordered form, and its located errors. */
+static void test_request_sequence(void **state)
+{
+    (void)state;
+    hx_scenario *s = load_good_text("name: a\nsteps: [play]\nexpect:\n  requests:\n"
+                                    "    - server: ads\n      sequence:\n"
+                                    "        - {kind: impression}\n"
+                                    "        - {kind: tracking, event: start}\n"
+                                    "    - {server: ads, match: {kind: error}, count: 0}\n");
+    assert_int_equal(s->expect.n_requests, 2);
+    assert_json(s->expect.requests[0].sequence,
+                "[{\"kind\": \"impression\"}, {\"kind\": \"tracking\", \"event\": \"start\"}]");
+    assert_int_equal(s->expect.requests[0].seq_locs[1].line, 8);
+    assert_int_equal(s->expect.requests[0].seq_locs[1].col, 11);
+    assert_int_equal(s->expect.requests[0].count, -1);
+    assert_null(s->expect.requests[1].sequence);
+    hx_scenario_free(s);
+
+    expect_text("name: a\nsteps: [play]\nexpect:\n  requests:\n"
+                "    - server: ads\n      match: {kind: impression}\n"
+                "      sequence: [{kind: impression}]\n"
+                "    - server: ads\n      count: 2\n      sequence:\n"
+                "        - {kind: tracking, evnt: start}\n"
+                "        - {kind: nope}\n"
+                "    - {server: ads, sequence: []}\n"
+                "    - {server: cdn, sequence: [master]}\n",
+                "inline.yaml:7:17: expect.requests[0].sequence: 'match' and 'sequence' are "
+                "mutually exclusive (match at line 6)",
+                "inline.yaml:11:9: expect.requests[1].sequence: 'count' does not go with "
+                "'sequence' (each item stands for one request; repeat an item to ask for "
+                "several)",
+                "inline.yaml:11:28: unknown key 'evnt' in expect.requests[1].sequence[0] (did "
+                "you mean 'event'?)",
+                "inline.yaml:12:18: expect.requests[1].sequence[1].kind: expected one of vast, "
+                "vmap, media, impression, tracking, error, click or unknown, got 'nope'",
+                "inline.yaml:13:31: expect.requests[2].sequence: expected at least one item",
+                "inline.yaml:14:32: expect.requests[3].sequence[0]: expected a mapping, got "
+                "'master'",
+                NULL);
+}
+
 /* backend.analytics: the sink's behaviour, with located errors. */
 static void test_backend_analytics(void **state)
 {
@@ -1527,6 +1568,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_yaml_syntax_error),
         cmocka_unit_test(test_bad_encoding),
+        cmocka_unit_test(test_request_sequence),
         cmocka_unit_test(test_unknown_key_top_level),
         cmocka_unit_test(test_unknown_key_nested),
         cmocka_unit_test(test_unknown_key_player_config),

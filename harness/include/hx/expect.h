@@ -8,6 +8,8 @@
 #include "hx/scenario.h"
 #include "kp/recorder.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,5 +50,22 @@ bool hx_item_matches(const hx_match *item, const kp_recorded *ev);
 char *hx_item_text(const hx_match *item);
 /* "playerstatechanged {...payload...} (seq 12, t 457 ms)". malloc'd. */
 char *hx_event_text(const kp_recorded *ev, bool with_payload);
+
+/* Whether one journal record of `server` matches one request match map: for "api" some
+ * call of the record has the map's service/action and params; for "analytics" each key
+ * equals the record's field or else the beacon parameter of that name; otherwise the map
+ * is a subset of the record (kp_json_subset). Records of another server never match. */
+bool hx_request_record_matches(const char *server, const json_t *match, const json_t *rec);
+
+/* Checks the ordered form of a request expectation (rq->sequence, not NULL) against a
+ * journal: the server's records in arrival order (mbe_server_journal; for "drm"
+ * mdrm_server_journal, whose records name no server). true when a record matches each item,
+ * each record after the one that matched the previous item. Otherwise *loc is the
+ * location of the first item that could not be matched, *msg (malloc'd, one line) names
+ * it, and *records (malloc'd, several lines) lists the server's records around the point
+ * where the search for it started (kind/event/path), the previous item's match marked.
+ * `index` is rq's position in expect.requests, for the messages. */
+bool hx_request_sequence_check(const hx_request_expect *rq, size_t index, const json_t *journal,
+                               hx_loc *loc, char **msg, char **records);
 
 #endif

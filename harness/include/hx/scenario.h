@@ -213,6 +213,11 @@ typedef struct hx_request_expect {
     json_t *match;   /* e.g. {"service":"baseEntry","action":"list"}; {} when not given */
     long long count; /* -1 when not given: at least one */
     hx_loc loc;
+    /* The ordered form {server, sequence: [match, ...]}: NULL when not given (then `match`
+     * and `count` apply). Each item is a match map as above; the server's records, in
+     * arrival order, must hold a record matching each item after the previous item's. */
+    json_t *sequence;
+    hx_loc *seq_locs; /* seq_locs[i]: where sequence item i sits */
 } hx_request_expect;
 
 typedef struct hx_scenario {
