@@ -3,6 +3,7 @@
 
 #include "kp/buf.h"
 #include "kp/jsonu.h"
+#include "mbe/mbe.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -248,21 +249,6 @@ bool hx_match_seq(const hx_seq *seq, const hx_view *view, const char *what, hx_m
 
 /* ---- ordered request expectations ---------------------------------------------------- */
 
-static bool call_matches(const json_t *call, const json_t *match)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)match, k, v)
-    {
-        const json_t *have = strcmp(k, "service") == 0 || strcmp(k, "action") == 0
-                                 ? json_object_get(call, k)
-                                 : kp_json_path(json_object_get(call, "params"), k);
-        if (!kp_json_subset(v, have))
-            return false;
-    }
-    return true;
-}
-
 /* Whether the record belongs to the server ("drm" journal records name none). */
 static bool of_server(const char *server, const json_t *rec)
 {
@@ -274,30 +260,10 @@ bool hx_request_record_matches(const char *server, const json_t *match, const js
 {
     if (!json_is_object(rec) || !of_server(server, rec))
         return false;
-    if (strcmp(server, "api") == 0) {
-        size_t j;
-        json_t *call;
-        json_array_foreach(json_object_get(rec, "calls"), j, call)
-        {
-            if (call_matches(call, match))
-                return true;
-        }
-        return false;
-    }
-    if (strcmp(server, "analytics") == 0) {
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)match, k, v)
-        {
-            const json_t *have = json_object_get(rec, k);
-            if (!have)
-                have = kp_json_path(json_object_get(rec, "params"), k);
-            if (!kp_json_subset(v, have))
-                return false;
-        }
-        return true;
-    }
-    return kp_json_subset(match, rec);
+    /* the license server's records name no server and match as mdrm_server_count does */
+    if (strcmp(server, "drm") == 0)
+        return kp_json_subset(match, rec);
+    return mbe_journal_match(server, match, rec) > 0;
 }
 
 /* One record as "kind tracking, event start, errorcode 405, path /track/start": the fields

@@ -165,6 +165,36 @@ static bool call_matches(const json_t *call, const json_t *match)
     return true;
 }
 
+size_t mbe_journal_match(const char *server, const json_t *match, const json_t *rec)
+{
+    if (strcmp(kp_json_str(rec, "server", ""), server) != 0)
+        return 0;
+    if (strcmp(server, "api") == 0) {
+        size_t j, n = 0;
+        json_t *call;
+        json_array_foreach(json_object_get(rec, "calls"), j, call)
+        {
+            if (call_matches(call, match))
+                n++;
+        }
+        return n;
+    }
+    if (strcmp(server, "analytics") == 0) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)match, k, v)
+        {
+            json_t *have = json_object_get(rec, k);
+            if (!have)
+                have = kp_json_path(json_object_get(rec, "params"), k);
+            if (!kp_json_subset(v, have))
+                return 0;
+        }
+        return 1;
+    }
+    return kp_json_subset(match, rec) ? 1 : 0;
+}
+
 typedef struct count_ctx {
     const char *server;
     const json_t *match;
@@ -174,35 +204,7 @@ typedef struct count_ctx {
 static bool count_record(json_t *rec, void *ud)
 {
     count_ctx *c = ud;
-    if (strcmp(kp_json_str(rec, "server", ""), c->server) != 0)
-        return true;
-    if (strcmp(c->server, "api") == 0) {
-        size_t j;
-        json_t *call;
-        json_array_foreach(json_object_get(rec, "calls"), j, call)
-        {
-            if (call_matches(call, c->match))
-                c->count++;
-        }
-    } else if (strcmp(c->server, "analytics") == 0) {
-        const char *k;
-        json_t *v;
-        bool all = true;
-        json_object_foreach((json_t *)c->match, k, v)
-        {
-            json_t *have = json_object_get(rec, k);
-            if (!have)
-                have = kp_json_path(json_object_get(rec, "params"), k);
-            if (!kp_json_subset(v, have)) {
-                all = false;
-                break;
-            }
-        }
-        if (all)
-            c->count++;
-    } else if (kp_json_subset(c->match, rec)) {
-        c->count++;
-    }
+    c->count += mbe_journal_match(c->server, c->match, rec);
     return true;
 }
 

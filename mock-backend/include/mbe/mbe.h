@@ -312,5 +312,8 @@ json_t *mbe_server_journal(mbe_server *s);
  * journal record (CDN). For beacons (server "analytics") a key matches the record's field
  * (eventType, eventName, status ...) or else the beacon parameter of that name. */
 size_t mbe_server_count(mbe_server *s, const char *server, const json_t *match);
+/* The same rule for one journal record: how many times it matches (server "api": how many of
+ * its calls match; otherwise 1 or 0); 0 for a record of another server. */
+size_t mbe_journal_match(const char *server, const json_t *match, const json_t *rec);
 
 #endif
