@@ -34,6 +34,7 @@ player:
 steps:
   - load_media: {entry_id: 0_vod00001}
   - wait_for: {event: ended, timeout: 120s}
+expect: {error: null}
 YAML
 }
 i=0
