@@ -19,11 +19,17 @@
 #define LANE_H  22.0
 #define N_LANES 7
 
+/* The CSS class of a result's badge, and its text. */
 static const char *status_class(const hx_result *r)
 {
     if (r->flaky)
         return "flaky";
-    return hx_status_name(r->status);
+    return r->status == HX_NOT_RECORDED ? "norec" : hx_status_name(r->status);
+}
+
+static const char *status_text(const hx_result *r)
+{
+    return r->flaky ? "flaky" : hx_status_name(r->status);
 }
 
 static const char CSS[] =
@@ -36,7 +42,7 @@ static const char CSS[] =
     ".st{font-weight:700;text-transform:uppercase;font-size:12px;padding:1px 6px;"
     "border-radius:4px;color:#fff}"
     ".passed{background:#2e7d32}.failed{background:#c62828}.timeout{background:#ef6c00}"
-    ".invalid{background:#6a1b9a}.flaky{background:#f9a825}"
+    ".invalid{background:#6a1b9a}.flaky{background:#f9a825}.norec{background:#546e7a}"
     "details.sc{background:#fff;border:1px solid #d8dde3;border-radius:6px;margin:10px 0;"
     "padding:8px 12px}details.sc>summary{cursor:pointer;font-weight:600}"
     "pre{background:#f3f5f7;padding:8px;overflow:auto;font-size:12px;max-height:420px}"
@@ -271,7 +277,7 @@ static void scenario(kp_buf *b, size_t i, const hx_result *r)
     bool ok = r->status == HX_PASSED;
     kp_buf_printf(b, "<details class=\"sc\" id=\"s%zu\" data-status=\"%s\"%s><summary>", i,
                   ok ? "passed" : "failed", ok && !r->flaky ? "" : " open");
-    kp_buf_printf(b, "<span class=\"st %s\">%s</span> ", status_class(r), status_class(r));
+    kp_buf_printf(b, "<span class=\"st %s\">%s</span> ", status_class(r), status_text(r));
     hx_xml_escape(b, r->name);
     kp_buf_puts(b, "</summary><p><code>");
     hx_xml_escape(b, r->file);
@@ -322,12 +328,13 @@ static void scenario(kp_buf *b, size_t i, const hx_result *r)
 
 int hx_report_html(const hx_result *rs, size_t n, double wall_ms, kp_buf *b)
 {
-    size_t c[5] = {0}; /* passed failed timeout invalid flaky */
+    size_t c[6] = {0}; /* passed failed timeout invalid flaky not-recorded */
     for (size_t i = 0; i < n; i++) {
-        c[rs[i].status == HX_PASSED    ? 0
-          : rs[i].status == HX_TIMEOUT ? 2
-          : rs[i].status == HX_INVALID ? 3
-                                       : 1]++;
+        c[rs[i].status == HX_PASSED         ? 0
+          : rs[i].status == HX_TIMEOUT      ? 2
+          : rs[i].status == HX_INVALID      ? 3
+          : rs[i].status == HX_NOT_RECORDED ? 5
+                                            : 1]++;
         c[4] += rs[i].flaky;
     }
     kp_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -340,8 +347,9 @@ int hx_report_html(const hx_result *rs, size_t n, double wall_ms, kp_buf *b)
                   "<p class=\"sum\"><span class=\"passed\">%zu passed</span>"
                   "<span class=\"flaky\">%zu flaky</span><span class=\"failed\">%zu failed</span>"
                   "<span class=\"timeout\">%zu timeout</span>"
-                  "<span class=\"invalid\">%zu invalid</span> %zu scenarios in %.1f s</p>",
-                  c[0], c[4], c[1], c[2], c[3], n, wall_ms / 1000.0);
+                  "<span class=\"invalid\">%zu invalid</span>"
+                  "<span class=\"norec\">%zu not recorded</span> %zu scenarios in %.1f s</p>",
+                  c[0], c[4], c[1], c[2], c[3], c[5], n, wall_ms / 1000.0);
     kp_buf_puts(b, "<div id=\"ctl\"><label><input type=\"checkbox\" "
                    "onchange=\"onlyBad(this.checked)\"> only failures</label></div>");
     kp_buf_puts(b, "<table><tr><th>status</th><th>scenario</th><th>file</th><th>wall ms</th>"
@@ -351,8 +359,8 @@ int hx_report_html(const hx_result *rs, size_t n, double wall_ms, kp_buf *b)
         kp_buf_printf(b,
                       "<tr data-status=\"%s\"><td><span class=\"st %s\">%s</span></td>"
                       "<td><a href=\"#s%zu\">",
-                      r->status == HX_PASSED ? "passed" : "failed", status_class(r),
-                      status_class(r), i);
+                      r->status == HX_PASSED ? "passed" : "failed", status_class(r), status_text(r),
+                      i);
         hx_xml_escape(b, r->name);
         kp_buf_puts(b, "</a></td><td><code>");
         hx_xml_escape(b, r->file);
