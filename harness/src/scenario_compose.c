@@ -53,19 +53,15 @@ static void report(compose *cp, hx_yloc loc, const char *fmt, ...)
     cp->n_errors++;
     if (!cp->diag)
         return;
-    char *msg = NULL;
+    hx_diag *d = cp->diag;
     va_list ap;
     va_start(ap, fmt);
-    int n = vasprintf(&msg, fmt, ap);
+    int rc = hx_diag_vaddf(d, loc.file ? loc.file : cp->file, hx_yloc_pub(loc), fmt, ap);
     va_end(ap);
-    if (n < 0) {
+    if (rc != KP_OK) {
         cp->oom = true;
         return;
     }
-    const char *file = loc.file ? loc.file : cp->file;
-    hx_diag *d = cp->diag;
-    hx_diag_addf(d, file, hx_yloc_pub(loc), "%s", msg);
-    free(msg);
     /* the same problem in every variant (an unknown ${axis}): once */
     for (size_t i = 0; d->n && i + 1 < d->n; i++) {
         if (strcmp(d->msgs[i], d->msgs[d->n - 1]) == 0) {

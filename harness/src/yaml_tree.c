@@ -38,17 +38,10 @@ static void report(builder *b, hx_loc loc, const char *fmt, ...)
 static void report(builder *b, hx_loc loc, const char *fmt, ...)
 {
     b->n_errors++;
-    if (!b->diag)
-        return;
-    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    int n = vasprintf(&msg, fmt, ap);
+    hx_diag_vaddf(b->diag, b->file, loc, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    hx_diag_addf(b->diag, b->file, loc, "%s", msg);
-    free(msg);
 }
 
 static hx_loc mark_loc(yaml_mark_t m)

@@ -12,6 +12,7 @@
 #include "kp/sched.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,6 +34,10 @@ void hx_diag_free(hx_diag *d);
  * message when out of memory. */
 void hx_diag_addf(hx_diag *d, const char *file, hx_loc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The same with a va_list; returns 0, or KP_ENOMEM when the message was dropped (0 when d is
+ * NULL). */
+int hx_diag_vaddf(hx_diag *d, const char *file, hx_loc loc, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /* One element of an event sequence (expect.events.sequence or a step's expect). */
 typedef enum hx_match_kind {
